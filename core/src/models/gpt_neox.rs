@@ -1,0 +1,293 @@
+//! GPT-NeoX and Pythia.
+//!
+//! Black et al., "GPT-NeoX-20B" (2022); Biderman et al., "Pythia" (2023). Follows transformers'
+//! `models/gpt_neox/modeling_gpt_neox.py`: LayerNorm, a fused `query_key_value` projection laid out
+//! per head (`[n_head, 3, head_dim]`), partial rotary embeddings (`rotary_pct` of each head, NeoX
+//! `rotate_half` style), exact GELU, an optional parallel residual, an untied `embed_out` head.
+
+use burn::tensor::activation::gelu;
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::llama::causal_attention;
+use super::rope::{Rope, RopeScaling};
+use crate::weights::{Linear, Weights};
+use crate::{Error, Result};
+
+/// `config.json` of a GPT-NeoX checkpoint, key for key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GptNeoxConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Model width d.
+    pub hidden_size: usize,
+    /// Layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads.
+    pub num_attention_heads: usize,
+    /// MLP width.
+    pub intermediate_size: usize,
+    /// Share of each head that is rotated.
+    #[serde(default = "default_rotary_pct")]
+    pub rotary_pct: f64,
+    /// RoPE base.
+    #[serde(default = "default_rotary_emb_base")]
+    pub rotary_emb_base: f64,
+    /// RoPE scaling, rarely used by NeoX checkpoints.
+    #[serde(default)]
+    pub rope_scaling: Option<RopeScaling>,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    /// `x + attn(ln1(x)) + mlp(ln2(x))` instead of the sequential residual.
+    #[serde(default = "yes")]
+    pub use_parallel_residual: bool,
+    /// Activation; Pythia uses exact `gelu`.
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: String,
+    /// Biases on the attention projections.
+    #[serde(default = "yes")]
+    pub attention_bias: bool,
+    /// Whether `embed_out` is `embed_in` (never for Pythia).
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    /// Longest context.
+    #[serde(default = "default_max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    /// Beginning-of-sequence token id.
+    #[serde(default)]
+    pub bos_token_id: Option<serde_json::Value>,
+    /// End-of-sequence token id.
+    #[serde(default)]
+    pub eos_token_id: Option<serde_json::Value>,
+}
+
+fn default_rotary_pct() -> f64 {
+    0.25
+}
+fn default_rotary_emb_base() -> f64 {
+    10000.0
+}
+fn default_layer_norm_eps() -> f64 {
+    1e-5
+}
+fn default_hidden_act() -> String {
+    "gelu".into()
+}
+fn default_max_position_embeddings() -> usize {
+    2048
+}
+fn yes() -> bool {
+    true
+}
+
+impl GptNeoxConfig {
+    /// Per-head width.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Rotated features per head.
+    pub fn rotary_ndims(&self) -> usize {
+        (self.head_dim() as f64 * self.rotary_pct) as usize
+    }
+
+    /// Checks the config; every message names the field and its value.
+    pub fn validate(&self) -> Result<()> {
+        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::Config(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads)));
+        }
+        if self.hidden_act != "gelu" {
+            return Err(Error::Config(format!("hidden_act = {:?}; cram's GPT-NeoX implements \"gelu\"", self.hidden_act)));
+        }
+        if !(0.0..=1.0).contains(&self.rotary_pct) {
+            return Err(Error::Config(format!("rotary_pct = {} is outside [0, 1]", self.rotary_pct)));
+        }
+        Ok(())
+    }
+}
+
+/// LayerNorm with weight and bias.
+#[derive(Debug, Clone)]
+pub struct GptNeoxLayerNorm {
+    weight: Tensor<1>,
+    bias: Tensor<1>,
+    eps: f64,
+}
+
+impl GptNeoxLayerNorm {
+    fn load(w: &Weights, size: usize, eps: f64) -> Result<Self> {
+        Ok(Self { weight: w.get("weight", [size])?, bias: w.get("bias", [size])?, eps })
+    }
+
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let mean = x.clone().mean_dim(2);
+        let centered = x - mean;
+        let variance = centered.clone().square().mean_dim(2);
+        centered * variance.add_scalar(self.eps).sqrt().recip() * self.weight.clone().unsqueeze::<3>() + self.bias.clone().unsqueeze::<3>()
+    }
+}
+
+/// `dense_4h_to_h(gelu(dense_h_to_4h(x)))`.
+#[derive(Debug, Clone)]
+pub struct GptNeoxMlp {
+    dense_h_to_4h: Linear,
+    dense_4h_to_h: Linear,
+}
+
+impl GptNeoxMlp {
+    fn load(w: &Weights, cfg: &GptNeoxConfig) -> Result<Self> {
+        Ok(Self {
+            dense_h_to_4h: w.pp("dense_h_to_4h").linear(cfg.hidden_size, cfg.intermediate_size, true)?,
+            dense_4h_to_h: w.pp("dense_4h_to_h").linear(cfg.intermediate_size, cfg.hidden_size, true)?,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.dense_4h_to_h.forward(gelu(self.dense_h_to_4h.forward(x)))
+    }
+}
+
+/// Causal self-attention with the fused, per-head `query_key_value` projection.
+#[derive(Debug, Clone)]
+pub struct GptNeoxAttention {
+    query_key_value: Linear,
+    dense: Linear,
+    num_heads: usize,
+    head_dim: usize,
+}
+
+impl GptNeoxAttention {
+    fn load(w: &Weights, cfg: &GptNeoxConfig) -> Result<Self> {
+        let d = cfg.hidden_size;
+        Ok(Self {
+            query_key_value: w.pp("query_key_value").linear(d, 3 * d, cfg.attention_bias)?,
+            dense: w.pp("dense").linear(d, d, cfg.attention_bias)?,
+            num_heads: cfg.num_attention_heads,
+            head_dim: cfg.head_dim(),
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let (h, hd) = (self.num_heads, self.head_dim);
+        // [batch, seq, 3d] -> [batch, seq, heads, 3 * head_dim] -> [batch, heads, seq, 3 * head_dim]
+        let qkv = self.query_key_value.forward(x).reshape([batch, seq, h, 3 * hd]).swap_dims(1, 2);
+        let q = rope.apply(qkv.clone().narrow(3, 0, hd), cos, sin);
+        let k = rope.apply(qkv.clone().narrow(3, hd, hd), cos, sin);
+        let v = qkv.narrow(3, 2 * hd, hd);
+        let out = causal_attention(q, k, v);
+        // [batch, heads, seq, head_dim] -> [batch, seq, d]
+        self.dense.forward(out.swap_dims(1, 2).reshape([batch, seq, h * hd]))
+    }
+}
+
+/// One GPT-NeoX layer.
+#[derive(Debug, Clone)]
+pub struct GptNeoxLayer {
+    input_layernorm: GptNeoxLayerNorm,
+    post_attention_layernorm: GptNeoxLayerNorm,
+    attention: GptNeoxAttention,
+    mlp: GptNeoxMlp,
+    use_parallel_residual: bool,
+}
+
+impl GptNeoxLayer {
+    fn load(w: &Weights, cfg: &GptNeoxConfig) -> Result<Self> {
+        Ok(Self {
+            input_layernorm: GptNeoxLayerNorm::load(&w.pp("input_layernorm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            post_attention_layernorm: GptNeoxLayerNorm::load(&w.pp("post_attention_layernorm"), cfg.hidden_size, cfg.layer_norm_eps)?,
+            attention: GptNeoxAttention::load(&w.pp("attention"), cfg)?,
+            mlp: GptNeoxMlp::load(&w.pp("mlp"), cfg)?,
+            use_parallel_residual: cfg.use_parallel_residual,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+        let attn = self.attention.forward(self.input_layernorm.forward(x.clone()), rope, cos, sin);
+        if self.use_parallel_residual {
+            // x = x + attn(ln1(x)) + mlp(ln2(x))
+            let mlp = self.mlp.forward(self.post_attention_layernorm.forward(x.clone()));
+            x + attn + mlp
+        } else {
+            // h = x + attn(ln1(x)); x = h + mlp(ln2(h))
+            let h = x + attn;
+            h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+        }
+    }
+}
+
+/// The GPT-NeoX stack with its `embed_out` head.
+#[derive(Debug, Clone)]
+pub struct GptNeoxForCausalLM {
+    /// The config it was built from.
+    pub config: GptNeoxConfig,
+    embed_in: Tensor<2>,
+    layers: Vec<GptNeoxLayer>,
+    final_layer_norm: GptNeoxLayerNorm,
+    embed_out: Linear,
+    rope: Rope,
+}
+
+impl GptNeoxForCausalLM {
+    /// Builds the model from weights under the checkpoint's names (`gpt_neox.layers.0.attention.query_key_value.weight`, ...).
+    pub fn load(cfg: &GptNeoxConfig, w: &Weights) -> Result<Self> {
+        cfg.validate()?;
+        let m = w.pp("gpt_neox");
+        let (v, d) = (cfg.vocab_size, cfg.hidden_size);
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| GptNeoxLayer::load(&m.pp(format!("layers.{i}")), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        let embed_out = if cfg.tie_word_embeddings {
+            let e = m.pp("embed_in").host("weight", &[v, d])?;
+            Linear { weight: Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&e.data, v, d), [d, v]), w.device()), bias: None }
+        } else {
+            w.pp("embed_out").linear(d, v, false)?
+        };
+        Ok(Self {
+            config: cfg.clone(),
+            embed_in: m.pp("embed_in").get("weight", [v, d])?,
+            layers,
+            final_layer_norm: GptNeoxLayerNorm::load(&m.pp("final_layer_norm"), d, cfg.layer_norm_eps)?,
+            embed_out,
+            rope: Rope::new(cfg.rotary_ndims(), cfg.rotary_emb_base, cfg.rope_scaling.as_ref())?,
+        })
+    }
+
+    /// Token embeddings.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, d]`
+    pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        burn::tensor::module::embedding(self.embed_in.clone(), ids)
+    }
+
+    /// The input-embedding matrix `[vocab, d]`.
+    pub fn embedding_matrix(&self) -> &Tensor<2> {
+        &self.embed_in
+    }
+
+    /// Final hidden states (after `final_layer_norm`); positions are `0..seq`.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+        let device: Device = inputs_embeds.device();
+        let (cos, sin) = self.rope.cos_sin(inputs_embeds.dims()[1], &device.without_autodiff());
+        let mut x = inputs_embeds;
+        for layer in &self.layers {
+            x = layer.forward(x, &self.rope, &cos, &sin);
+        }
+        self.final_layer_norm.forward(x)
+    }
+
+    /// Logits for hidden states.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, vocab]`
+    pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
+        self.embed_out.forward(hidden)
+    }
+}

@@ -1,0 +1,325 @@
+//! The Llama family: Llama-2/3/3.1/3.2, SmolLM/SmolLM2, TinyLlama, Sheared-LLaMA.
+//!
+//! Touvron et al., "LLaMA: Open and Efficient Foundation Language Models" (2023), and the Llama-3
+//! report (2024). Follows transformers' `models/llama/modeling_llama.py`: pre-norm decoder layers with
+//! RMSNorm, grouped-query attention with rotary embeddings (`rotate_half` layout), a SwiGLU MLP, an
+//! optional tied LM head. Field names are the checkpoint's (`embed_tokens`, `self_attn`, `q_proj`, ...).
+
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::rope::{Rope, RopeScaling};
+use crate::weights::{Linear, Weights};
+use crate::{Error, Result};
+
+/// `config.json` of a Llama-family checkpoint, key for key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlamaConfig {
+    /// Vocabulary size (rows of `embed_tokens`).
+    pub vocab_size: usize,
+    /// Model width d.
+    pub hidden_size: usize,
+    /// Width of the SwiGLU MLP.
+    pub intermediate_size: usize,
+    /// Decoder layers.
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    pub num_attention_heads: usize,
+    /// Key/value heads (grouped-query attention); defaults to `num_attention_heads`.
+    #[serde(default)]
+    pub num_key_value_heads: Option<usize>,
+    /// Per-head width; defaults to `hidden_size / num_attention_heads`.
+    #[serde(default)]
+    pub head_dim: Option<usize>,
+    /// RMSNorm epsilon.
+    #[serde(default = "default_rms_norm_eps")]
+    pub rms_norm_eps: f64,
+    /// RoPE base.
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// RoPE scaling (Llama-3.1 `llama3`, or `linear`).
+    #[serde(default)]
+    pub rope_scaling: Option<RopeScaling>,
+    /// Longest context the model was trained for.
+    #[serde(default = "default_max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    /// Whether the LM head is `embed_tokens` (SmolLM2, Llama-3.2-1B).
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    /// Biases on q/k/v/o.
+    #[serde(default)]
+    pub attention_bias: bool,
+    /// Biases in the MLP.
+    #[serde(default)]
+    pub mlp_bias: bool,
+    /// Activation of the MLP; only `silu` is a Llama.
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: String,
+    /// Beginning-of-sequence token id.
+    #[serde(default)]
+    pub bos_token_id: Option<serde_json::Value>,
+    /// End-of-sequence token id(s).
+    #[serde(default)]
+    pub eos_token_id: Option<serde_json::Value>,
+}
+
+fn default_rms_norm_eps() -> f64 {
+    1e-6
+}
+fn default_rope_theta() -> f64 {
+    10000.0
+}
+fn default_max_position_embeddings() -> usize {
+    2048
+}
+fn default_hidden_act() -> String {
+    "silu".into()
+}
+
+impl LlamaConfig {
+    /// Per-head width.
+    pub fn head_dim(&self) -> usize {
+        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+    }
+
+    /// Key/value heads.
+    pub fn num_kv_heads(&self) -> usize {
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+
+    /// Checks the config; every message names the field and its value.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.hidden_act != "silu" {
+            return bad(format!("hidden_act = {:?}, a Llama uses \"silu\"", self.hidden_act));
+        }
+        if self.num_attention_heads == 0 || self.hidden_size == 0 || self.vocab_size == 0 || self.num_hidden_layers == 0 {
+            return bad("hidden_size, vocab_size, num_hidden_layers and num_attention_heads must be positive".into());
+        }
+        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+            return bad(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads));
+        }
+        if self.num_kv_heads() == 0 || self.num_attention_heads % self.num_kv_heads() != 0 {
+            return bad(format!("num_attention_heads {} is not a multiple of num_key_value_heads {}", self.num_attention_heads, self.num_kv_heads()));
+        }
+        Ok(())
+    }
+}
+
+/// Root-mean-square layer norm (Zhang & Sennrich 2019), in f32.
+#[derive(Debug, Clone)]
+pub struct LlamaRmsNorm {
+    weight: Tensor<1>,
+    eps: f64,
+}
+
+impl LlamaRmsNorm {
+    fn load(w: &Weights, size: usize, eps: f64) -> Result<Self> {
+        Ok(Self { weight: w.get("weight", [size])?, eps })
+    }
+
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let variance = x.clone().square().mean_dim(2);
+        x * (variance.add_scalar(self.eps)).sqrt().recip() * self.weight.clone().unsqueeze::<3>()
+    }
+}
+
+/// SwiGLU: `down(silu(gate(x)) * up(x))`.
+#[derive(Debug, Clone)]
+pub struct LlamaMlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl LlamaMlp {
+    fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
+        let (d, i, b) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
+        Ok(Self {
+            gate_proj: w.pp("gate_proj").linear(d, i, b)?,
+            up_proj: w.pp("up_proj").linear(d, i, b)?,
+            down_proj: w.pp("down_proj").linear(i, d, b)?,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        self.down_proj.forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
+    }
+}
+
+/// Causal self-attention with grouped-query heads and rotary positions.
+#[derive(Debug, Clone)]
+pub struct LlamaAttention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl LlamaAttention {
+    fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
+        let (d, hd, b) = (cfg.hidden_size, cfg.head_dim(), cfg.attention_bias);
+        Ok(Self {
+            q_proj: w.pp("q_proj").linear(d, cfg.num_attention_heads * hd, b)?,
+            k_proj: w.pp("k_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
+            v_proj: w.pp("v_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
+            o_proj: w.pp("o_proj").linear(cfg.num_attention_heads * hd, d, b)?,
+            num_heads: cfg.num_attention_heads,
+            num_kv_heads: cfg.num_kv_heads(),
+            head_dim: hd,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let heads = |t: Tensor<3>, n: usize| {
+            // [batch, seq, n * head_dim] -> [batch, n, seq, head_dim]
+            t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2)
+        };
+        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), cos, sin);
+        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), cos, sin);
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        let k = repeat_kv(k, self.num_heads / self.num_kv_heads);
+        let v = repeat_kv(v, self.num_heads / self.num_kv_heads);
+        let out = causal_attention(q, k, v);
+        // [batch, heads, seq, head_dim] -> [batch, seq, heads * head_dim]
+        let out = out.swap_dims(1, 2).reshape([batch, seq, self.num_heads * self.head_dim]);
+        self.o_proj.forward(out)
+    }
+}
+
+/// Each key/value head serves `n_rep` query heads.
+///
+/// # Shapes
+/// `[batch, kv_heads, seq, head_dim]` → `[batch, kv_heads * n_rep, seq, head_dim]`
+pub(crate) fn repeat_kv(x: Tensor<4>, n_rep: usize) -> Tensor<4> {
+    if n_rep == 1 {
+        return x;
+    }
+    let [b, h, s, d] = x.dims();
+    x.unsqueeze_dim::<5>(2).expand([b, h, n_rep, s, d]).reshape([b, h * n_rep, s, d])
+}
+
+/// `softmax(q kᵀ / sqrt(head_dim) + causal mask) v`, written out so that it differentiates on every
+/// backend (the fused kernel's backward is not implemented everywhere).
+///
+/// # Shapes
+/// q, k, v `[batch, heads, seq, head_dim]` → `[batch, heads, seq, head_dim]`
+pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    let [_, _, seq, head_dim] = q.dims();
+    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
+    let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, seq], 0, &scores.device()).unsqueeze::<4>();
+    let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
+    softmax(scores, 3).matmul(v)
+}
+
+/// One pre-norm decoder layer: `x + attn(norm(x))`, then `h + mlp(norm(h))`.
+#[derive(Debug, Clone)]
+pub struct LlamaDecoderLayer {
+    input_layernorm: LlamaRmsNorm,
+    self_attn: LlamaAttention,
+    post_attention_layernorm: LlamaRmsNorm,
+    mlp: LlamaMlp,
+}
+
+impl LlamaDecoderLayer {
+    fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
+        Ok(Self {
+            input_layernorm: LlamaRmsNorm::load(&w.pp("input_layernorm"), cfg.hidden_size, cfg.rms_norm_eps)?,
+            self_attn: LlamaAttention::load(&w.pp("self_attn"), cfg)?,
+            post_attention_layernorm: LlamaRmsNorm::load(&w.pp("post_attention_layernorm"), cfg.hidden_size, cfg.rms_norm_eps)?,
+            mlp: LlamaMlp::load(&w.pp("mlp"), cfg)?,
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, cos, sin);
+        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+    }
+}
+
+/// The decoder stack with its LM head.
+#[derive(Debug, Clone)]
+pub struct LlamaForCausalLM {
+    /// The config it was built from.
+    pub config: LlamaConfig,
+    embed_tokens: Tensor<2>,
+    layers: Vec<LlamaDecoderLayer>,
+    norm: LlamaRmsNorm,
+    /// `[d, vocab]`: `lm_head` or, when tied, `embed_tokens` transposed.
+    lm_head: Linear,
+    rope: Rope,
+}
+
+impl LlamaForCausalLM {
+    /// Builds the model from weights under the checkpoint's names (`model.layers.0.self_attn.q_proj.weight`, ...).
+    pub fn load(cfg: &LlamaConfig, w: &Weights) -> Result<Self> {
+        cfg.validate()?;
+        let m = w.pp("model");
+        let (v, d) = (cfg.vocab_size, cfg.hidden_size);
+        let embed = m.pp("embed_tokens").host("weight", &[v, d])?;
+        let lm_head = if cfg.tie_word_embeddings || !w.contains("lm_head.weight")? {
+            if !cfg.tie_word_embeddings {
+                return Err(Error::MissingTensor { name: "lm_head.weight".into() });
+            }
+            Linear {
+                weight: Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&embed.data, v, d), [d, v]), w.device()),
+                bias: None,
+            }
+        } else {
+            w.pp("lm_head").linear(d, v, false)?
+        };
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| LlamaDecoderLayer::load(&m.pp(format!("layers.{i}")), cfg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            config: cfg.clone(),
+            embed_tokens: Tensor::from_data(burn::tensor::TensorData::new(embed.data, [v, d]), w.device()),
+            layers,
+            norm: LlamaRmsNorm::load(&m.pp("norm"), d, cfg.rms_norm_eps)?,
+            lm_head,
+            rope: Rope::new(cfg.head_dim(), cfg.rope_theta, cfg.rope_scaling.as_ref())?,
+        })
+    }
+
+    /// Token embeddings.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, d]`
+    pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        burn::tensor::module::embedding(self.embed_tokens.clone(), ids)
+    }
+
+    /// The input-embedding matrix `[vocab, d]`.
+    pub fn embedding_matrix(&self) -> &Tensor<2> {
+        &self.embed_tokens
+    }
+
+    /// Final hidden states (after the last norm) for input embeddings; positions are `0..seq`.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+        let device: Device = inputs_embeds.device();
+        let (cos, sin) = self.rope.cos_sin(inputs_embeds.dims()[1], &device.without_autodiff());
+        let mut x = inputs_embeds;
+        for layer in &self.layers {
+            x = layer.forward(x, &self.rope, &cos, &sin);
+        }
+        self.norm.forward(x)
+    }
+
+    /// Logits for hidden states.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, vocab]`
+    pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
+        self.lm_head.forward(hidden)
+    }
+}

@@ -1,0 +1,236 @@
+//! Model families. Each family lives in one file with its config (Hugging Face field names) and a
+//! forward pass that reads top to bottom like transformers' modeling file. [`Model`] is the one type
+//! the rest of cram uses: it embeds ids, runs input embeddings to hidden states, and maps hidden states
+//! to logits. Weights are frozen: they live on a device without autodiff, so only the inputs (the
+//! memory vectors) can take gradients.
+
+pub mod gpt_neox;
+pub mod llama;
+pub mod rope;
+
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use gpt_neox::{GptNeoxConfig, GptNeoxForCausalLM};
+pub use llama::{LlamaConfig, LlamaForCausalLM};
+
+use crate::weights::Weights;
+use crate::{Error, Result};
+
+/// A config of any supported family, told apart by `model_type` as in `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model_type")]
+pub enum ModelConfig {
+    /// `model_type: "llama"` (also SmolLM2, TinyLlama, Llama-3).
+    #[serde(rename = "llama")]
+    Llama(LlamaConfig),
+    /// `model_type: "gpt_neox"` (Pythia).
+    #[serde(rename = "gpt_neox")]
+    GptNeox(GptNeoxConfig),
+}
+
+impl ModelConfig {
+    /// Parses a Hugging Face `config.json`; an unknown `model_type` is a clear error.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Config(format!("config.json is not JSON: {e}")))?;
+        let model_type = value.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        match model_type.as_str() {
+            "llama" | "gpt_neox" => {}
+            
+            "" => return Err(Error::Config("config.json has no `model_type`".into())),
+            other => return Err(Error::UnsupportedArch(other.into())),
+        }
+        let value = normalise_rope_parameters(value);
+        serde_json::from_value(value).map_err(|e| Error::Config(format!("config.json ({model_type}): {e}")))
+    }
+
+    /// The family name used in summaries and `.cram` files.
+    pub fn family(&self) -> &'static str {
+        match self {
+            ModelConfig::Llama(_) => "llama",
+            ModelConfig::GptNeox(_) => "gpt_neox",
+        }
+    }
+
+    /// Model width d.
+    pub fn hidden_size(&self) -> usize {
+        match self {
+            ModelConfig::Llama(c) => c.hidden_size,
+            ModelConfig::GptNeox(c) => c.hidden_size,
+        }
+    }
+
+    /// Vocabulary size V.
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            ModelConfig::Llama(c) => c.vocab_size,
+            ModelConfig::GptNeox(c) => c.vocab_size,
+        }
+    }
+
+    /// Layers.
+    pub fn num_layers(&self) -> usize {
+        match self {
+            ModelConfig::Llama(c) => c.num_hidden_layers,
+            ModelConfig::GptNeox(c) => c.num_hidden_layers,
+        }
+    }
+
+    /// Longest context.
+    pub fn max_position_embeddings(&self) -> usize {
+        match self {
+            ModelConfig::Llama(c) => c.max_position_embeddings,
+            ModelConfig::GptNeox(c) => c.max_position_embeddings,
+        }
+    }
+
+    /// Number of weights (the head counted once when tied).
+    pub fn parameters(&self) -> usize {
+        match self {
+            ModelConfig::Llama(c) => {
+                let (d, hd, kv) = (c.hidden_size, c.head_dim(), c.num_kv_heads());
+                let attn = d * c.num_attention_heads * hd * 2 + d * kv * hd * 2;
+                let mlp = 3 * d * c.intermediate_size;
+                let layer = attn + mlp + 2 * d;
+                let head = if c.tie_word_embeddings { 0 } else { c.vocab_size * d };
+                c.vocab_size * d + c.num_hidden_layers * layer + d + head
+            }
+            ModelConfig::GptNeox(c) => {
+                let (d, i) = (c.hidden_size, c.intermediate_size);
+                let b = usize::from(c.attention_bias);
+                let layer = 3 * d * d + 3 * d * b + d * d + d * b + 2 * d * i + i + d + 4 * d;
+                let head = if c.tie_word_embeddings { 0 } else { c.vocab_size * d };
+                c.vocab_size * d + c.num_hidden_layers * layer + 2 * d + head
+            }
+        }
+    }
+
+    /// The canonical JSON of the architecture (sorted keys, derived sizes filled in, epsilons at f32
+    /// precision, token ids left out), hashed into `.cram` files: a Hugging Face folder and a GGUF of the
+    /// same model hash alike.
+    pub fn canonical_json(&self) -> String {
+        let f32_round = |x: f64| x as f32 as f64;
+        let resolved = match self.clone() {
+            ModelConfig::Llama(mut c) => {
+                c.head_dim = Some(c.head_dim());
+                c.num_key_value_heads = Some(c.num_kv_heads());
+                c.rms_norm_eps = f32_round(c.rms_norm_eps);
+                c.rope_theta = f32_round(c.rope_theta);
+                (c.bos_token_id, c.eos_token_id) = (None, None);
+                ModelConfig::Llama(c)
+            }
+            ModelConfig::GptNeox(mut c) => {
+                c.rotary_pct = c.rotary_ndims() as f64 / c.head_dim() as f64;
+                c.layer_norm_eps = f32_round(c.layer_norm_eps);
+                c.rotary_emb_base = f32_round(c.rotary_emb_base);
+                (c.bos_token_id, c.eos_token_id) = (None, None);
+                ModelConfig::GptNeox(c)
+            }
+        };
+        // serde_json's Map is a BTreeMap here (no preserve_order), so keys come out sorted.
+        serde_json::to_value(resolved).expect("configs always serialise").to_string()
+    }
+}
+
+/// transformers 5 writes `rope_parameters: {rope_type, rope_theta, ...}` where 4.x wrote
+/// `rope_theta` / `rope_scaling` / `rotary_emb_base`; map the new form onto the old keys.
+fn normalise_rope_parameters(mut value: serde_json::Value) -> serde_json::Value {
+    let Some(obj) = value.as_object_mut() else { return value };
+    let Some(params) = obj.remove("rope_parameters") else { return value };
+    if let Some(theta) = params.get("rope_theta").cloned() {
+        obj.entry("rope_theta").or_insert(theta.clone());
+        obj.entry("rotary_emb_base").or_insert(theta);
+    }
+    if let Some(pct) = params.get("partial_rotary_factor").cloned() {
+        obj.entry("rotary_pct").or_insert(pct);
+    }
+    let kind = params.get("rope_type").and_then(|t| t.as_str()).unwrap_or("default");
+    if kind != "default" {
+        obj.entry("rope_scaling").or_insert(params);
+    }
+    value
+}
+
+/// A loaded model of any family.
+#[derive(Debug, Clone)]
+pub enum Model {
+    /// A Llama-family model.
+    Llama(LlamaForCausalLM),
+    /// A GPT-NeoX model.
+    GptNeox(GptNeoxForCausalLM),
+}
+
+impl Model {
+    /// Builds the model of `config` from `weights`.
+    pub fn load(config: &ModelConfig, weights: &Weights) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Llama(c) => Model::Llama(LlamaForCausalLM::load(c, weights)?),
+            ModelConfig::GptNeox(c) => Model::GptNeox(GptNeoxForCausalLM::load(c, weights)?),
+        })
+    }
+
+    /// Token embeddings.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, d]`
+    pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        match self {
+            Model::Llama(m) => m.embed(ids),
+            Model::GptNeox(m) => m.embed(ids),
+        }
+    }
+
+    /// Final hidden states for input embeddings.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+        match self {
+            Model::Llama(m) => m.hidden_states(inputs_embeds),
+            Model::GptNeox(m) => m.hidden_states(inputs_embeds),
+        }
+    }
+
+    /// Logits for final hidden states.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, vocab]`
+    pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
+        match self {
+            Model::Llama(m) => m.lm_head(hidden),
+            Model::GptNeox(m) => m.lm_head(hidden),
+        }
+    }
+
+    /// Logits for input embeddings: the path cramming uses.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, vocab]`
+    pub fn forward_embeds(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+        self.lm_head(self.hidden_states(inputs_embeds))
+    }
+
+    /// Logits for token ids.
+    ///
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, vocab]`
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.forward_embeds(self.embed(ids))
+    }
+
+    /// The input-embedding matrix `[vocab, d]`.
+    pub fn embedding_matrix(&self) -> &Tensor<2> {
+        match self {
+            Model::Llama(m) => m.embedding_matrix(),
+            Model::GptNeox(m) => m.embedding_matrix(),
+        }
+    }
+
+    /// The config the model was built from.
+    pub fn config(&self) -> ModelConfig {
+        match self {
+            Model::Llama(m) => ModelConfig::Llama(m.config.clone()),
+            Model::GptNeox(m) => ModelConfig::GptNeox(m.config.clone()),
+        }
+    }
+}

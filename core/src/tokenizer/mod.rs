@@ -1,0 +1,95 @@
+//! Tokenizers, through the `tokenizers` crate with the same features on every target, so the CLI and
+//! the browser split a text identically. A tokenizer comes from a `tokenizer.json` or is rebuilt from
+//! a GGUF file's `tokenizer.ggml.*` metadata ([`gguf`]).
+
+pub mod gguf;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// A text tokenizer with the ids of its special tokens.
+#[derive(Clone)]
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokenizer(vocab={})", self.vocab_size())
+    }
+}
+
+impl Tokenizer {
+    /// Wraps a `tokenizers` tokenizer.
+    pub fn new(inner: tokenizers::Tokenizer) -> Self {
+        Self { inner }
+    }
+
+    /// Parses a `tokenizer.json`.
+    pub fn from_json_bytes(bytes: &[u8], name: &str) -> Result<Self> {
+        tokenizers::Tokenizer::from_bytes(bytes).map(Self::new).map_err(|e| Error::Tokenizer(format!("{name}: {e}")))
+    }
+
+    /// The ids of `text`, without special tokens added (cram's texts have no BOS unless asked).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self.inner.encode(text, false).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The text of `ids` (special tokens kept, so a round trip is exact).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.inner.decode(ids, false).map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+
+    /// Vocabulary size including added tokens.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// The id of `token`, if it is in the vocabulary.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// The string of token `id`.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// sha256 of the vocabulary (id order) and the normaliser/pre-tokenizer/model settings: equal for
+    /// tokenizers that split every text alike, stored in `.cram` files.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        let mut vocab: Vec<(String, u32)> = self.inner.get_vocab(true).into_iter().collect();
+        vocab.sort_by_key(|(_, id)| *id);
+        for (tok, id) in vocab {
+            h.update(id.to_le_bytes());
+            h.update(tok.as_bytes());
+            h.update([0]);
+        }
+        for part in [
+            serde_json::to_string(&self.inner.get_normalizer()).unwrap_or_default(),
+            serde_json::to_string(&self.inner.get_pre_tokenizer()).unwrap_or_default(),
+        ] {
+            h.update(part.as_bytes());
+        }
+        hex(&h.finalize())
+    }
+
+    /// Checks that every id this tokenizer can produce has a row in a model of `model_vocab` rows.
+    pub fn check_fits(&self, model_vocab: usize, what: &str) -> Result<()> {
+        let max_id = self.inner.get_vocab(true).values().copied().max().unwrap_or(0) as usize;
+        if max_id >= model_vocab {
+            return Err(Error::Tokenizer(format!(
+                "{what}: the tokenizer has token id {max_id} but the model has only {model_vocab} embedding rows; tokenizer and model do not belong together"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

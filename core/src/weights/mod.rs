@@ -1,0 +1,147 @@
+//! Where weights come from. A [`TensorSource`] hands out f32 tensors by their Hugging Face name,
+//! whatever the file: safetensors (one file or shards), GGUF (dequantised, names mapped, llama.cpp's
+//! Q/K permutation undone). Models load through [`Weights`], a view of a source at a name prefix.
+
+pub mod gguf;
+pub mod gguf_checkpoint;
+#[cfg(feature = "native")]
+pub mod hub;
+pub mod names;
+pub mod safetensors;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::{Error, Result};
+
+/// A tensor in host memory, row-major, converted to f32.
+#[derive(Debug, Clone)]
+pub struct HostTensor {
+    /// Row-major shape, PyTorch order.
+    pub shape: Vec<usize>,
+    /// The values.
+    pub data: Vec<f32>,
+}
+
+/// Bytes of a weight file: memory-mapped natively, owned in the browser.
+pub enum Bytes {
+    /// Bytes in memory.
+    Owned(Vec<u8>),
+    /// A memory-mapped file.
+    #[cfg(feature = "native")]
+    Mapped(memmap2::Mmap),
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            #[cfg(feature = "native")]
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
+impl Bytes {
+    /// Memory-maps `path` (natively); the file must not change while it is mapped.
+    #[cfg(feature = "native")]
+    pub fn map(path: &std::path::Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: weight files are read-only inputs; cram never writes them while mapped.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Ok(Bytes::Mapped(map))
+    }
+}
+
+/// Anything that hands out weights by Hugging Face tensor name.
+pub trait TensorSource {
+    /// The tensor called `name`, or `None` when the source has no such tensor.
+    fn tensor(&self, name: &str) -> Result<Option<HostTensor>>;
+}
+
+/// A [`TensorSource`] seen at a name prefix, with the device tensors are made on
+/// (the candle `VarBuilder` idea).
+#[derive(Clone)]
+pub struct Weights<'a> {
+    source: &'a dyn TensorSource,
+    prefix: String,
+    device: Device,
+}
+
+impl<'a> Weights<'a> {
+    /// The root view of `source`; tensors are created on `device`.
+    pub fn new(source: &'a dyn TensorSource, device: &Device) -> Self {
+        Self { source, prefix: String::new(), device: device.clone() }
+    }
+
+    /// The view one level down: `pp("layers.0")`.
+    pub fn pp(&self, name: impl std::fmt::Display) -> Self {
+        let prefix = if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
+        Self { source: self.source, prefix, device: self.device.clone() }
+    }
+
+    /// The device tensors are made on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn full_name(&self, name: &str) -> String {
+        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) }
+    }
+
+    /// Whether the source has `name` under this prefix.
+    pub fn contains(&self, name: &str) -> Result<bool> {
+        Ok(self.source.tensor(&self.full_name(name))?.is_some())
+    }
+
+    /// The host tensor `name`, checked against `shape`.
+    pub fn host(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
+        let full = self.full_name(name);
+        let t = self.source.tensor(&full)?.ok_or_else(|| Error::MissingTensor { name: full.clone() })?;
+        if t.shape != shape {
+            return Err(Error::ShapeMismatch { name: full, expected: shape.to_vec(), got: t.shape });
+        }
+        Ok(t)
+    }
+
+    /// The tensor `name` of rank `D` on the device, checked against `shape`.
+    pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
+        let t = self.host(name, &shape)?;
+        Ok(Tensor::from_data(TensorData::new(t.data, shape), &self.device))
+    }
+
+    /// A PyTorch `nn.Linear` stored as `[out, in]`, returned as burn's `[in, out]`.
+    pub fn linear(&self, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
+        let w = self.host("weight", &[out_features, in_features])?;
+        let weight = Tensor::<2>::from_data(TensorData::new(transpose(&w.data, out_features, in_features), [in_features, out_features]), &self.device);
+        let bias = if bias { Some(self.get("bias", [out_features])?) } else { None };
+        Ok(Linear { weight, bias })
+    }
+}
+
+/// Row-major `[rows, cols]` to `[cols, rows]`.
+pub(crate) fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; data.len()];
+    for (r, row) in data.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
+}
+
+/// A frozen affine map `y = x W + b`, `W` stored `[in, out]`.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `[in, out]`.
+    pub weight: Tensor<2>,
+    /// `[out]`.
+    pub bias: Option<Tensor<1>>,
+}
+
+impl Linear {
+    /// # Shapes
+    /// `[..., in]` → `[..., out]`
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        burn::tensor::module::linear(x, self.weight.clone(), self.bias.clone())
+    }
+}

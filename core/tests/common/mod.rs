@@ -1,0 +1,88 @@
+//! Shared helpers of the integration tests: fixture paths and reference tensors.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use cram_core::LoadedModel;
+
+/// `core/tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A reference tensor: shape and values (ids converted to f64 exactly).
+pub struct RefTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// All tensors of a `reference.safetensors`.
+pub fn reference(case: &str) -> HashMap<String, RefTensor> {
+    let bytes = std::fs::read(fixture(case).join("reference.safetensors")).expect("reference file");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let data: Vec<f64> = match view.dtype() {
+                safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64).collect(),
+                safetensors::Dtype::I64 => view.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f64).collect(),
+                other => panic!("unexpected dtype {other:?}"),
+            };
+            (name, RefTensor { shape: view.shape().to_vec(), data })
+        })
+        .collect()
+}
+
+/// The CPU device.
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// Loads a fixture model folder (or file inside it) on the CPU.
+pub fn load(case: &str, file: Option<&str>) -> LoadedModel {
+    let path = match file {
+        Some(f) => fixture(case).join(f),
+        None => fixture(case),
+    };
+    LoadedModel::load_path(&path, &cpu()).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
+}
+
+/// Only the network of a fixture: a folder (config.json + model.safetensors) or a GGUF file in it.
+/// The tiny random checkpoints have no tokenizer, so this skips the tokenizer.
+pub fn load_network(case: &str, file: Option<&str>) -> cram_core::Model {
+    use cram_core::weights::{Weights, gguf_checkpoint::GgufCheckpoint, safetensors::SafetensorsFile};
+    let dir = fixture(case);
+    match file {
+        Some(f) => {
+            let ckpt = GgufCheckpoint::open(&dir.join(f)).expect("gguf parses");
+            cram_core::Model::load(&ckpt.config().expect("config"), &Weights::new(&ckpt, &cpu())).expect("model loads")
+        }
+        None => {
+            let config = cram_core::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).expect("config");
+            let st = SafetensorsFile::open(&dir.join("model.safetensors")).expect("safetensors parses");
+            cram_core::Model::load(&config, &Weights::new(&st, &cpu())).expect("model loads")
+        }
+    }
+}
+
+/// Largest absolute difference; panics on a length mismatch.
+pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
+}
+
+/// The real default model, if present. In CI (CI=true) its absence is a failure.
+pub fn smollm2_path() -> Option<PathBuf> {
+    let path = cram_core::load::cram_home().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{} is missing in CI: run bash scripts/fetch-default-model.sh", path.display());
+    }
+    eprintln!("skipping: {} not found (bash scripts/fetch-default-model.sh fetches it)", path.display());
+    None
+}

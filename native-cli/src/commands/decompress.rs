@@ -1,0 +1,38 @@
+//! `cram decompress`: greedy decoding from the stored vectors alone, checked against the stored hash.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use cram_core::decode::greedy_decode;
+use cram_core::format::{CramFile, text_sha256, write_atomic};
+use cram_core::optim::trainer::memory_prefix;
+
+use crate::cli::DecompressArgs;
+
+pub fn run(args: DecompressArgs) -> Result<ExitCode> {
+    let file = CramFile::read(&args.file)?;
+    let lm = super::load_model(&args.model)?;
+    file.check_model(&lm.identity)?;
+    if file.mem_shape[1] != lm.config.hidden_size() {
+        bail!("{}: vectors of width {} do not fit a model of width {}", args.file.display(), file.mem_shape[1], lm.config.hidden_size());
+    }
+    let prefix = memory_prefix(&lm, &file.prefix_ids, &file.mem, file.mem_shape[0]);
+    let ids = greedy_decode(&lm.model, prefix, file.tokens, None, |_, _| {});
+    let text = lm.tokenizer.decode(&ids)?;
+    if text_sha256(&text) != file.text_sha256 {
+        bail!(
+            "{}: the decoded text does not match the stored sha256: the vectors do not reproduce the text (was it crammed completely? compress reports greedy-exact)",
+            args.file.display()
+        );
+    }
+    match &args.output {
+        Some(path) => write_atomic(path, text.as_bytes())?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

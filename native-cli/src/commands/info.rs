@@ -1,0 +1,43 @@
+//! `cram info`: what a model is and how much one vector could hold.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use cram_core::metrics::theoretical_capacity_tokens;
+
+use crate::cli::InfoArgs;
+
+pub fn run(args: InfoArgs) -> Result<ExitCode> {
+    let lm = super::load_model(&args.model)?;
+    let c = &lm.config;
+    let capacity = theoretical_capacity_tokens(c.hidden_size(), c.vocab_size(), 1);
+    let info = serde_json::json!({
+        "model": args.model.model,
+        "family": c.family(),
+        "layers": c.num_layers(),
+        "d_model": c.hidden_size(),
+        "vocab": c.vocab_size(),
+        "context": c.max_position_embeddings(),
+        "parameters": c.parameters(),
+        "dtype": "f32",
+        "file_dtype": lm.identity.file_dtype,
+        "theoretical_capacity_tokens": capacity,
+        "config_hash": lm.identity.config_hash,
+        "weights_fingerprint": lm.identity.weights_fingerprint,
+        "tokenizer_fingerprint": lm.identity.tokenizer_fingerprint,
+    });
+    if args.json {
+        println!("{info}");
+    } else {
+        println!("model        {}", args.model.model);
+        println!("family       {}", c.family());
+        println!("layers       {}", c.num_layers());
+        println!("d_model      {}", c.hidden_size());
+        println!("vocab        {}", c.vocab_size());
+        println!("context      {}", c.max_position_embeddings());
+        println!("parameters   {:.1}M", c.parameters() as f64 / 1e6);
+        println!("dtype        f32 (file: {})", lm.identity.file_dtype);
+        println!("capacity     {capacity:.0} tokens per vector (d * 16 / log2 V)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,72 @@
+//! One function per subcommand, and what they share: loading the model, reading the text.
+
+mod compress;
+mod decompress;
+mod info;
+mod score;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use cram_core::LoadedModel;
+use cram_core::device::DeviceChoice;
+
+use crate::cli::{Cli, Command, DeviceArg, ModelArgs};
+
+/// Runs the subcommand.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Compress(a) => compress::run(a),
+        Command::Decompress(a) => decompress::run(a),
+    }
+}
+
+/// Loads the model named by `--model` on `--device`.
+pub fn load_model(args: &ModelArgs) -> Result<LoadedModel> {
+    let choice = match args.device {
+        DeviceArg::Cpu => DeviceChoice::Cpu,
+        DeviceArg::Wgpu => DeviceChoice::Wgpu,
+        DeviceArg::Cuda => DeviceChoice::Cuda,
+    };
+    let device = choice.device()?;
+    LoadedModel::load(&args.model, &device).with_context(|| format!("cannot load model `{}`", args.model))
+}
+
+/// Reads a text file, or standard input for `-`; an empty text is an error.
+pub fn read_text(path: &Path) -> Result<String> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("cannot read standard input")?;
+        s
+    } else {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", path.display()))?
+    };
+    if text.trim().is_empty() {
+        bail!("{}: the text is empty", if path.as_os_str() == "-" { "standard input".into() } else { path.display().to_string() });
+    }
+    Ok(text)
+}
+
+/// The ids of `text`, cut to `--tokens` when given (more tokens than the text has is an error).
+pub fn tokens_of(lm: &LoadedModel, text: &str, tokens: Option<usize>) -> Result<Vec<u32>> {
+    let mut ids = lm.tokenizer.encode(text)?;
+    if let Some(n) = tokens {
+        if n == 0 {
+            bail!("--tokens must be at least 1");
+        }
+        if n > ids.len() {
+            bail!("--tokens {n} is more than the text has ({} tokens)", ids.len());
+        }
+        ids.truncate(n);
+    }
+    let limit = lm.config.max_position_embeddings();
+    if ids.len() >= limit {
+        bail!("the text has {} tokens; the model's context is {limit}; pass --tokens", ids.len());
+    }
+    Ok(ids)
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, fixture and end-to-end tests (the real default model included), and the
+# check that the core builds for wasm32. What README.md calls "run the tests".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p target
+echo "== cargo test"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
+echo "== the core for wasm32"
+eval "$(bash scripts/wasm-target.sh)"
+cargo check -p cram-core --no-default-features --target wasm32-unknown-unknown ${CRAM_WASM_FLAGS:-}
+passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
+echo "wasm32: the core compiles"
+echo "tests: $passed passed, 0 failed"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Makes the wasm32-unknown-unknown target available and prints the environment to build with it.
+# First rustup (what a normal user has); where rustup cannot fetch the target, Debian's rustc-web
+# with build-std (see DEVELOPERS.md). Prints `export ...` lines for eval. Safe to run twice.
+set -euo pipefail
+if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "export CRAM_WASM_ROUTE=rustup"
+  exit 0
+fi
+if timeout 300 rustup target add wasm32-unknown-unknown >&2; then
+  echo "export CRAM_WASM_ROUTE=rustup"
+  exit 0
+fi
+echo "rustup cannot fetch wasm32-unknown-unknown; using Debian's rustc-web" >&2
+if ! [ -x /usr/bin/rustc ] || ! dpkg -s rust-web-src >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src lld-22) >&2
+fi
+echo "export CRAM_WASM_ROUTE=debian RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CRAM_WASM_FLAGS='-Zbuild-std=std,panic_abort'"
