@@ -9,8 +9,10 @@
 //! - [`load`]: one `--model` string to a [`LoadedModel`].
 //! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
+//! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
 
+pub mod data;
 pub mod decode;
 pub mod device;
 pub mod error;

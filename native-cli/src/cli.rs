@@ -22,6 +22,134 @@ pub enum Command {
     Compress(CompressArgs),
     /// Decode a .cram file back into its text.
     Decompress(DecompressArgs),
+    /// Cram many texts at many lengths (and vector counts): the capacity table and plots.
+    Capacity(CapacityArgs),
+    /// Join results files of a sharded sweep, dropping duplicates.
+    Merge(MergeArgs),
+    /// Time optimiser steps per length and batch size, optionally against PyTorch.
+    Bench(BenchArgs),
+    /// Make evaluation texts: book chunks or random words.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Texts: a text file, a folder of .txt files or JSONL with a `text` field.
+    #[arg(long, required_unless_present = "random_words")]
+    pub data: Option<PathBuf>,
+    /// Instead of --data: random-word texts drawn from this word list (one word per line).
+    #[arg(long, conflicts_with = "data")]
+    pub random_words: Option<PathBuf>,
+    /// Text lengths in tokens.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
+    pub lengths: Vec<usize>,
+    /// Texts per length.
+    #[arg(long, default_value_t = 8)]
+    pub samples: usize,
+    /// Numbers of vectors to sweep (the paper's Figure 4: 1,2,4,8,16).
+    #[arg(long = "mems", value_delimiter = ',', default_value = "1")]
+    pub mems: Vec<usize>,
+    /// Texts optimised at once.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Results file (JSON lines); an existing file is resumed.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write SVG plots into this folder.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Run only slice i of n (0-based), e.g. 3/8 for one job of a SLURM array.
+    #[arg(long)]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results files to join.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The joined file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Print the table of the joined results.
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Text lengths in tokens.
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
+    pub lengths: Vec<usize>,
+    /// Batch sizes.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub batch: Vec<usize>,
+    /// Timed steps per configuration (after one untimed warm-up step).
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Also run the PyTorch + transformers reference (scripts/reference/bench_reference.sh) and print the ratio.
+    #[arg(long)]
+    pub reference: bool,
+    /// Threads of the reference (PyTorch) run.
+    #[arg(long, default_value_t = 1)]
+    pub reference_threads: usize,
+    /// Print JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Chunks of books as the paper made them: a random run of whole sentences, second half kept.
+    Books(BooksArgs),
+    /// Texts of words drawn uniformly from a word list.
+    RandomWords(RandomWordsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BooksArgs {
+    /// Folder of .txt books.
+    #[arg(long)]
+    pub books: PathBuf,
+    /// Chunks per book.
+    #[arg(long, default_value_t = 4)]
+    pub chunks_per_book: usize,
+    /// Use only the first M books (by file name).
+    #[arg(long)]
+    pub books_limit: Option<usize>,
+    /// Words of each chunk's kept (second) half, at least.
+    #[arg(long, default_value_t = 400)]
+    pub words: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// JSONL output.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RandomWordsArgs {
+    /// Word list, one word per line.
+    #[arg(long)]
+    pub vocab: PathBuf,
+    /// Number of texts.
+    #[arg(long, default_value_t = 32)]
+    pub count: usize,
+    /// Words per text.
+    #[arg(long, default_value_t = 400)]
+    pub words: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// JSONL output.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,6 +1,9 @@
 //! One function per subcommand, and what they share: loading the model, reading the text.
 
+mod bench;
+mod capacity;
 mod compress;
+mod data;
 mod decompress;
 mod info;
 mod score;
@@ -22,6 +25,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Score(a) => score::run(a),
         Command::Compress(a) => compress::run(a),
         Command::Decompress(a) => decompress::run(a),
+        Command::Capacity(a) => capacity::run(a),
+        Command::Merge(a) => capacity::merge(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Data(a) => data::run(a),
     }
 }
 

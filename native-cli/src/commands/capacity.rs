@@ -1,0 +1,163 @@
+//! `cram capacity`: cram samples x lengths (x vector counts), one JSON line per run, resumable and
+//! shardable; then the table, the two capacities and the plots. `cram merge` joins shards.
+
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use cram_core::data::{Text, load_texts, random_words};
+use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, TextJob, cram_texts};
+
+use crate::cli::{CapacityArgs, MergeArgs};
+use crate::progress::Progress;
+use crate::report::{self, Record};
+
+/// Reads a results file; a last line cut short by a kill is dropped with a warning.
+pub fn read_records(path: &Path) -> Result<Vec<Record>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let lines: Vec<String> = std::io::BufReader::new(file).lines().collect::<std::io::Result<_>>()?;
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => out.push(r),
+            Err(_) if i + 1 == lines.len() => eprintln!("{}: ignoring an incomplete last line", path.display()),
+            Err(e) => bail!("{}:{}: not a cram result line: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(out)
+}
+
+/// `"i/n"` → `(i, n)`.
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let parsed = s.split_once('/').and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => bail!("--shard {s:?}: expected i/n with 0 <= i < n, e.g. 0/4"),
+    }
+}
+
+/// Appends each finished text to the results file as it comes, so a sweep can be resumed.
+struct RecordWriter {
+    progress: Progress,
+    file: std::fs::File,
+    error: Option<std::io::Error>,
+    written: usize,
+}
+
+impl Observer for RecordWriter {
+    fn on_step(&mut self, r: &StepReport) {
+        self.progress.on_step(r);
+    }
+    fn on_done(&mut self, o: &CramOutcome) {
+        self.progress.on_done(o);
+        let record = Record {
+            text_id: o.text_id.rsplit_once('@').map_or(o.text_id.as_str(), |(id, _)| id).to_string(),
+            length: o.ids.len(),
+            stop: serde_json::to_value(o.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            metrics: o.metrics.clone(),
+        };
+        let line = serde_json::to_string(&record).expect("records serialise") + "\n";
+        if let Err(e) = self.file.write_all(line.as_bytes()).and_then(|_| self.file.flush()) {
+            self.error.get_or_insert(e);
+        }
+        self.written += 1;
+    }
+    fn stop_requested(&self) -> bool {
+        self.progress.stop_requested()
+    }
+}
+
+pub fn run(args: CapacityArgs) -> Result<ExitCode> {
+    let mut cfg = super::compress::cram_config(&args.recipe)?;
+    if args.lengths.is_empty() || args.lengths.contains(&0) {
+        bail!("--lengths must be positive token counts, e.g. 16,32,64");
+    }
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    if args.mems.is_empty() || args.mems.contains(&0) {
+        bail!("--mems must be positive, e.g. 1,2,4");
+    }
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let max_len = *args.lengths.iter().max().expect("non-empty");
+    let texts: Vec<Text> = match (&args.data, &args.random_words) {
+        (Some(d), _) => load_texts(d)?,
+        (None, Some(v)) => {
+            let vocab = random_words::parse_vocab(&std::fs::read_to_string(v).with_context(|| format!("cannot read {}", v.display()))?);
+            random_words::random_word_texts(&vocab, args.samples, max_len * 2, args.recipe.seed)?
+        }
+        (None, None) => bail!("give --data or --random-words"),
+    };
+    let done: HashSet<_> = if args.out.exists() { read_records(&args.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
+    let lm = super::load_model(&args.model)?;
+    let tokenized: Vec<(String, Vec<u32>)> = texts.iter().map(|t| Ok((t.id.clone(), lm.tokenizer.encode(&t.text)?))).collect::<Result<_>>()?;
+
+    // Every run of the sweep, in a fixed order; a shard takes every n-th.
+    let mut plan: Vec<(usize, TextJob)> = Vec::new();
+    let mut index = 0usize;
+    for &mem in &args.mems {
+        for &len in &args.lengths {
+            let chosen: Vec<&(String, Vec<u32>)> = tokenized.iter().filter(|(_, ids)| ids.len() >= len).take(args.samples).collect();
+            if chosen.len() < args.samples {
+                eprintln!("warning: only {} text(s) have {len} tokens or more (asked for {})", chosen.len(), args.samples);
+            }
+            for (id, ids) in chosen {
+                let mine = shard.is_none_or(|(i, n)| index % n == i);
+                index += 1;
+                if mine && !done.contains(&(id.clone(), len, mem, "memory".to_string())) {
+                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec() }));
+                }
+            }
+        }
+    }
+    eprintln!("{} run(s) to do, {} already in {}", plan.len(), done.len(), args.out.display());
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let mut writer = RecordWriter { progress: Progress::new(), file, error: None, written: 0 };
+    for &mem in &args.mems {
+        let jobs: Vec<TextJob> = plan.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();
+        if jobs.is_empty() || writer.stop_requested() {
+            continue;
+        }
+        cfg.mem = mem;
+        cram_texts(&lm, &cfg, &jobs, args.batch, &mut writer)?;
+    }
+    if let Some(e) = writer.error {
+        return Err(e).with_context(|| format!("cannot append to {}", args.out.display()));
+    }
+    let records = read_records(&args.out)?;
+    print!("{}", report::table(&report::rows(&records)));
+    if let Some(dir) = &args.plot {
+        for p in report::plots(&records, dir)? {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let mut seen = HashSet::new();
+    let mut out = String::new();
+    let mut all = Vec::new();
+    for input in &args.inputs {
+        for r in read_records(input)? {
+            if seen.insert(r.key()) {
+                out += &(serde_json::to_string(&r)? + "\n");
+                all.push(r);
+            }
+        }
+    }
+    cram_core::format::write_atomic(&args.output, out.as_bytes())?;
+    eprintln!("{} result(s) from {} file(s) into {}", all.len(), args.inputs.len(), args.output.display());
+    if args.table {
+        print!("{}", report::table(&report::rows(&all)));
+    }
+    Ok(ExitCode::SUCCESS)
+}

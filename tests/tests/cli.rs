@@ -1,0 +1,186 @@
+//! The `cram` binary end to end on the tiny Llama fixture (a Hugging Face folder and its GGUF twin):
+//! compress → .cram → decompress, the JSON fields, and one clear error (exit 2, no panic, no partial
+//! file) for each kind of bad input.
+
+use cram_tests::*;
+
+const TEXT: &str = "Alice was beginning to get very tired of sitting";
+/// A recipe the tiny random model converges with in about a hundred steps.
+const FAST: &[&str] = &["--tokens", "6", "--lr", "0.1", "--max-steps", "2000"];
+
+fn compress_tiny(dir: &Dir, out: &str) -> serde_json::Value {
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", out, "--json"];
+    args.extend_from_slice(FAST);
+    dir.cram(&args).expect_code(0).json()
+}
+
+#[test]
+fn compress_then_decompress_gives_the_text_back() {
+    let dir = Dir::new();
+    let m = compress_tiny(&dir, "t.cram");
+    for field in [
+        "tokens", "mem", "method", "steps", "seconds", "teacher_forced_accuracy", "greedy_exact", "ce_without_mem_nats",
+        "ce_with_mem_nats", "information_gain_bits", "token_gain", "theoretical_capacity_tokens", "capacity_utilization",
+    ] {
+        assert!(m.get(field).is_some(), "JSON lacks `{field}`: {m}");
+    }
+    assert_eq!(m["tokens"], 6);
+    assert_eq!(m["greedy_exact"], true);
+    assert_eq!(m["teacher_forced_accuracy"], 1.0);
+    let model = tiny_model();
+    let run = dir.cram(&["decompress", "t.cram", "--model", &model]).expect_code(0);
+    // The first 6 tokens of the text, decoded.
+    assert!(TEXT.starts_with(&run.stdout), "{:?} is not a prefix of the text", run.stdout);
+    assert!(run.stdout.len() >= 10, "{:?}", run.stdout);
+    // -o writes the same text to a file.
+    dir.cram(&["decompress", "t.cram", "--model", &model, "-o", "back.txt"]).expect_code(0);
+    assert_eq!(std::fs::read_to_string(dir.path("back.txt")).unwrap(), run.stdout);
+}
+
+#[test]
+fn a_cram_file_from_a_folder_decompresses_with_the_gguf_of_the_same_weights() {
+    let dir = Dir::new();
+    compress_tiny(&dir, "t.cram");
+    let gguf = fixture("llama_gguf/tiny-llama.gguf").display().to_string();
+    let run = dir.cram(&["decompress", "t.cram", "--model", &gguf]).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_vectors() {
+    let dir = Dir::new();
+    let a = compress_tiny(&dir, "a.cram");
+    let b = compress_tiny(&dir, "b.cram");
+    assert_eq!(a["steps"], b["steps"]);
+    assert_eq!(std::fs::read(dir.path("a.cram")).unwrap().len(), std::fs::read(dir.path("b.cram")).unwrap().len());
+    let strip = |p: &str| {
+        // Same vectors; only the timing in the metadata may differ.
+        let bytes = std::fs::read(dir.path(p)).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        bytes[8 + n..].to_vec()
+    };
+    assert_eq!(strip("a.cram"), strip("b.cram"));
+}
+
+#[test]
+fn decompress_refuses_another_model() {
+    let dir = Dir::new();
+    compress_tiny(&dir, "t.cram");
+    // The same folder with another norm epsilon is another model.
+    let other = dir.path("other");
+    std::fs::create_dir(&other).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("llama_gguf").join(f), other.join(f)).unwrap();
+    }
+    let config = std::fs::read_to_string(fixture("llama_gguf/config.json")).unwrap().replace("1e-05", "2e-05");
+    std::fs::write(other.join("config.json"), config).unwrap();
+    dir.cram(&["decompress", "t.cram", "--model", "other"]).expect_error("made with another model");
+}
+
+#[test]
+fn decompress_refuses_a_truncated_file() {
+    let dir = Dir::new();
+    compress_tiny(&dir, "t.cram");
+    let bytes = std::fs::read(dir.path("t.cram")).unwrap();
+    dir.write("cut.cram", &bytes[..bytes.len() / 2]);
+    let model = tiny_model();
+    dir.cram(&["decompress", "cut.cram", "--model", &model]).expect_error("not a valid .cram file");
+    dir.write("garbage.cram", b"hello");
+    dir.cram(&["decompress", "garbage.cram", "--model", &model]).expect_error("not a valid .cram file");
+    dir.cram(&["decompress", "missing.cram", "--model", &model]).expect_error("missing.cram");
+}
+
+#[test]
+fn bad_text_and_options_give_one_clear_error() {
+    let dir = Dir::new();
+    let model = tiny_model();
+    dir.write("empty.txt", "  \n");
+    dir.write("text.txt", TEXT);
+    dir.cram(&["compress", "--model", &model, "--text", "empty.txt"]).expect_error("empty");
+    dir.cram_stdin(&["compress", "--model", &model, "--text", "-"], Some("")).expect_error("empty");
+    dir.cram(&["compress", "--model", &model, "--text", "nope.txt"]).expect_error("nope.txt");
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--tokens", "5000"]).expect_error("more than the text has");
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--mem", "0"]).expect_error("--mem");
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--lr=-1"]).expect_error("--lr");
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--tokens", "1", "--protocol", "paper"]).expect_error("at least 2");
+    // Nothing half-written.
+    assert!(!dir.path("text.cram").exists());
+    assert!(!dir.path("empty.cram").exists());
+}
+
+#[test]
+fn output_into_a_missing_folder_fails_without_a_partial_file() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", "no/such/dir/t.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram(&args).expect_error("no/such/dir/t.cram");
+    assert!(std::fs::read_dir(dir.dir.path()).unwrap().count() == 1, "only text.txt remains");
+}
+
+#[test]
+fn bad_model_files_give_one_clear_error() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    dir.write("bad.gguf", b"PK\x03\x04 this is a zip, not a gguf");
+    dir.cram(&["info", "--model", "bad.gguf"]).expect_error("not a GGUF file");
+    let gguf = std::fs::read(fixture("llama_gguf/tiny-llama.gguf")).unwrap();
+    dir.write("cut.gguf", &gguf[..gguf.len() / 3]);
+    dir.cram(&["info", "--model", "cut.gguf"]).expect_error("cut.gguf");
+    dir.cram(&["info", "--model", "missing.gguf"]).expect_error("missing.gguf");
+    dir.cram(&["info", "--model", "no-such-alias"]).expect_error("no-such-alias");
+    // A folder whose safetensors file is cut short.
+    let folder = dir.path("cut");
+    std::fs::create_dir(&folder).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(fixture("llama_gguf").join(f), folder.join(f)).unwrap();
+    }
+    let st = std::fs::read(fixture("llama_gguf/model.safetensors")).unwrap();
+    std::fs::write(folder.join("model.safetensors"), &st[..st.len() / 2]).unwrap();
+    dir.cram(&["info", "--model", "cut"]).expect_error("model.safetensors");
+    // An architecture cram does not know.
+    let bert = dir.path("bert");
+    std::fs::create_dir(&bert).unwrap();
+    std::fs::write(bert.join("config.json"), r#"{"model_type": "bert", "vocab_size": 10}"#).unwrap();
+    std::fs::copy(fixture("llama_gguf/tokenizer.json"), bert.join("tokenizer.json")).unwrap();
+    std::fs::copy(fixture("llama_gguf/model.safetensors"), bert.join("model.safetensors")).unwrap();
+    dir.cram(&["info", "--model", "bert"]).expect_error("unsupported architecture `bert`");
+    // A tokenizer that does not fit the model: one token id beyond the model's 384 embedding rows.
+    let big = dir.path("bigtok");
+    std::fs::create_dir(&big).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture("llama_gguf").join(f), big.join(f)).unwrap();
+    }
+    let mut tok: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("llama_gguf/tokenizer.json")).unwrap()).unwrap();
+    tok["added_tokens"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": 1000, "content": "<|beyond|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true
+    }));
+    std::fs::write(big.join("tokenizer.json"), tok.to_string()).unwrap();
+    dir.cram(&["info", "--model", "bigtok"]).expect_error("do not belong together");
+}
+
+#[test]
+fn info_and_score_print_their_json_fields() {
+    let dir = Dir::new();
+    let model = tiny_model();
+    let info = dir.cram(&["info", "--model", &model, "--json"]).expect_code(0).json();
+    assert_eq!(info["family"], "llama");
+    assert_eq!(info["layers"], 2);
+    assert_eq!(info["d_model"], 64);
+    assert_eq!(info["vocab"], 384);
+    let cap = info["theoretical_capacity_tokens"].as_f64().unwrap();
+    assert!((cap - 64.0 * 16.0 / 384f64.log2()).abs() < 1e-9);
+    dir.write("text.txt", TEXT);
+    let s = dir.cram(&["score", "--model", &model, "--text", "text.txt", "--json"]).expect_code(0).json();
+    for field in ["tokens", "nll_nats_per_token", "nll_bits_per_token", "next_token_accuracy"] {
+        assert!(s.get(field).is_some(), "score JSON lacks `{field}`");
+    }
+    let nats = s["nll_nats_per_token"].as_f64().unwrap();
+    assert!((s["nll_bits_per_token"].as_f64().unwrap() - nats / std::f64::consts::LN_2).abs() < 1e-9);
+    // Standard input works the same.
+    let s2 = dir.cram_stdin(&["score", "--model", &model, "--text", "-", "--json"], Some(TEXT)).expect_code(0).json();
+    assert_eq!(s, s2);
+}
