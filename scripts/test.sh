@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p target
+echo "== build (the end-to-end tests run the cram binary)"
+cargo build -p cram-cli
 echo "== cargo test"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
 echo "== the core for wasm32"

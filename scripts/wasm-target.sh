@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the wasm32-unknown-unknown target available and prints the environment to build with it.
 # First rustup (what a normal user has); where rustup cannot fetch the target, Debian's rustc-web
-# with build-std (see DEVELOPERS.md). Prints `export ...` lines for eval. Safe to run twice.
+# with build-std (rustc-web, cargo-web, rust-web-src, lld-22; RUSTC_BOOTSTRAP=1). Prints `export ...` lines for eval. Safe to run twice.
 set -euo pipefail
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   echo "export CRAM_WASM_ROUTE=rustup"

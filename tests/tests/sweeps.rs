@@ -1,0 +1,82 @@
+//! `cram capacity`, `cram merge`, `cram bench` and `cram data` on the tiny model: the results file
+//! (one JSON line per run), resuming, shards that merge into the whole sweep, the table with both
+//! capacities, and the SVG plots.
+
+use cram_tests::*;
+
+fn sweep(dir: &Dir, out: &str, extra: &[&str]) -> Run {
+    let model = tiny_model();
+    let data = root().join("data/eval/books.jsonl").display().to_string();
+    let mut args = vec![
+        "capacity", "--model", &model, "--data", &data, "--lengths", "4,6", "--samples", "2", "--lr", "0.1", "--max-steps", "300",
+        "--patience", "200", "--out", out,
+    ];
+    args.extend_from_slice(extra);
+    dir.cram(&args)
+}
+
+fn lines(dir: &Dir, f: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.path(f)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn capacity_writes_results_table_and_plots_and_resumes() {
+    let dir = Dir::new();
+    let run = sweep(&dir, "r.jsonl", &["--mems", "1,2", "--batch", "2", "--plot", "plots"]).expect_code(0);
+    let results = lines(&dir, "r.jsonl");
+    assert_eq!(results.len(), 2 * 2 * 2, "samples x lengths x mems");
+    for r in &results {
+        for f in ["text_id", "length", "tokens", "mem", "teacher_forced_accuracy", "greedy_exact", "information_gain_bits", "token_gain"] {
+            assert!(r.get(f).is_some(), "line lacks {f}: {r}");
+        }
+        assert_eq!(r["length"], r["tokens"]);
+    }
+    assert!(run.stdout.contains("capacity with 1 vector(s)") && run.stdout.contains("capacity with 2 vector(s)"), "{}", run.stdout);
+    assert!(run.stdout.contains("greedy-exact"), "{}", run.stdout);
+    for p in ["accuracy.svg", "ce.svg", "vectors.svg"] {
+        let svg = std::fs::read_to_string(dir.path("plots").join(p)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{p} is an SVG");
+    }
+    // Running again finds everything done.
+    let again = sweep(&dir, "r.jsonl", &["--mems", "1,2"]).expect_code(0);
+    assert!(again.stderr.contains("0 run(s) to do"), "{}", again.stderr);
+    assert_eq!(lines(&dir, "r.jsonl").len(), 8);
+}
+
+#[test]
+fn shards_merge_into_the_whole_sweep() {
+    let dir = Dir::new();
+    sweep(&dir, "a.jsonl", &["--shard", "0/2"]).expect_code(0);
+    sweep(&dir, "b.jsonl", &["--shard", "1/2"]).expect_code(0);
+    let (a, b) = (lines(&dir, "a.jsonl"), lines(&dir, "b.jsonl"));
+    assert_eq!(a.len() + b.len(), 4);
+    assert!(!a.is_empty() && !b.is_empty());
+    dir.cram(&["merge", "a.jsonl", "b.jsonl", "a.jsonl", "-o", "all.jsonl", "--table"]).expect_code(0);
+    assert_eq!(lines(&dir, "all.jsonl").len(), 4, "duplicates dropped");
+    sweep(&dir, "x.jsonl", &["--shard", "2/2"]).expect_error("--shard");
+}
+
+#[test]
+fn bench_reports_seconds_per_step() {
+    let dir = Dir::new();
+    let model = tiny_model();
+    let run = dir.cram(&["bench", "--model", &model, "--lengths", "8,16", "--batch", "1,2", "--steps", "3", "--json"]).expect_code(0);
+    let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 4);
+    for r in rows {
+        assert!(r["seconds_per_step"].as_f64().unwrap() > 0.0);
+        assert_eq!(r["steps"], 3);
+    }
+}
+
+#[test]
+fn data_commands_make_the_shipped_eval_sets() {
+    let dir = Dir::new();
+    let vocab = root().join("data/vocab_100k.txt").display().to_string();
+    dir.cram(&["data", "random-words", "--vocab", &vocab, "--count", "32", "--words", "400", "--seed", "0", "--out", "rw.jsonl"]).expect_code(0);
+    assert_eq!(std::fs::read(dir.path("rw.jsonl")).unwrap(), std::fs::read(root().join("data/eval/random_words.jsonl")).unwrap());
+    let books = dir.path("books");
+    std::fs::create_dir(&books).unwrap();
+    std::fs::write(books.join("a.txt"), "One. Two! Three? Four.\n\nFive six. Seven.").unwrap();
+    dir.cram(&["data", "books", "--books", "books", "--words", "100000", "--out", "b.jsonl"]).expect_error("long enough");
+}
