@@ -8,25 +8,13 @@
 # Safe to run twice: the venv is reused, and the outputs are deterministic.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="$repo/.venv-ref"
-
-if [ ! -x "$venv/bin/python" ]; then
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-stamp="$venv/.cram-requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$here/requirements.txt"
-    echo "$want" > "$stamp"
-fi
-
-export TQDM_DISABLE=1 PYTHONHASHSEED=0 CUDA_VISIBLE_DEVICES="" TOKENIZERS_PARALLELISM=false
-"$venv/bin/python" "$here/make_fixtures.py" "$@"
+. "$here/venv.sh"
+ensure_ref_venv
+"$REF_PYTHON" "$here/make_fixtures.py" "$@"
 
 gguf="${CRAM_SMOLLM2_GGUF:-$HOME/.cache/cram/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 if [ -f "$gguf" ]; then
-    "$venv/bin/python" "$here/smollm2_reference.py" "$gguf"
+    "$REF_PYTHON" "$here/smollm2_reference.py" "$gguf"
 else
     echo "SmolLM2 GGUF not found at $gguf: skipping core/tests/fixtures/smollm2"
 fi
