@@ -126,8 +126,8 @@ impl LoadedModel {
         if spec.trim().is_empty() {
             return Err(Error::ModelNotFound("--model is empty".into()));
         }
-        if let Some((alias, file, how)) = ALIASES.iter().find(|(a, _, _)| *a == spec) {
-            let path = cram_home().join("models").join(file);
+        if let Some((alias, _, how)) = ALIASES.iter().find(|(a, _, _)| *a == spec) {
+            let path = alias_path(alias).expect("a known alias");
             if !path.exists() {
                 return Err(Error::ModelNotFound(format!(
                     "the model `{alias}` is not downloaded yet (expected {}); get it with: {how}",
@@ -190,6 +190,12 @@ pub fn looks_like_hub_id(spec: &str) -> bool {
     let id = spec.split('@').next().unwrap_or("");
     let parts: Vec<&str> = id.split('/').collect();
     parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+}
+
+/// Where the file of a known alias lives (whether or not it is downloaded yet).
+#[cfg(feature = "native")]
+pub fn alias_path(alias: &str) -> Option<std::path::PathBuf> {
+    ALIASES.iter().find(|(a, _, _)| *a == alias).map(|(_, file, _)| cram_home().join("models").join(file))
 }
 
 /// cram's cache folder: `$CRAM_HOME`, else `$XDG_CACHE_HOME/cram`, else `~/.cache/cram`.

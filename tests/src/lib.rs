@@ -117,11 +117,7 @@ pub fn tiny_model() -> String {
 
 /// The default model's file, if fetched; in CI its absence is a failure.
 pub fn default_model() -> Option<PathBuf> {
-    let home = std::env::var_os("CRAM_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
-        base.join("cram")
-    });
-    let p = home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = cram_core::load::alias_path(cram_core::load::DEFAULT_MODEL).expect("the default model is an alias");
     if p.exists() {
         return Some(p);
     }

@@ -415,9 +415,7 @@ mod tests {
 
     #[test]
     fn smollm2_matches_transformers() {
-        let home = std::env::var_os("HOME").unwrap_or_default();
-        let path =
-            std::path::Path::new(&home).join(".cache/cram/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let path = crate::load::alias_path(crate::load::DEFAULT_MODEL).expect("the default model is an alias");
         let Ok(bytes) = std::fs::read(&path) else {
             eprintln!("skipping: {} not present", path.display());
             return;

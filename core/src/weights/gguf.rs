@@ -1526,9 +1526,7 @@ mod tests {
     // ---- the real model, when present ----------------------------------------------------
 
     fn smollm2_path() -> Option<std::path::PathBuf> {
-        let home = std::env::var_os("HOME")?;
-        let path =
-            std::path::Path::new(&home).join(".cache/cram/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let path = crate::load::alias_path(crate::load::DEFAULT_MODEL)?;
         if path.exists() {
             Some(path)
         } else {

@@ -76,7 +76,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
 
 /// The real default model, if present. In CI (CI=true) its absence is a failure.
 pub fn smollm2_path() -> Option<PathBuf> {
-    let path = cram_core::load::cram_home().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let path = cram_core::load::alias_path(cram_core::load::DEFAULT_MODEL).expect("the default model is an alias");
     if path.exists() {
         return Some(path);
     }

@@ -82,7 +82,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         }
     }
     if args.reference {
-        let reference = run_reference(&args, &lm.identity.source, &ids_used, max_b)?;
+        let reference = run_reference(&args, &lm.identity.source, &ids_used)?;
         for row in &mut rows {
             if let Some(r) = reference.iter().find(|r| r["length"] == row.length && r["batch"] == row.batch) {
                 let s = r["seconds_per_step"].as_f64().unwrap_or(f64::NAN);
@@ -107,7 +107,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 }
 
 /// Runs scripts/reference/bench_reference.sh (from the current folder or `$CRAM_REPO`) on the same ids.
-fn run_reference(args: &BenchArgs, model_path: &str, ids: &[Vec<u32>], max_b: usize) -> Result<Vec<serde_json::Value>> {
+fn run_reference(args: &BenchArgs, model_path: &str, ids: &[Vec<u32>]) -> Result<Vec<serde_json::Value>> {
     let repo = std::env::var_os("CRAM_REPO").map(std::path::PathBuf::from).unwrap_or_else(|| ".".into());
     let script = repo.join("scripts/reference/bench_reference.sh");
     if !script.exists() {
@@ -116,7 +116,8 @@ fn run_reference(args: &BenchArgs, model_path: &str, ids: &[Vec<u32>], max_b: us
     let dir = std::env::temp_dir().join(format!("cram-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let ids_file = dir.join("ids.json");
-    // One list per length, max_b texts each, in the order the lengths were given.
+    // The token ids cram ran on, per length in the order given; the script takes, for each length,
+    // the first texts that are long enough, which are the same ones.
     std::fs::write(&ids_file, serde_json::to_string(ids)?)?;
     let join = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
     eprintln!("running the PyTorch reference ({} threads)...", args.reference_threads);
@@ -133,6 +134,5 @@ fn run_reference(args: &BenchArgs, model_path: &str, ids: &[Vec<u32>], max_b: us
     if !out.status.success() {
         bail!("the reference script failed ({}); see its output above", out.status);
     }
-    let _ = max_b;
     Ok(String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
