@@ -25,7 +25,8 @@ pub struct CramMetrics {
     pub seconds: f64,
     /// Best teacher-forced accuracy over the scored tokens.
     pub teacher_forced_accuracy: f64,
-    /// Whether greedy decoding from the vectors alone gives back every token.
+    /// Whether greedy decoding from the vectors alone gives back every token (after the given t_1
+    /// under the paper's protocol).
     pub greedy_exact: bool,
     /// Sum of the cross-entropy of the scored tokens without memory (nats).
     pub ce_without_mem_nats: f64,

@@ -40,6 +40,21 @@ fn compress_then_decompress_gives_the_text_back() {
 }
 
 #[test]
+fn the_paper_protocol_gives_t1_and_decompresses() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", "p.cram", "--json", "--protocol", "paper"];
+    args.extend_from_slice(FAST);
+    let m = dir.cram(&args).expect_code(0).json();
+    // t_1 is given and not scored: 5 of the 6 tokens are scored, all right (>= 0.99).
+    assert_eq!(m["teacher_forced_accuracy"], 1.0, "{m}");
+    assert_eq!(m["greedy_exact"], true, "{m}");
+    let full = dir.cram(&["decompress", "p.cram", "--model", &model]).expect_code(0);
+    assert!(TEXT.starts_with(&full.stdout) && full.stdout.len() >= 10, "{:?}", full.stdout);
+}
+
+#[test]
 fn a_cram_file_from_a_folder_decompresses_with_the_gguf_of_the_same_weights() {
     let dir = Dir::new();
     compress_tiny(&dir, "t.cram");

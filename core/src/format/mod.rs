@@ -28,6 +28,9 @@ pub struct CramFile {
     pub protocol: Protocol,
     /// Token ids in front of the memory (the sink), if any.
     pub prefix_ids: Vec<u32>,
+    /// The first text tokens, given to the decoder rather than decoded (t_1 under the paper's
+    /// protocol; none under the greedy one).
+    pub given_ids: Vec<u32>,
     /// The input vectors, `[mem, d]` row-major.
     pub mem: Vec<f32>,
     /// `[mem, d]`.
@@ -62,6 +65,7 @@ impl CramFile {
         meta.insert("layout".to_string(), json(&self.layout));
         meta.insert("protocol".to_string(), json(&self.protocol));
         meta.insert("prefix_ids".to_string(), json(&self.prefix_ids));
+        meta.insert("given_ids".to_string(), json(&self.given_ids));
         meta.insert("tokens".to_string(), self.tokens.to_string());
         meta.insert("model".to_string(), json(&self.model));
         meta.insert("text_sha256".to_string(), self.text_sha256.clone());
@@ -93,11 +97,12 @@ impl CramFile {
         }
         let mem: Vec<f32> = mem_view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         let shape = [mem_view.shape()[0], mem_view.shape()[1]];
-        Ok(Self {
+        let file = Self {
             method: get("method")?,
             layout: parse(&get("layout")?, "layout", &bad)?,
             protocol: parse(&get("protocol")?, "protocol", &bad)?,
             prefix_ids: parse(&get("prefix_ids")?, "prefix_ids", &bad)?,
+            given_ids: parse(&get("given_ids")?, "given_ids", &bad)?,
             mem,
             mem_shape: shape,
             tokens: get("tokens")?.parse().map_err(|_| bad("bad token count".into()))?,
@@ -105,7 +110,11 @@ impl CramFile {
             text_sha256: get("text_sha256")?,
             metrics: parse(&get("metrics")?, "metrics", &bad)?,
             created_by: get("created_by")?,
-        })
+        };
+        if file.given_ids.len() > file.tokens {
+            return Err(bad(format!("{} given tokens but only {} tokens in all", file.given_ids.len(), file.tokens)));
+        }
+        Ok(file)
     }
 
     /// Fails with a clear message when `model` is not the model this file was made with.

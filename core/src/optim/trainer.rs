@@ -73,6 +73,8 @@ pub struct CramOutcome {
     pub ids: Vec<u32>,
     /// Token ids in front of the memory (the sink), as stored in `.cram` files.
     pub prefix_ids: Vec<u32>,
+    /// Text tokens given to the decoder rather than decoded (t_1 under the paper's protocol).
+    pub given_ids: Vec<u32>,
     /// The best vectors, `[mem, d]` row-major.
     pub mem: Vec<f32>,
     /// The measures.
@@ -305,7 +307,7 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
                 obs.on_step(&StepReport { text: slot.text, text_id: &text.id, step: slot.steps, loss, right, scored, best_right: slot.best_right, correct: &correct, max_steps: cfg.max_steps });
 
                 let success = match cfg.protocol {
-                    crate::methods::Protocol::Greedy => right == scored && verify_greedy(lm, &prefix, &slot.mem, k, &text.ids),
+                    crate::methods::Protocol::Greedy => right == scored && verify_greedy(lm, &prefix, &slot.mem, k, &text.ids, first),
                     crate::methods::Protocol::Paper => right as f64 / scored as f64 >= cfg.paper_threshold,
                 };
                 if success {
@@ -331,7 +333,7 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
             let text = &texts[slot.text];
             let greedy_exact = match reason {
                 StopReason::Success if cfg.protocol == crate::methods::Protocol::Greedy => true,
-                _ => verify_greedy(lm, &prefix, &slot.best_mem, k, &text.ids),
+                _ => verify_greedy(lm, &prefix, &slot.best_mem, k, &text.ids, first),
             };
             let scored = text.ids.len() - first;
             let metrics = CramMetrics::new(
@@ -348,7 +350,7 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
                 d,
                 lm.config.vocab_size(),
             );
-            let outcome = CramOutcome { text: slot.text, text_id: text.id.clone(), ids: text.ids.clone(), prefix_ids: prefix.clone(), mem: slot.best_mem, metrics, stop: reason };
+            let outcome = CramOutcome { text: slot.text, text_id: text.id.clone(), ids: text.ids.clone(), prefix_ids: prefix.clone(), given_ids: text.ids[..first].to_vec(), mem: slot.best_mem, metrics, stop: reason };
             obs.on_done(&outcome);
             let index = outcome.text;
             outcomes[index] = Some(outcome);
@@ -360,10 +362,22 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
     Ok(outcomes.into_iter().flatten().collect())
 }
 
-/// Whether greedy decoding after `[prefix, mem]` reproduces `ids` exactly.
-pub fn verify_greedy(lm: &LoadedModel, prefix: &[u32], mem: &[f32], k: usize, ids: &[u32]) -> bool {
-    let decoded = greedy_decode(&lm.model, memory_prefix(lm, prefix, mem, k), ids.len(), Some(ids), |_, _| {});
-    decoded == ids
+/// Whether greedy decoding after `[prefix, mem]`, with the first `given` tokens of `ids` given,
+/// reproduces `ids` exactly.
+pub fn verify_greedy(lm: &LoadedModel, prefix: &[u32], mem: &[f32], k: usize, ids: &[u32], given: usize) -> bool {
+    decode_text(lm, prefix, mem, k, &ids[..given], ids.len(), Some(ids)) == ids
+}
+
+/// The `n` text tokens that `[prefix, mem]` decode to: the `given` tokens (t_1 under the paper's
+/// protocol, none under the greedy one) followed by greedy decoding. With `expected`, decoding stops
+/// at the first token that differs from it.
+pub fn decode_text(lm: &LoadedModel, prefix: &[u32], mem: &[f32], k: usize, given: &[u32], n: usize, expected: Option<&[u32]>) -> Vec<u32> {
+    let mut start = memory_prefix(lm, prefix, mem, k);
+    if !given.is_empty() {
+        start = Tensor::cat(vec![start, embed_ids(&lm.model, given)], 1);
+    }
+    let rest = greedy_decode(&lm.model, start, n.saturating_sub(given.len()), expected.map(|e| e.get(given.len()..).unwrap_or(&[])), |_, _| {});
+    given.iter().copied().chain(rest).collect()
 }
 
 /// `[1, P + k, d]`: the embedded prefix tokens followed by the memory vectors.

@@ -57,6 +57,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
         layout: cfg.layout,
         protocol: cfg.protocol,
         prefix_ids: outcome.prefix_ids.clone(),
+        given_ids: outcome.given_ids.clone(),
         mem: outcome.mem.clone(),
         mem_shape: [cfg.mem, lm.config.hidden_size()],
         tokens: outcome.ids.len(),

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use cram_core::decode::greedy_decode;
 use cram_core::format::{CramFile, text_sha256, write_atomic};
-use cram_core::optim::trainer::memory_prefix;
+use cram_core::optim::trainer::decode_text;
 
 use crate::cli::DecompressArgs;
 
@@ -17,8 +16,7 @@ pub fn run(args: DecompressArgs) -> Result<ExitCode> {
     if file.mem_shape[1] != lm.config.hidden_size() {
         bail!("{}: vectors of width {} do not fit a model of width {}", args.file.display(), file.mem_shape[1], lm.config.hidden_size());
     }
-    let prefix = memory_prefix(&lm, &file.prefix_ids, &file.mem, file.mem_shape[0]);
-    let ids = greedy_decode(&lm.model, prefix, file.tokens, None, |_, _| {});
+    let ids = decode_text(&lm, &file.prefix_ids, &file.mem, file.mem_shape[0], &file.given_ids, file.tokens, None);
     let text = lm.tokenizer.decode(&ids)?;
     if text_sha256(&text) != file.text_sha256 {
         bail!(
