@@ -4,6 +4,7 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::Result;
 use crate::models::Model;
 
 /// Embeds `ids` as a `[1, n, d]` tensor on the model's device.
@@ -16,19 +17,24 @@ pub fn embed_ids(model: &Model, ids: &[u32]) -> Tensor<3> {
 
 /// Greedily decodes up to `n` tokens after `prefix` (`[1, P, d]`: sink, memory). When `expected` is
 /// given, stops at the first token that differs from it. Returns the tokens produced.
-pub fn greedy_decode(model: &Model, prefix: Tensor<3>, n: usize, expected: Option<&[u32]>, mut on_token: impl FnMut(usize, u32)) -> Vec<u32> {
+pub fn greedy_decode(model: &Model, prefix: Tensor<3>, n: usize, expected: Option<&[u32]>, on_token: impl FnMut(usize, u32)) -> Result<Vec<u32>> {
+    crate::readback::sync(greedy_decode_async(model, prefix, n, expected, on_token))
+}
+
+/// [`greedy_decode`], reading back asynchronously (WebGPU).
+pub async fn greedy_decode_async(model: &Model, prefix: Tensor<3>, n: usize, expected: Option<&[u32]>, mut on_token: impl FnMut(usize, u32)) -> Result<Vec<u32>> {
     let mut out: Vec<u32> = Vec::with_capacity(n);
     for i in 0..n {
         let x = if out.is_empty() { prefix.clone() } else { Tensor::cat(vec![prefix.clone(), embed_ids(model, &out)], 1) };
         let len = x.dims()[1];
         let last = model.hidden_states(x).narrow(1, len - 1, 1);
-        let next = model.lm_head(last).argmax(2).into_data();
-        let id = next.iter::<i64>().next().unwrap_or(0) as u32;
+        let next = crate::readback::ints(model.lm_head(last).argmax(2)).await?;
+        let id = next.first().copied().unwrap_or(0) as u32;
         out.push(id);
         on_token(i, id);
         if expected.is_some_and(|e| e.get(i) != Some(&id)) {
             break;
         }
     }
-    out
+    Ok(out)
 }

@@ -40,6 +40,12 @@ pub struct CramMetrics {
     pub theoretical_capacity_tokens: f64,
     /// `token_gain / theoretical_capacity_tokens`.
     pub capacity_utilization: f64,
+    /// Values trained per text (vectors, dense layer, code and map, or adapters).
+    #[serde(default)]
+    pub trainable_parameters: usize,
+    /// Progressive cramming: the longest prefix of the text that greedy decoding reproduces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<usize>,
 }
 
 impl CramMetrics {
@@ -75,6 +81,8 @@ impl CramMetrics {
             token_gain,
             theoretical_capacity_tokens: capacity,
             capacity_utilization: token_gain / capacity,
+            trainable_parameters: mem * d,
+            horizon: None,
         }
     }
 }

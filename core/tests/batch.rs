@@ -27,7 +27,7 @@ fn batched_and_unbatched_agree() {
         assert_eq!(a.stop, b.stop, "{}", a.text_id);
         assert_eq!(a.metrics.steps, b.metrics.steps, "{}", a.text_id);
         assert_eq!(a.metrics.greedy_exact, b.metrics.greedy_exact);
-        let diff = a.mem.iter().zip(&b.mem).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let diff = a.memory.vectors.iter().zip(&b.memory.vectors).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(diff < 1e-3, "{}: vectors differ by {diff}", a.text_id);
         assert!((a.metrics.ce_without_mem_nats - b.metrics.ce_without_mem_nats).abs() < 1e-3);
     }

@@ -49,9 +49,9 @@ pub struct CapacityArgs {
     /// Texts per length.
     #[arg(long, default_value_t = 8)]
     pub samples: usize,
-    /// Numbers of vectors to sweep (the paper's Figure 4: 1,2,4,8,16).
-    #[arg(long = "mems", value_delimiter = ',', default_value = "1")]
-    pub mems: Vec<usize>,
+    /// Numbers of vectors to sweep (the paper's Figure 4: 1,2,4,8,16; default: --mem, or 1).
+    #[arg(long = "mems", value_delimiter = ',')]
+    pub mems: Option<Vec<usize>>,
     /// Texts optimised at once.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
@@ -209,21 +209,51 @@ pub enum ProtocolArg {
     Paper,
 }
 
+/// What is trained per text.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MethodArg {
+    /// K memory vectors (the paper).
+    Memory,
+    /// Vectors through a trainable Linear(d, d) with bias, p = W m + b.
+    Dense,
+    /// Vectors as an affine map of an r-dimensional trainable code (needs --rank).
+    Lowdim,
+    /// Per-text LoRA adapters instead of vectors (--rank, --targets).
+    Lora,
+    /// Vectors trained on a target grown one token at a time; reports the horizon.
+    Progressive,
+}
+
 /// The recipe; defaults are the paper's.
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
-    /// Number of memory vectors K.
-    #[arg(long, default_value_t = 1)]
-    pub mem: usize,
+    /// What is trained per text.
+    #[arg(long, value_enum, default_value = "memory")]
+    pub method: MethodArg,
+    /// Number of memory vectors K (default 1; not with --method lora).
+    #[arg(long)]
+    pub mem: Option<usize>,
+    /// Rank of --method lowdim (default 64) or --method lora (default 1).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Projections --method lora adapts in every layer, from q,k,v,o,mlp (default q,k,v,o).
+    #[arg(long)]
+    pub targets: Option<String>,
+    /// LoRA alpha: the update is scaled by alpha / rank (default: the rank, a scale of 1).
+    #[arg(long)]
+    pub lora_alpha: Option<f64>,
+    /// Step budget of each added token (--method progressive).
+    #[arg(long)]
+    pub steps_per_token: Option<usize>,
     /// Success criterion.
     #[arg(long, value_enum, default_value = "greedy")]
     pub protocol: ProtocolArg,
     /// Input layout (default: sink for the greedy protocol, paper for the paper protocol).
     #[arg(long, value_enum)]
     pub layout: Option<LayoutArg>,
-    /// AdamW learning rate.
-    #[arg(long, default_value_t = 1e-2)]
-    pub lr: f64,
+    /// AdamW learning rate (default 1e-2, the paper's; 0.1 for --method progressive, its paper's).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// AdamW beta1.
     #[arg(long, default_value_t = 0.9)]
     pub beta1: f64,

@@ -1,5 +1,6 @@
-//! The `.cram` file: a safetensors file holding the trained vectors (`mem`, f32 `[K, d]`) and, in its
-//! string metadata, everything decompression needs and checks: format version, the model's identity
+//! The `.cram` file: a safetensors file holding what decoding starts from (the vectors, `mem`, f32
+//! `[K, d]`; for the LoRA method the adapters `lora.{layer}.{module}.a|b` instead) and, in its string
+//! metadata, everything decompression needs and checks: format version, the model's identity
 //! (family, config hash, weights and tokenizer fingerprints), the tokens in front of the memory, the
 //! token count, the sha256 of the text, the method and its metrics. Written atomically.
 
@@ -8,9 +9,11 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
-use crate::load::ModelIdentity;
-use crate::methods::{Layout, Protocol};
+use crate::load::{LoadedModel, ModelIdentity};
+use crate::memory::{LoraWeights, Memory};
+use crate::methods::{CramConfig, Layout, Protocol};
 use crate::metrics::CramMetrics;
+use crate::optim::trainer::CramOutcome;
 use crate::tokenizer::hex;
 use crate::{Error, Result};
 
@@ -20,24 +23,22 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The contents of a `.cram` file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CramFile {
-    /// The method that made the vectors (`memory`).
+    /// The method that made the memory (`memory`, `dense`, `lowdim`, `lora`, `progressive`).
     pub method: String,
     /// Input layout used in training.
     pub layout: Layout,
     /// Success criterion used in training.
     pub protocol: Protocol,
-    /// Token ids in front of the memory (the sink), if any.
-    pub prefix_ids: Vec<u32>,
     /// The first text tokens, given to the decoder rather than decoded (t_1 under the paper's
     /// protocol; none under the greedy one).
     pub given_ids: Vec<u32>,
-    /// The input vectors, `[mem, d]` row-major.
-    pub mem: Vec<f32>,
-    /// `[mem, d]`.
-    pub mem_shape: [usize; 2],
+    /// What decoding starts from: the prefix tokens, the vectors, the adapters.
+    pub memory: Memory,
+    /// Width of the vectors (the model's d).
+    pub width: usize,
     /// Tokens to decode.
     pub tokens: usize,
-    /// The model the vectors belong to.
+    /// The model the memory belongs to.
     pub model: ModelIdentity,
     /// sha256 of the text (UTF-8) that the tokens decode to.
     pub text_sha256: String,
@@ -52,11 +53,32 @@ pub fn text_sha256(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
 impl CramFile {
+    /// The file of a finished text: what `cram compress` writes and the web app exports. The stored
+    /// hash is that of the text the outcome's tokens decode to (under progressive cramming, the first
+    /// `horizon` tokens).
+    pub fn from_outcome(lm: &LoadedModel, cfg: &CramConfig, outcome: &CramOutcome) -> Result<Self> {
+        Ok(Self {
+            method: cfg.method.name().into(),
+            layout: cfg.layout,
+            protocol: cfg.protocol,
+            given_ids: outcome.given_ids.clone(),
+            memory: outcome.memory.clone(),
+            width: lm.config.hidden_size(),
+            tokens: outcome.ids.len(),
+            model: lm.identity.clone(),
+            text_sha256: text_sha256(&lm.tokenizer.decode(&outcome.ids)?),
+            metrics: outcome.metrics.clone(),
+            created_by: format!("cram {}", crate::VERSION),
+        })
+    }
+
     /// Serialises to safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<u8> = self.mem.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let view = TensorView::new(Dtype::F32, self.mem_shape.to_vec(), &bytes).map_err(|e| Error::Input(format!("cannot serialise vectors: {e}")))?;
         let json = |v: &dyn erased::Ser| v.to_json();
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), "cram".to_string());
@@ -64,17 +86,30 @@ impl CramFile {
         meta.insert("method".to_string(), self.method.clone());
         meta.insert("layout".to_string(), json(&self.layout));
         meta.insert("protocol".to_string(), json(&self.protocol));
-        meta.insert("prefix_ids".to_string(), json(&self.prefix_ids));
+        meta.insert("prefix_ids".to_string(), json(&self.memory.prefix_ids));
         meta.insert("given_ids".to_string(), json(&self.given_ids));
+        meta.insert("width".to_string(), self.width.to_string());
         meta.insert("tokens".to_string(), self.tokens.to_string());
         meta.insert("model".to_string(), json(&self.model));
         meta.insert("text_sha256".to_string(), self.text_sha256.clone());
         meta.insert("metrics".to_string(), json(&self.metrics));
         meta.insert("created_by".to_string(), self.created_by.clone());
-        safetensors::tensor::serialize([("mem", view)], Some(meta)).map_err(|e| Error::Input(format!("cannot serialise .cram: {e}")))
+        let mut tensors: Vec<(String, [usize; 2], Vec<u8>)> = Vec::new();
+        if self.memory.k > 0 {
+            tensors.push(("mem".into(), [self.memory.k, self.width], f32_bytes(&self.memory.vectors)));
+        }
+        if let Some(lora) = &self.memory.lora {
+            meta.insert("lora".to_string(), json(lora));
+            tensors.extend(lora.tensors.iter().map(|(name, shape, values)| (name.clone(), *shape, f32_bytes(values))));
+        }
+        let views = tensors
+            .iter()
+            .map(|(name, shape, bytes)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.to_vec(), bytes).map_err(|e| Error::Input(format!("cannot serialise `{name}`: {e}")))?)))
+            .collect::<Result<Vec<_>>>()?;
+        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Input(format!("cannot serialise .cram: {e}")))
     }
 
-    /// Parses safetensors bytes; `name` is used in errors.
+    /// Parses safetensors bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
         let bad = |message: String| Error::Format { path: name.to_string(), message };
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{e} (truncated or not a .cram file?)")))?;
@@ -91,20 +126,46 @@ impl CramFile {
         fn parse<T: serde::de::DeserializeOwned>(s: &str, k: &str, bad: &dyn Fn(String) -> Error) -> Result<T> {
             serde_json::from_str(s).map_err(|e| bad(format!("metadata `{k}`: {e}")))
         }
-        let mem_view = st.tensor("mem").map_err(|_| bad("no tensor `mem`".into()))?;
-        if mem_view.dtype() != Dtype::F32 || mem_view.shape().len() != 2 {
-            return Err(bad("tensor `mem` must be f32 [K, d]".into()));
+        let tensor = |name: &str| -> Result<([usize; 2], Vec<f32>)> {
+            let view = st.tensor(name).map_err(|_| bad(format!("no tensor `{name}`")))?;
+            if view.dtype() != Dtype::F32 || view.shape().len() != 2 {
+                return Err(bad(format!("tensor `{name}` must be f32 of rank 2")));
+            }
+            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            Ok(([view.shape()[0], view.shape()[1]], values))
+        };
+        let (k, vectors, mut width) = if st.names().iter().any(|n| *n == "mem") {
+            let (shape, values) = tensor("mem")?;
+            (shape[0], values, shape[1])
+        } else {
+            (0, vec![], 0)
+        };
+        if let Some(w) = meta.get("width") {
+            width = w.parse().map_err(|_| bad("bad width".into()))?;
         }
-        let mem: Vec<f32> = mem_view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        let shape = [mem_view.shape()[0], mem_view.shape()[1]];
+        let lora = match meta.get("lora") {
+            Some(text) => {
+                let mut lora: LoraWeights = parse(text, "lora", &bad)?;
+                let mut names: Vec<&str> = st.names().into_iter().filter(|n| n.starts_with("lora.")).collect();
+                names.sort();
+                for n in names {
+                    let (shape, values) = tensor(n)?;
+                    lora.tensors.push((n.to_string(), shape, values));
+                }
+                Some(lora)
+            }
+            None => None,
+        };
+        if k == 0 && lora.is_none() {
+            return Err(bad("neither vectors (`mem`) nor adapters (`lora.*`) in the file".into()));
+        }
         let file = Self {
             method: get("method")?,
             layout: parse(&get("layout")?, "layout", &bad)?,
             protocol: parse(&get("protocol")?, "protocol", &bad)?,
-            prefix_ids: parse(&get("prefix_ids")?, "prefix_ids", &bad)?,
             given_ids: parse(&get("given_ids")?, "given_ids", &bad)?,
-            mem,
-            mem_shape: shape,
+            memory: Memory { prefix_ids: parse(&get("prefix_ids")?, "prefix_ids", &bad)?, k, vectors, lora },
+            width,
             tokens: get("tokens")?.parse().map_err(|_| bad("bad token count".into()))?,
             model: parse(&get("model")?, "model", &bad)?,
             text_sha256: get("text_sha256")?,
@@ -117,7 +178,7 @@ impl CramFile {
         Ok(file)
     }
 
-    /// Fails with a clear message when `model` is not the model this file was made with.
+    /// Checks that `model` is the one the file was made with (family and config, weights, tokenizer).
     pub fn check_model(&self, model: &ModelIdentity) -> Result<()> {
         let me = &self.model;
         let differs = |what: &str| {
@@ -138,22 +199,22 @@ impl CramFile {
         Ok(())
     }
 
-    /// Reads and parses a file.
+    /// Reads a file.
     #[cfg(feature = "native")]
     pub fn read(path: &std::path::Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
-    /// Writes the file atomically: to a temporary file beside it, then renamed over it.
+    /// Writes the file atomically.
     #[cfg(feature = "native")]
     pub fn write(&self, path: &std::path::Path) -> Result<()> {
         write_atomic(path, &self.to_bytes()?)
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a reader
-/// never sees half a file.
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that `path`
+/// is either the old file or the whole new one.
 #[cfg(feature = "native")]
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
@@ -173,7 +234,6 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// JSON of a serialisable value, without the generic parameter in the call sites above.
 mod erased {
     pub trait Ser {
         fn to_json(&self) -> String;

@@ -1,10 +1,69 @@
 //! What is trained and how success is judged. The method of Kuratov et al. (2025): K trainable
-//! vectors prepended to a frozen model at the input-embedding level, optimised per text.
+//! vectors prepended to a frozen model at the input-embedding level, optimised per text; and the
+//! variants that came after it ([`Method`]). [`trainable`] says which tensors each method trains and
+//! how they reach the model.
+
+pub mod trainable;
 
 use serde::{Deserialize, Serialize};
 
+use crate::models::ModelConfig;
+use crate::models::lora::LoraTarget;
 use crate::optim::adamw::AdamWConfig;
 use crate::{Error, Result};
+
+/// What is trained for each text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum Method {
+    /// K memory vectors (Kuratov et al. 2025).
+    #[default]
+    Memory,
+    /// The vectors pass through a trainable `Linear(d, d)` with bias, `p = W m + b`, trained jointly
+    /// with them (the AIRI 2025 follow-up). Files store `p`.
+    Dense,
+    /// The vectors are an affine map of an r-dimensional code, `p = z A + c` with `z` `[K, r]`, `A`
+    /// `[r, d]` and `c` `[d]` trained jointly (the low-dimensional reparameterisation of progressive
+    /// cramming). Files store `p`.
+    Lowdim {
+        /// r.
+        rank: usize,
+    },
+    /// Per-text LoRA adapters of rank r on the `targets` projections instead of memory vectors.
+    Lora {
+        /// r.
+        rank: usize,
+        /// The projections adapted in every layer.
+        targets: Vec<LoraTarget>,
+        /// The scale of the update is `alpha / r`.
+        alpha: f64,
+    },
+    /// Memory vectors trained on a target that grows one token at a time from t_1, warm-starting the
+    /// vectors and the optimiser; the first stage that does not converge within `steps_per_token`
+    /// ends the text, and the last converged length is its horizon (progressive cramming, 2026).
+    Progressive {
+        /// The step budget of each added token.
+        steps_per_token: usize,
+    },
+}
+
+impl Method {
+    /// The name used by `--method` and in results.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Memory => "memory",
+            Method::Dense => "dense",
+            Method::Lowdim { .. } => "lowdim",
+            Method::Lora { .. } => "lora",
+            Method::Progressive { .. } => "progressive",
+        }
+    }
+
+    /// Whether the method trains memory vectors (all but LoRA).
+    pub fn uses_vectors(&self) -> bool {
+        !matches!(self, Method::Lora { .. })
+    }
+}
 
 /// Where the memory vectors sit in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -43,7 +102,10 @@ impl Protocol {
 /// The whole recipe of one cramming run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CramConfig {
-    /// Number of memory vectors K.
+    /// What is trained.
+    #[serde(default)]
+    pub method: Method,
+    /// Number of memory vectors K (0 for LoRA, which trains no vectors).
     pub mem: usize,
     /// Input layout.
     pub layout: Layout,
@@ -66,6 +128,7 @@ pub struct CramConfig {
 impl Default for CramConfig {
     fn default() -> Self {
         Self {
+            method: Method::Memory,
             mem: 1,
             layout: Layout::Sink,
             protocol: Protocol::Greedy,
@@ -83,7 +146,33 @@ impl CramConfig {
     /// Rejects impossible settings with one clear message.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::Input(m.to_string()));
-        if self.mem < 1 {
+        match &self.method {
+            Method::Lora { rank, alpha, .. } => {
+                if self.mem != 0 {
+                    return bad("--method lora trains adapters instead of memory vectors; drop --mem");
+                }
+                if *rank < 1 {
+                    return bad("--rank must be at least 1");
+                }
+                if !(*alpha > 0.0 && alpha.is_finite()) {
+                    return bad("--lora-alpha must be a positive number");
+                }
+                if self.layout == Layout::Paper && self.protocol == Protocol::Greedy {
+                    return bad("--method lora with the paper layout has no position before t_1 to predict it from; use --layout sink or --protocol paper");
+                }
+            }
+            Method::Lowdim { rank } if *rank < 1 => return bad("--rank must be at least 1"),
+            Method::Progressive { steps_per_token } => {
+                if *steps_per_token < 1 {
+                    return bad("--steps-per-token must be at least 1");
+                }
+                if self.protocol != Protocol::Greedy {
+                    return bad("--method progressive is greedy by construction (t_1 included); --protocol paper does not apply");
+                }
+            }
+            _ => {}
+        }
+        if self.method.uses_vectors() && self.mem < 1 {
             return bad("--mem must be at least 1");
         }
         if self.max_steps < 1 {
@@ -105,5 +194,22 @@ impl CramConfig {
             return bad("--init-std must be a positive number");
         }
         Ok(())
+    }
+
+    /// [`CramConfig::validate`] plus the checks that need the model: ranks within the widths.
+    pub fn validate_for(&self, model: &ModelConfig) -> Result<()> {
+        self.validate()?;
+        let d = model.hidden_size();
+        match &self.method {
+            Method::Lowdim { rank } if *rank > d => Err(Error::Input(format!("--rank {rank} is larger than the model width d = {d}"))),
+            Method::Lora { rank, targets, .. } => {
+                let narrowest = model.lora_sites(targets).iter().map(|s| s.fan_in.min(s.fan_out)).min().unwrap_or(d);
+                if *rank > narrowest {
+                    return Err(Error::Input(format!("--rank {rank} is larger than the narrowest adapted projection ({narrowest})")));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::llama::causal_attention;
+use super::lora::{Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
 use crate::{Error, Result};
@@ -92,6 +93,26 @@ impl GptNeoxConfig {
         (self.head_dim() as f64 * self.rotary_pct) as usize
     }
 
+    /// The projections that LoRA `targets` adapt, layer by layer; q, k and v are the three parts of the
+    /// fused `query_key_value`, each adapted on its own.
+    pub fn lora_sites(&self, targets: &[LoraTarget]) -> Vec<LoraSite> {
+        let (d, i) = (self.hidden_size, self.intermediate_size);
+        let mut sites = Vec::new();
+        for layer in 0..self.num_hidden_layers {
+            for target in targets {
+                let modules = match target {
+                    LoraTarget::Q => vec![("query", d, d)],
+                    LoraTarget::K => vec![("key", d, d)],
+                    LoraTarget::V => vec![("value", d, d)],
+                    LoraTarget::O => vec![("dense", d, d)],
+                    LoraTarget::Mlp => vec![("dense_h_to_4h", d, i), ("dense_4h_to_h", i, d)],
+                };
+                sites.extend(modules.into_iter().map(|(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }));
+            }
+        }
+        sites
+    }
+
     /// Checks the config; every message names the field and its value.
     pub fn validate(&self) -> Result<()> {
         if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
@@ -157,6 +178,8 @@ pub struct GptNeoxAttention {
     dense: Linear,
     num_heads: usize,
     head_dim: usize,
+    /// LoRA adapters of the query, key and value parts of `query_key_value` (the LoRA method).
+    qkv_lora: [Option<Lora>; 3],
 }
 
 impl GptNeoxAttention {
@@ -167,6 +190,7 @@ impl GptNeoxAttention {
             dense: w.pp("dense").linear(d, d, cfg.attention_bias)?,
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
+            qkv_lora: [None, None, None],
         })
     }
 
@@ -174,10 +198,19 @@ impl GptNeoxAttention {
         let [batch, seq, _] = x.dims();
         let (h, hd) = (self.num_heads, self.head_dim);
         // [batch, seq, 3d] -> [batch, seq, heads, 3 * head_dim] -> [batch, heads, seq, 3 * head_dim]
-        let qkv = self.query_key_value.forward(x).reshape([batch, seq, h, 3 * hd]).swap_dims(1, 2);
-        let q = rope.apply(qkv.clone().narrow(3, 0, hd), cos, sin);
-        let k = rope.apply(qkv.clone().narrow(3, hd, hd), cos, sin);
-        let v = qkv.narrow(3, 2 * hd, hd);
+        let qkv = self.query_key_value.forward(x.clone()).reshape([batch, seq, h, 3 * hd]).swap_dims(1, 2);
+        // part i of each head: query, key, value; plus its LoRA adapter when one is trained
+        let part = |i: usize| {
+            let p = qkv.clone().narrow(3, i * hd, hd);
+            match &self.qkv_lora[i] {
+                // [batch, seq, d] -> [batch, heads, seq, head_dim]
+                Some(lora) => p + lora.delta(x.clone()).reshape([batch, seq, h, hd]).swap_dims(1, 2),
+                None => p,
+            }
+        };
+        let q = rope.apply(part(0), cos, sin);
+        let k = rope.apply(part(1), cos, sin);
+        let v = part(2);
         let out = causal_attention(q, k, v);
         // [batch, heads, seq, head_dim] -> [batch, seq, d]
         self.dense.forward(out.swap_dims(1, 2).reshape([batch, seq, h * hd]))
@@ -242,7 +275,7 @@ impl GptNeoxForCausalLM {
             .collect::<Result<Vec<_>>>()?;
         let embed_out = if cfg.tie_word_embeddings {
             let e = m.pp("embed_in").host("weight", &[v, d])?;
-            Linear { weight: Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&e.data, v, d), [d, v]), w.device()), bias: None }
+            Linear::new(Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&e.data, v, d), [d, v]), w.device()), None)
         } else {
             w.pp("embed_out").linear(d, v, false)?
         };
@@ -254,6 +287,19 @@ impl GptNeoxForCausalLM {
             embed_out,
             rope: Rope::new(cfg.rotary_ndims(), cfg.rotary_emb_base, cfg.rope_scaling.as_ref())?,
         })
+    }
+
+    /// The same frozen model with the adapters of `set` on their projections (the LoRA method).
+    pub fn with_lora(&self, set: &LoraSet) -> Self {
+        let mut model = self.clone();
+        for (i, layer) in model.layers.iter_mut().enumerate() {
+            let attn = &mut layer.attention;
+            attn.qkv_lora = ["query", "key", "value"].map(|part| set.get(i, part));
+            attn.dense.lora = set.get(i, "dense");
+            layer.mlp.dense_h_to_4h.lora = set.get(i, "dense_h_to_4h");
+            layer.mlp.dense_4h_to_h.lora = set.get(i, "dense_4h_to_h");
+        }
+        model
     }
 
     /// Token embeddings.

@@ -9,6 +9,7 @@ use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::lora::{LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
 use crate::{Error, Result};
@@ -86,6 +87,26 @@ impl LlamaConfig {
     /// Key/value heads.
     pub fn num_kv_heads(&self) -> usize {
         self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+
+    /// The projections that LoRA `targets` adapt, layer by layer.
+    pub fn lora_sites(&self, targets: &[LoraTarget]) -> Vec<LoraSite> {
+        let (d, i) = (self.hidden_size, self.intermediate_size);
+        let (q, kv) = (self.num_attention_heads * self.head_dim(), self.num_kv_heads() * self.head_dim());
+        let mut sites = Vec::new();
+        for layer in 0..self.num_hidden_layers {
+            for target in targets {
+                let modules = match target {
+                    LoraTarget::Q => vec![("q_proj", d, q)],
+                    LoraTarget::K => vec![("k_proj", d, kv)],
+                    LoraTarget::V => vec![("v_proj", d, kv)],
+                    LoraTarget::O => vec![("o_proj", q, d)],
+                    LoraTarget::Mlp => vec![("gate_proj", d, i), ("up_proj", d, i), ("down_proj", i, d)],
+                };
+                sites.extend(modules.into_iter().map(|(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }));
+            }
+        }
+        sites
     }
 
     /// Checks the config; every message names the field and its value.
@@ -268,10 +289,7 @@ impl LlamaForCausalLM {
             if !cfg.tie_word_embeddings {
                 return Err(Error::MissingTensor { name: "lm_head.weight".into() });
             }
-            Linear {
-                weight: Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&embed.data, v, d), [d, v]), w.device()),
-                bias: None,
-            }
+            Linear::new(Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&embed.data, v, d), [d, v]), w.device()), None)
         } else {
             w.pp("lm_head").linear(d, v, false)?
         };
@@ -286,6 +304,23 @@ impl LlamaForCausalLM {
             lm_head,
             rope: Rope::new(cfg.head_dim(), cfg.rope_theta, cfg.rope_scaling.as_ref())?,
         })
+    }
+
+    /// The same frozen model with the adapters of `set` on their projections (the LoRA method).
+    pub fn with_lora(&self, set: &LoraSet) -> Self {
+        let mut model = self.clone();
+        for (i, layer) in model.layers.iter_mut().enumerate() {
+            let attn = &mut layer.self_attn;
+            attn.q_proj.lora = set.get(i, "q_proj");
+            attn.k_proj.lora = set.get(i, "k_proj");
+            attn.v_proj.lora = set.get(i, "v_proj");
+            attn.o_proj.lora = set.get(i, "o_proj");
+            let mlp = &mut layer.mlp;
+            mlp.gate_proj.lora = set.get(i, "gate_proj");
+            mlp.up_proj.lora = set.get(i, "up_proj");
+            mlp.down_proj.lora = set.get(i, "down_proj");
+        }
+        model
     }
 
     /// Token embeddings.

@@ -6,6 +6,7 @@
 
 pub mod gpt_neox;
 pub mod llama;
+pub mod lora;
 pub mod rope;
 
 use burn::tensor::{Int, Tensor};
@@ -81,6 +82,14 @@ impl ModelConfig {
         match self {
             ModelConfig::Llama(c) => c.max_position_embeddings,
             ModelConfig::GptNeox(c) => c.max_position_embeddings,
+        }
+    }
+
+    /// The projections that LoRA `targets` adapt, layer by layer.
+    pub fn lora_sites(&self, targets: &[lora::LoraTarget]) -> Vec<lora::LoraSite> {
+        match self {
+            ModelConfig::Llama(c) => c.lora_sites(targets),
+            ModelConfig::GptNeox(c) => c.lora_sites(targets),
         }
     }
 
@@ -167,6 +176,14 @@ impl Model {
             ModelConfig::Llama(c) => Model::Llama(LlamaForCausalLM::load(c, weights)?),
             ModelConfig::GptNeox(c) => Model::GptNeox(GptNeoxForCausalLM::load(c, weights)?),
         })
+    }
+
+    /// The same frozen model with LoRA adapters on the projections `set` names.
+    pub fn with_lora(&self, set: &lora::LoraSet) -> Self {
+        match self {
+            Model::Llama(m) => Model::Llama(m.with_lora(set)),
+            Model::GptNeox(m) => Model::GptNeox(m.with_lora(set)),
+        }
     }
 
     /// Token embeddings.

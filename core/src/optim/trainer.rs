@@ -1,19 +1,27 @@
-//! The cramming loop, independent of the model family: B texts optimised at once in one forward and
-//! backward pass, each with its own vectors and AdamW state; padding is masked, each text stops on its
-//! own (success, step budget, patience, or a stop request) and its slot is refilled with the next text.
-//! A batched run gives each text what a run with batch 1 gives it (up to float rounding).
+//! The cramming loop, independent of the model family and of the method: B texts optimised at once in
+//! one forward and backward pass, each with its own trainable tensors ([`Trainable`]) and AdamW
+//! state; padding is masked, each text stops on its own (success, step budget, patience, or a stop
+//! request) and its slot is refilled with the next text. A batched run gives each text what a run with
+//! batch 1 gives it (up to float rounding).
+//!
+//! [`Cramming`] runs one step at a time, so a UI can draw between steps and stop mid-run; its
+//! `step_async` reads back asynchronously (WebGPU), `step` blocks. [`cram_texts`] runs it to the end.
+//! Progressive cramming is a schedule inside the same loop: each text's target grows from t_1 by one
+//! token whenever the current target is matched.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
-use rand_distr::{Distribution, Normal};
 
-use crate::decode::{embed_ids, greedy_decode};
+use crate::decode::{embed_ids, greedy_decode_async};
 use crate::load::LoadedModel;
-use crate::methods::{CramConfig, Layout};
+use crate::memory::Memory;
+use crate::methods::trainable::Trainable;
+use crate::methods::{CramConfig, Layout, Method, Protocol};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
+use crate::readback::{self, sync};
 use crate::{Error, Result};
 
 /// One text to cram.
@@ -35,6 +43,8 @@ pub enum StopReason {
     MaxSteps,
     /// `patience` steps without improvement.
     Patience,
+    /// Progressive cramming: a stage did not converge within its step budget.
+    StageBudget,
     /// The observer asked to stop (Ctrl-C, a Stop button).
     Interrupted,
 }
@@ -56,10 +66,13 @@ pub struct StepReport<'a> {
     pub scored: usize,
     /// Best `right` so far.
     pub best_right: usize,
-    /// Per text token, whether it was predicted right (unscored tokens are `true`).
+    /// Per text token, whether it was predicted right (unscored tokens are `true`; under progressive
+    /// cramming, tokens beyond the current target are `false`).
     pub correct: &'a [bool],
     /// Steps allowed at most.
     pub max_steps: usize,
+    /// Progressive cramming: the length of the current target.
+    pub target_len: usize,
 }
 
 /// The result of one text.
@@ -69,14 +82,13 @@ pub struct CramOutcome {
     pub text: usize,
     /// Its name.
     pub text_id: String,
-    /// Its ids.
+    /// The ids the memory reproduces: the whole text, or under progressive cramming the first
+    /// `horizon` tokens.
     pub ids: Vec<u32>,
-    /// Token ids in front of the memory (the sink), as stored in `.cram` files.
-    pub prefix_ids: Vec<u32>,
     /// Text tokens given to the decoder rather than decoded (t_1 under the paper's protocol).
     pub given_ids: Vec<u32>,
-    /// The best vectors, `[mem, d]` row-major.
-    pub mem: Vec<f32>,
+    /// The best memory: prefix tokens, vectors and adapters.
+    pub memory: Memory,
     /// The measures.
     pub metrics: CramMetrics,
     /// Why it stopped.
@@ -149,8 +161,8 @@ struct Scores {
     right: Vec<Vec<bool>>,
 }
 
-/// `(loss tensor = Σ_texts mean NLL, host scores)`.
-fn score(logits: Tensor<3>, texts: &[&[u32]], first: usize) -> Result<(Tensor<1>, Scores)> {
+/// The loss tensor (Σ_texts mean NLL) and the tensors the host reads: per-position NLL and hits.
+fn score_tensors(logits: Tensor<3>, texts: &[&[u32]], first: usize) -> (Tensor<1>, Tensor<2>, Tensor<3, burn::tensor::Bool>) {
     let [b, n, _] = logits.dims();
     let device = logits.device().without_autodiff();
     let targets: Vec<i32> = texts.iter().flat_map(|t| (first..first + n).map(move |i| t.get(i).copied().unwrap_or(0) as i32)).collect();
@@ -161,139 +173,210 @@ fn score(logits: Tensor<3>, texts: &[&[u32]], first: usize) -> Result<(Tensor<1>
             (first..first + n).map(move |i| if i < t.len() { 1.0 / scored } else { 0.0 })
         })
         .collect();
-    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets.clone(), [b, n, 1]), &device);
+    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, n, 1]), &device);
     let weights = Tensor::<2>::from_data(TensorData::new(weights, [b, n]), &device);
-    let argmax = logits.clone().argmax(2);
-    let nll = log_softmax(logits, 2).gather(2, targets.clone()).neg().reshape([b, n]);
+    let hits = logits.clone().argmax(2).equal(targets.clone());
+    let nll = log_softmax(logits, 2).gather(2, targets).neg().reshape([b, n]);
     let loss = (nll.clone() * weights).sum();
-    let nll_host = nll.clone().without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| Error::Device(format!("{e:?}")))?;
-    let eq = argmax.equal(targets).into_data().convert::<bool>().try_to_vec::<bool>().map_err(|e| Error::Device(format!("{e:?}")))?;
+    (loss, nll, hits)
+}
+
+/// Reads the scores of [`score_tensors`] back, cut to each text's length.
+async fn read_scores(nll: Tensor<2>, hits: Tensor<3, burn::tensor::Bool>, texts: &[&[u32]], first: usize) -> Result<Scores> {
+    let n = nll.dims()[1];
+    let nll_host = readback::floats(nll.without_autodiff()).await?;
+    let eq = readback::bools(hits).await?;
     let mut scores = Scores { nll: vec![], right: vec![] };
     for (row, t) in texts.iter().enumerate() {
         let len = t.len().saturating_sub(first);
         scores.nll.push(nll_host[row * n..row * n + len].iter().map(|&v| v as f64).collect());
         scores.right.push(eq[row * n..row * n + len].to_vec());
     }
-    Ok((loss, scores))
+    Ok(scores)
+}
+
+/// Σ NLL and tokens right of `ids` (targets `first..`) after `input` (`[1, P, d]`), no gradient.
+async fn evaluate(model: &Model, input: Tensor<3>, ids: &[u32], first: usize) -> Result<(f64, usize)> {
+    if ids.len() <= first {
+        return Ok((0.0, 0));
+    }
+    let (_, nll, hits) = score_tensors(text_logits(model, input, &[ids], first), &[ids], first);
+    let s = read_scores(nll, hits, &[ids], first).await?;
+    Ok((s.nll[0].iter().sum(), s.right[0].iter().filter(|&&r| r).count()))
 }
 
 /// Σ NLL and tokens right of a text without memory. With a sink layout, or when t_1 is scored, the
 /// input is `[sink, t_1..]` (the model's natural start of text); else `[t_1..]`, scoring from t_2.
-fn baseline(lm: &LoadedModel, cfg: &CramConfig, ids: &[u32]) -> Result<(f64, usize)> {
+async fn baseline(lm: &LoadedModel, cfg: &CramConfig, ids: &[u32]) -> Result<(f64, usize)> {
     let first = cfg.protocol.first_scored();
-    let (prefix, rest, first) = if cfg.layout == Layout::Sink || first == 0 {
-        (embed_ids(&lm.model, &[sink_token(lm)?]), ids, first)
+    if cfg.layout == Layout::Sink || first == 0 {
+        evaluate(&lm.model, embed_ids(&lm.model, &[sink_token(lm)?]), ids, first).await
     } else {
-        (embed_ids(&lm.model, &ids[..1]), &ids[1..], first - 1)
-    };
-    if rest.len() <= first {
-        return Ok((0.0, 0));
+        evaluate(&lm.model, embed_ids(&lm.model, &ids[..1]), &ids[1..], first - 1).await
     }
-    let (_, s) = score(text_logits(&lm.model, prefix, &[rest], first), &[rest], first)?;
-    Ok((s.nll[0].iter().sum(), s.right[0].iter().filter(|&&r| r).count()))
 }
 
 /// The state of one text in a batch slot.
 struct Slot {
     text: usize,
     opt: AdamW,
-    mem: Vec<f32>,
-    best_mem: Vec<f32>,
+    params: Vec<f32>,
+    best_params: Vec<f32>,
     best_right: usize,
     best_loss: f64,
     lowest_ce: f64,
     since_best: usize,
     steps: usize,
-    greedy_exact: bool,
     baseline: (f64, usize),
     started: web_time::Instant,
+    /// Tokens of the current target: the whole text, or under progressive cramming the stage length.
+    target_len: usize,
+    /// Steps spent on the current stage (progressive cramming).
+    stage_steps: usize,
+    /// The longest target matched so far (progressive cramming).
+    horizon: usize,
 }
 
-/// Crams each of `texts` into `cfg.mem` vectors of `lm`, `batch` texts at a time.
-pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: usize, obs: &mut dyn Observer) -> Result<Vec<CramOutcome>> {
-    cfg.validate()?;
-    if batch < 1 {
-        return Err(Error::Input("--batch must be at least 1".into()));
-    }
-    let first = cfg.protocol.first_scored();
-    let limit = lm.config.max_position_embeddings();
-    for t in texts {
-        if t.ids.len() <= first {
-            return Err(Error::Input(format!("{}: the text has {} token(s); cramming needs at least {}", t.id, t.ids.len(), first + 1)));
-        }
-        if t.ids.len() + cfg.mem + 1 > limit {
-            return Err(Error::Input(format!("{}: {} tokens + {} vectors exceed the model's context of {limit} positions", t.id, t.ids.len(), cfg.mem)));
-        }
-    }
-    let prefix = prefix_ids(lm, cfg.layout)?;
-    let d = lm.config.hidden_size();
-    let k = cfg.mem;
-    let std = match cfg.init_std {
-        Some(s) => s,
-        None => embedding_std(&lm.model)?,
-    };
-    let plain = lm.device.clone().without_autodiff();
-    let ad = plain.clone().autodiff();
+/// A cramming run over a list of texts, advanced one optimiser step at a time.
+pub struct Cramming {
+    cfg: CramConfig,
+    texts: Vec<TextJob>,
+    batch: usize,
+    prefix: Vec<u32>,
+    trainable: Trainable,
+    slots: Vec<Slot>,
+    next: usize,
+    outcomes: Vec<Option<CramOutcome>>,
+}
 
-    let mut outcomes: Vec<Option<CramOutcome>> = vec![None; texts.len()];
-    let mut next = 0usize;
-    let mut slots: Vec<Slot> = Vec::new();
-    loop {
-        // Refill free slots.
-        while slots.len() < batch && next < texts.len() {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (next as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let normal = Normal::new(0.0f32, std).map_err(|e| Error::Input(e.to_string()))?;
-            let mem: Vec<f32> = (0..k * d).map(|_| normal.sample(&mut rng)).collect();
-            slots.push(Slot {
-                text: next,
-                opt: AdamW::new(k * d),
-                best_mem: mem.clone(),
-                mem,
-                best_right: 0,
-                best_loss: f64::INFINITY,
-                lowest_ce: f64::INFINITY,
-                since_best: 0,
-                steps: 0,
-                greedy_exact: false,
-                baseline: baseline(lm, cfg, &texts[next].ids)?,
-                started: web_time::Instant::now(),
-            });
-            next += 1;
+impl Cramming {
+    /// Checks the recipe and the texts against `lm`; no step is taken yet.
+    pub fn new(lm: &LoadedModel, cfg: CramConfig, texts: Vec<TextJob>, batch: usize) -> Result<Self> {
+        cfg.validate_for(&lm.config)?;
+        if batch < 1 {
+            return Err(Error::Input("--batch must be at least 1".into()));
         }
-        if slots.is_empty() {
-            break;
-        }
-        let interrupted = obs.stop_requested();
-        let mut done: Vec<(usize, StopReason)> = Vec::new();
-        if !interrupted {
-            // One forward/backward over the batch.
-            let b = slots.len();
-            let ids: Vec<&[u32]> = slots.iter().map(|s| texts[s.text].ids.as_slice()).collect();
-            let mem_host: Vec<f32> = slots.iter().flat_map(|s| s.mem.iter().copied()).collect();
-            let mem = Tensor::<3>::from_data(TensorData::new(mem_host, [b, k, d]), &ad).require_grad();
-            let mut parts = Vec::new();
-            if !prefix.is_empty() {
-                let p: Vec<i32> = (0..b).flat_map(|_| prefix.iter().map(|&i| i as i32)).collect();
-                parts.push(lm.model.embed(Tensor::<2, Int>::from_data(TensorData::new(p, [b, prefix.len()]), &plain)).autodiff());
+        let first = cfg.protocol.first_scored();
+        let limit = lm.config.max_position_embeddings();
+        let prefix = prefix_ids(lm, cfg.layout)?;
+        for t in &texts {
+            if t.ids.len() <= first {
+                return Err(Error::Input(format!("{}: the text has {} token(s); cramming needs at least {}", t.id, t.ids.len(), first + 1)));
             }
-            parts.push(mem.clone());
-            let logits = text_logits(&lm.model, Tensor::cat(parts, 1), &ids, first);
-            let (loss, scores) = score(logits, &ids, first)?;
-            let grads = loss.backward();
-            let grad = mem.grad(&grads).ok_or_else(|| Error::Device("no gradient reached the memory vectors".into()))?;
-            let grad = grad.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| Error::Device(format!("{e:?}")))?;
+            if t.ids.len() + cfg.mem + prefix.len() > limit {
+                return Err(Error::Input(format!("{}: {} tokens + {} vectors exceed the model's context of {limit} positions", t.id, t.ids.len(), cfg.mem)));
+            }
+        }
+        let std = match cfg.init_std {
+            Some(s) => s,
+            None => sync(embedding_std(&lm.model))?,
+        };
+        let trainable = Trainable::new(&cfg.method, cfg.mem, &lm.config, std)?;
+        let outcomes = vec![None; texts.len()];
+        Ok(Self { cfg, texts, batch, prefix, trainable, slots: Vec::new(), next: 0, outcomes })
+    }
 
-            for (row, slot) in slots.iter_mut().enumerate() {
-                let text = &texts[slot.text];
-                let scored = text.ids.len() - first;
-                let right = scores.right[row].iter().filter(|&&r| r).count();
-                let ce: f64 = scores.nll[row].iter().sum();
-                let loss = ce / scored as f64;
-                slot.steps += 1;
+    /// Trainable values per text.
+    pub fn trainable_parameters(&self) -> usize {
+        self.trainable.len()
+    }
+
+    /// Texts finished so far.
+    pub fn finished(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.is_some()).count()
+    }
+
+    /// One optimiser step over the current batch, blocking on reads. `Ok(false)` once every text is
+    /// done.
+    pub fn step(&mut self, lm: &LoadedModel, obs: &mut dyn Observer) -> Result<bool> {
+        sync(self.step_async(lm, obs))
+    }
+
+    /// Stops every text still running, keeping its best memory (as a stop request does).
+    pub fn stop(&mut self, lm: &LoadedModel, obs: &mut dyn Observer) -> Result<()> {
+        sync(self.stop_async(lm, obs))
+    }
+
+    /// [`Cramming::stop`], reading back asynchronously.
+    pub async fn stop_async(&mut self, lm: &LoadedModel, obs: &mut dyn Observer) -> Result<()> {
+        let rows: Vec<(usize, StopReason)> = (0..self.slots.len()).map(|r| (r, StopReason::Interrupted)).collect();
+        self.finish(lm, rows, obs).await?;
+        self.next = self.texts.len();
+        Ok(())
+    }
+
+    /// The outcomes of the finished texts, in the order of the texts.
+    pub fn into_outcomes(self) -> Vec<CramOutcome> {
+        self.outcomes.into_iter().flatten().collect()
+    }
+
+    /// One optimiser step over the current batch, reading back asynchronously (WebGPU).
+    pub async fn step_async(&mut self, lm: &LoadedModel, obs: &mut dyn Observer) -> Result<bool> {
+        self.refill(lm).await?;
+        if self.slots.is_empty() {
+            return Ok(false);
+        }
+        if obs.stop_requested() {
+            self.stop_async(lm, obs).await?;
+            return Ok(false);
+        }
+        let cfg = &self.cfg;
+        let first = cfg.protocol.first_scored();
+        let plain = lm.device.clone().without_autodiff();
+        let ad = plain.clone().autodiff();
+
+        // One forward/backward over the batch.
+        let b = self.slots.len();
+        let ids: Vec<&[u32]> = self.slots.iter().map(|s| &self.texts[s.text].ids[..s.target_len]).collect();
+        let params: Vec<&[f32]> = self.slots.iter().map(|s| s.params.as_slice()).collect();
+        let leaves = self.trainable.leaves(&params, &ad);
+        let (mem, lora) = self.trainable.inputs(&leaves);
+        let adapted;
+        let model = match &lora {
+            Some(set) => {
+                adapted = lm.model.with_lora(set);
+                &adapted
+            }
+            None => &lm.model,
+        };
+        let mut parts = Vec::new();
+        if !self.prefix.is_empty() {
+            let p: Vec<i32> = (0..b).flat_map(|_| self.prefix.iter().map(|&i| i as i32)).collect();
+            parts.push(lm.model.embed(Tensor::<2, Int>::from_data(TensorData::new(p, [b, self.prefix.len()]), &plain)).autodiff());
+        }
+        parts.extend(mem);
+        let logits = text_logits(model, Tensor::cat(parts, 1), &ids, first);
+        let (loss, nll, hits) = score_tensors(logits, &ids, first);
+        let grads = loss.backward();
+        let scores = read_scores(nll, hits, &ids, first).await?;
+        let mut grad = vec![Vec::with_capacity(self.trainable.len()); b];
+        for leaf in &leaves {
+            let g = leaf.grad(&grads).ok_or_else(|| Error::Device("no gradient reached the trainable tensors".into()))?;
+            let g = readback::floats(g).await?;
+            let per_row = g.len() / b;
+            for (row, chunk) in g.chunks_exact(per_row).enumerate() {
+                grad[row].extend_from_slice(chunk);
+            }
+        }
+
+        let mut done: Vec<(usize, StopReason)> = Vec::new();
+        for (row, slot) in self.slots.iter_mut().enumerate() {
+            let text = &self.texts[slot.text];
+            let scored = slot.target_len - first;
+            let right = scores.right[row].iter().filter(|&&r| r).count();
+            let ce: f64 = scores.nll[row].iter().sum();
+            let loss = ce / scored as f64;
+            slot.steps += 1;
+            slot.stage_steps += 1;
+            let mut correct = vec![true; first];
+            correct.extend_from_slice(&scores.right[row]);
+            correct.resize(text.ids.len(), false);
+            let progressive = matches!(cfg.method, Method::Progressive { .. });
+            if !progressive {
                 slot.lowest_ce = slot.lowest_ce.min(ce);
                 let improved = right > slot.best_right;
                 if improved || (right == slot.best_right && loss < slot.best_loss) {
-                    slot.best_mem.clone_from(&slot.mem);
+                    slot.best_params.clone_from(&slot.params);
                     slot.best_loss = loss;
                 }
                 if improved {
@@ -302,97 +385,193 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
                 } else {
                     slot.since_best += 1;
                 }
-                let mut correct = vec![true; first];
-                correct.extend_from_slice(&scores.right[row]);
-                obs.on_step(&StepReport { text: slot.text, text_id: &text.id, step: slot.steps, loss, right, scored, best_right: slot.best_right, correct: &correct, max_steps: cfg.max_steps });
+            }
+            obs.on_step(&StepReport {
+                text: slot.text,
+                text_id: &text.id,
+                step: slot.steps,
+                loss,
+                right,
+                scored,
+                best_right: slot.best_right.max(if progressive { slot.horizon } else { 0 }),
+                correct: &correct,
+                max_steps: cfg.max_steps,
+                target_len: slot.target_len,
+            });
 
-                let success = match cfg.protocol {
-                    crate::methods::Protocol::Greedy => right == scored && verify_greedy(lm, &prefix, &slot.mem, k, &text.ids, first),
-                    crate::methods::Protocol::Paper => right as f64 / scored as f64 >= cfg.paper_threshold,
-                };
-                if success {
-                    slot.best_mem.clone_from(&slot.mem);
-                    slot.best_right = right;
-                    done.push((row, StopReason::Success));
+            if let Method::Progressive { steps_per_token } = cfg.method {
+                // All of the target right teacher-forced is the same as greedy-exact on it: greedy
+                // decoding then follows the same path. The final greedy check confirms it.
+                if right == scored {
+                    slot.horizon = slot.target_len;
+                    slot.best_params.clone_from(&slot.params);
+                    if slot.target_len == text.ids.len() {
+                        done.push((row, StopReason::Success));
+                        continue;
+                    }
+                    slot.target_len += 1;
+                    slot.stage_steps = 0;
                     continue;
                 }
-                let g = &grad[row * k * d..(row + 1) * k * d];
-                slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.mem, g);
-                if slot.steps >= cfg.max_steps {
-                    done.push((row, StopReason::MaxSteps));
-                } else if slot.since_best >= cfg.patience {
-                    done.push((row, StopReason::Patience));
+                slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, &grad[row]);
+                if slot.stage_steps >= steps_per_token {
+                    done.push((row, StopReason::StageBudget));
                 }
+                continue;
             }
-        } else {
-            done = (0..slots.len()).map(|r| (r, StopReason::Interrupted)).collect();
-        }
-        // Finish the slots that are done, last row first so indices stay valid.
-        for (row, reason) in done.into_iter().rev() {
-            let slot = slots.remove(row);
-            let text = &texts[slot.text];
-            let greedy_exact = match reason {
-                StopReason::Success if cfg.protocol == crate::methods::Protocol::Greedy => true,
-                _ => verify_greedy(lm, &prefix, &slot.best_mem, k, &text.ids, first),
+
+            let success = match cfg.protocol {
+                Protocol::Greedy => right == scored && verify_greedy_async(lm, &self.trainable.memory(&slot.params, &self.prefix), &text.ids, first).await?,
+                Protocol::Paper => right as f64 / scored as f64 >= cfg.paper_threshold,
             };
-            let scored = text.ids.len() - first;
-            let metrics = CramMetrics::new(
+            if success {
+                slot.best_params.clone_from(&slot.params);
+                slot.best_right = right;
+                done.push((row, StopReason::Success));
+                continue;
+            }
+            slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, &grad[row]);
+            if slot.steps >= cfg.max_steps {
+                done.push((row, StopReason::MaxSteps));
+            } else if slot.since_best >= cfg.patience {
+                done.push((row, StopReason::Patience));
+            }
+        }
+        self.finish(lm, done, obs).await?;
+        Ok(!self.slots.is_empty() || self.next < self.texts.len())
+    }
+
+    /// Fills free slots with the next texts.
+    async fn refill(&mut self, lm: &LoadedModel) -> Result<()> {
+        while self.slots.len() < self.batch && self.next < self.texts.len() {
+            let next = self.next;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(self.cfg.seed ^ (next as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let params = self.trainable.init(&mut rng)?;
+            let ids = &self.texts[next].ids;
+            let target_len = if matches!(self.cfg.method, Method::Progressive { .. }) { 1 } else { ids.len() };
+            self.slots.push(Slot {
+                text: next,
+                opt: AdamW::new(params.len()),
+                best_params: params.clone(),
+                params,
+                best_right: 0,
+                best_loss: f64::INFINITY,
+                lowest_ce: f64::INFINITY,
+                since_best: 0,
+                steps: 0,
+                baseline: baseline(lm, &self.cfg, ids).await?,
+                started: web_time::Instant::now(),
+                target_len,
+                stage_steps: 0,
+                horizon: 0,
+            });
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Finishes the slots of `rows` with their reasons: final checks, metrics, the observer.
+    async fn finish(&mut self, lm: &LoadedModel, rows: Vec<(usize, StopReason)>, obs: &mut dyn Observer) -> Result<()> {
+        let cfg = &self.cfg;
+        let first = cfg.protocol.first_scored();
+        let d = lm.config.hidden_size();
+        // Last row first, so the indices stay valid.
+        for (row, reason) in rows.into_iter().rev() {
+            let slot = self.slots.remove(row);
+            let text = &self.texts[slot.text];
+            let memory = self.trainable.memory(&slot.best_params, &self.prefix);
+            let progressive = matches!(cfg.method, Method::Progressive { .. });
+            let (right, ce_with, kept, greedy_exact) = if progressive {
+                // Measured on the whole text with the memory of the horizon; the horizon is confirmed
+                // by real greedy decoding (the tokens it gets right in a row, at most the horizon).
+                let model = memory.model(lm)?;
+                let (ce, right) = evaluate(&model, memory.input(lm)?, &text.ids, first).await?;
+                let decoded = decode_text_async(lm, &memory, &[], text.ids.len(), Some(&text.ids)).await?;
+                let matched = decoded.iter().zip(&text.ids).take_while(|(a, b)| a == b).count();
+                (right, ce, matched.min(slot.horizon), matched == text.ids.len())
+            } else {
+                let exact = match reason {
+                    StopReason::Success if cfg.protocol == Protocol::Greedy => true,
+                    _ => verify_greedy_async(lm, &memory, &text.ids, first).await?,
+                };
+                (slot.best_right, if slot.lowest_ce.is_finite() { slot.lowest_ce } else { slot.baseline.0 }, text.ids.len(), exact)
+            };
+            let ids = text.ids[..kept].to_vec();
+            let mut metrics = CramMetrics::new(
                 text.ids.len(),
-                k,
+                cfg.mem,
                 slot.steps,
                 slot.started.elapsed().as_secs_f64(),
-                scored,
-                slot.best_right,
+                text.ids.len() - first,
+                right,
                 slot.baseline.1,
-                greedy_exact || slot.greedy_exact,
+                greedy_exact,
                 slot.baseline.0,
-                if slot.lowest_ce.is_finite() { slot.lowest_ce } else { slot.baseline.0 },
+                ce_with,
                 d,
                 lm.config.vocab_size(),
             );
-            let outcome = CramOutcome { text: slot.text, text_id: text.id.clone(), ids: text.ids.clone(), prefix_ids: prefix.clone(), given_ids: text.ids[..first].to_vec(), mem: slot.best_mem, metrics, stop: reason };
+            metrics.method = cfg.method.name().into();
+            metrics.trainable_parameters = self.trainable.len();
+            if progressive {
+                metrics.horizon = Some(kept);
+            }
+            if !cfg.method.uses_vectors() {
+                // What the adapters could hold at 16 bits a value, as the paper counts a vector.
+                metrics.theoretical_capacity_tokens = crate::metrics::theoretical_capacity_tokens(self.trainable.len(), lm.config.vocab_size(), 1);
+                metrics.capacity_utilization = metrics.token_gain / metrics.theoretical_capacity_tokens;
+            }
+            let outcome = CramOutcome { text: slot.text, text_id: text.id.clone(), given_ids: text.ids[..first].to_vec(), ids, memory, metrics, stop: reason };
             obs.on_done(&outcome);
             let index = outcome.text;
-            outcomes[index] = Some(outcome);
+            self.outcomes[index] = Some(outcome);
         }
-        if interrupted {
-            break;
-        }
+        Ok(())
     }
-    Ok(outcomes.into_iter().flatten().collect())
 }
 
-/// Whether greedy decoding after `[prefix, mem]`, with the first `given` tokens of `ids` given,
-/// reproduces `ids` exactly.
-pub fn verify_greedy(lm: &LoadedModel, prefix: &[u32], mem: &[f32], k: usize, ids: &[u32], given: usize) -> bool {
-    decode_text(lm, prefix, mem, k, &ids[..given], ids.len(), Some(ids)) == ids
+/// Crams each of `texts` with the recipe `cfg` into `lm`, `batch` texts at a time, blocking.
+pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: usize, obs: &mut dyn Observer) -> Result<Vec<CramOutcome>> {
+    let mut run = Cramming::new(lm, cfg.clone(), texts.to_vec(), batch)?;
+    while run.step(lm, obs)? {}
+    Ok(run.into_outcomes())
 }
 
-/// The `n` text tokens that `[prefix, mem]` decode to: the `given` tokens (t_1 under the paper's
-/// protocol, none under the greedy one) followed by greedy decoding. With `expected`, decoding stops
-/// at the first token that differs from it.
-pub fn decode_text(lm: &LoadedModel, prefix: &[u32], mem: &[f32], k: usize, given: &[u32], n: usize, expected: Option<&[u32]>) -> Vec<u32> {
-    let mut start = memory_prefix(lm, prefix, mem, k);
+/// Whether greedy decoding from `memory`, with the first `given` tokens of `ids` given, reproduces
+/// `ids` exactly.
+pub fn verify_greedy(lm: &LoadedModel, memory: &Memory, ids: &[u32], given: usize) -> Result<bool> {
+    sync(verify_greedy_async(lm, memory, ids, given))
+}
+
+/// [`verify_greedy`], reading back asynchronously.
+pub async fn verify_greedy_async(lm: &LoadedModel, memory: &Memory, ids: &[u32], given: usize) -> Result<bool> {
+    Ok(decode_text_async(lm, memory, &ids[..given], ids.len(), Some(ids)).await? == ids)
+}
+
+/// The `n` text tokens that `memory` decodes to: the `given` tokens (t_1 under the paper's protocol,
+/// none under the greedy one) followed by greedy decoding. With `expected`, decoding stops at the
+/// first token that differs from it.
+pub fn decode_text(lm: &LoadedModel, memory: &Memory, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
+    sync(decode_text_async(lm, memory, given, n, expected))
+}
+
+/// [`decode_text`], reading back asynchronously.
+pub async fn decode_text_async(lm: &LoadedModel, memory: &Memory, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
+    let model = memory.model(lm)?;
+    let mut start = memory.input(lm)?;
     if !given.is_empty() {
         start = Tensor::cat(vec![start, embed_ids(&lm.model, given)], 1);
     }
-    let rest = greedy_decode(&lm.model, start, n.saturating_sub(given.len()), expected.map(|e| e.get(given.len()..).unwrap_or(&[])), |_, _| {});
-    given.iter().copied().chain(rest).collect()
-}
-
-/// `[1, P + k, d]`: the embedded prefix tokens followed by the memory vectors.
-pub fn memory_prefix(lm: &LoadedModel, prefix: &[u32], mem: &[f32], k: usize) -> Tensor<3> {
-    let d = lm.config.hidden_size();
-    let mem = Tensor::<3>::from_data(TensorData::new(mem.to_vec(), [1, k, d]), &lm.device);
-    if prefix.is_empty() { mem } else { Tensor::cat(vec![embed_ids(&lm.model, prefix), mem], 1) }
+    let rest = greedy_decode_async(&model, start, n.saturating_sub(given.len()), expected.map(|e| e.get(given.len()..).unwrap_or(&[])), |_, _| {}).await?;
+    Ok(given.iter().copied().chain(rest).collect())
 }
 
 /// Standard deviation of the input-embedding matrix: the scale of the paper's initialisation.
-pub fn embedding_std(model: &Model) -> Result<f32> {
+pub async fn embedding_std(model: &Model) -> Result<f32> {
     let e = model.embedding_matrix().clone();
     let mean = e.clone().mean();
     let var = (e - mean.unsqueeze::<2>()).square().mean();
-    let v: f32 = var.into_scalar::<f32>();
+    let v = readback::floats(var).await?.first().copied().unwrap_or(f32::NAN);
     if !(v.is_finite() && v > 0.0) {
         return Err(Error::Config("the embedding matrix has no spread (all equal or not finite)".into()));
     }

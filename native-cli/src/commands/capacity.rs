@@ -57,7 +57,7 @@ impl Observer for RecordWriter {
         self.progress.on_done(o);
         let record = Record {
             text_id: o.text_id.rsplit_once('@').map_or(o.text_id.as_str(), |(id, _)| id).to_string(),
-            length: o.ids.len(),
+            length: o.metrics.tokens,
             stop: serde_json::to_value(o.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
             metrics: o.metrics.clone(),
         };
@@ -80,9 +80,14 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     if args.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    if args.mems.is_empty() || args.mems.contains(&0) {
-        bail!("--mems must be positive, e.g. 1,2,4");
-    }
+    let mems = match (&cfg.method, &args.mems) {
+        (cram_core::methods::Method::Lora { .. }, Some(_)) => bail!("--method lora trains no vectors; drop --mems"),
+        (cram_core::methods::Method::Lora { .. }, None) => vec![0],
+        (_, Some(m)) if m.is_empty() || m.contains(&0) => bail!("--mems must be positive, e.g. 1,2,4"),
+        (_, Some(m)) => m.clone(),
+        (_, None) => vec![cfg.mem],
+    };
+    let method = cfg.method.name().to_string();
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
@@ -103,7 +108,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     // Every run of the sweep, in a fixed order; a shard takes every n-th.
     let mut plan: Vec<(usize, TextJob)> = Vec::new();
     let mut index = 0usize;
-    for &mem in &args.mems {
+    for &mem in &mems {
         for &len in &args.lengths {
             let chosen: Vec<&(String, Vec<u32>)> = tokenized.iter().filter(|(_, ids)| ids.len() >= len).take(args.samples).collect();
             if chosen.len() < args.samples {
@@ -112,7 +117,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
             for (id, ids) in chosen {
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
                 index += 1;
-                if mine && !done.contains(&(id.clone(), len, mem, "memory".to_string())) {
+                if mine && !done.contains(&(id.clone(), len, mem, method.clone())) {
                     plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec() }));
                 }
             }
@@ -121,7 +126,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     eprintln!("{} run(s) to do, {} already in {}", plan.len(), done.len(), args.out.display());
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     let mut writer = RecordWriter { progress: Progress::new(), file, error: None, written: 0 };
-    for &mem in &args.mems {
+    for &mem in &mems {
         let jobs: Vec<TextJob> = plan.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();
         if jobs.is_empty() || writer.stop_requested() {
             continue;

@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use cram_core::format::{CramFile, text_sha256};
-use cram_core::methods::{CramConfig, Layout, Protocol};
+use anyhow::{Context, Result, bail};
+use cram_core::format::CramFile;
+use cram_core::methods::{CramConfig, Layout, Method, Protocol};
+use cram_core::models::lora::parse_targets;
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::trainer::{StopReason, TextJob, cram_texts};
 
-use crate::cli::{CompressArgs, LayoutArg, ProtocolArg, RecipeArgs};
+use crate::cli::{CompressArgs, LayoutArg, MethodArg, ProtocolArg, RecipeArgs};
 use crate::progress::Progress;
 
 /// The checked recipe of the flags.
@@ -22,11 +23,38 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         (Some(LayoutArg::Paper), _) | (None, Protocol::Paper) => Layout::Paper,
         (Some(LayoutArg::Sink), _) | (None, Protocol::Greedy) => Layout::Sink,
     };
+    let only = |flag: &str, given: bool, methods: &str| -> Result<()> {
+        if given {
+            bail!("{flag} applies to --method {methods} only");
+        }
+        Ok(())
+    };
+    only("--rank", r.rank.is_some() && !matches!(r.method, MethodArg::Lowdim | MethodArg::Lora), "lowdim or lora")?;
+    only("--targets", r.targets.is_some() && r.method != MethodArg::Lora, "lora")?;
+    only("--lora-alpha", r.lora_alpha.is_some() && r.method != MethodArg::Lora, "lora")?;
+    only("--steps-per-token", r.steps_per_token.is_some() && r.method != MethodArg::Progressive, "progressive")?;
+    let method = match r.method {
+        MethodArg::Memory => Method::Memory,
+        MethodArg::Dense => Method::Dense,
+        MethodArg::Lowdim => Method::Lowdim { rank: r.rank.unwrap_or(64) },
+        MethodArg::Lora => {
+            let rank = r.rank.unwrap_or(1);
+            Method::Lora { rank, targets: parse_targets(r.targets.as_deref().unwrap_or("q,k,v,o"))?, alpha: r.lora_alpha.unwrap_or(rank as f64) }
+        }
+        MethodArg::Progressive => Method::Progressive { steps_per_token: r.steps_per_token.unwrap_or(1000) },
+    };
+    let mem = match (&method, r.mem) {
+        (Method::Lora { .. }, Some(_)) => bail!("--method lora trains adapters instead of memory vectors; drop --mem"),
+        (Method::Lora { .. }, None) => 0,
+        (_, mem) => mem.unwrap_or(1),
+    };
+    let default_lr = if matches!(method, Method::Progressive { .. }) { 0.1 } else { 1e-2 };
     let cfg = CramConfig {
-        mem: r.mem,
+        method,
+        mem,
         layout,
         protocol,
-        adamw: AdamWConfig { lr: r.lr, beta1: r.beta1, beta2: r.beta2, weight_decay: r.weight_decay, eps: r.eps },
+        adamw: AdamWConfig { lr: r.lr.unwrap_or(default_lr), beta1: r.beta1, beta2: r.beta2, weight_decay: r.weight_decay, eps: r.eps },
         max_steps: r.max_steps,
         patience: r.patience,
         paper_threshold: 0.99,
@@ -47,39 +75,32 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     };
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.tokens)?;
-    let target = lm.tokenizer.decode(&ids)?;
     let name = args.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
     let jobs = [TextJob { id: name, ids }];
     let mut progress = Progress::new();
     let outcome = cram_texts(&lm, &cfg, &jobs, 1, &mut progress)?.pop().context("no result")?;
-    let file = CramFile {
-        method: outcome.metrics.method.clone(),
-        layout: cfg.layout,
-        protocol: cfg.protocol,
-        prefix_ids: outcome.prefix_ids.clone(),
-        given_ids: outcome.given_ids.clone(),
-        mem: outcome.mem.clone(),
-        mem_shape: [cfg.mem, lm.config.hidden_size()],
-        tokens: outcome.ids.len(),
-        model: lm.identity.clone(),
-        text_sha256: text_sha256(&target),
-        metrics: outcome.metrics.clone(),
-        created_by: format!("cram {}", cram_core::VERSION),
-    };
+    let file = CramFile::from_outcome(&lm, &cfg, &outcome)?;
     file.write(&output)?;
     let m = &outcome.metrics;
     if args.json {
         println!("{}", serde_json::to_string(m)?);
     } else {
-        println!("wrote {} ({} tokens in {} vector(s) of {} floats)", output.display(), m.tokens, m.mem, lm.config.hidden_size());
-        println!("steps {}  seconds {:.1}  teacher-forced accuracy {:.4}  greedy-exact {}", m.steps, m.seconds, m.teacher_forced_accuracy, m.greedy_exact);
+        let holder = match cfg.method {
+            Method::Lora { rank, .. } => format!("rank-{rank} LoRA adapters ({} values)", m.trainable_parameters),
+            _ => format!("{} vector(s) of {} floats, {} values trained", m.mem, lm.config.hidden_size(), m.trainable_parameters),
+        };
+        println!("wrote {} ({} tokens in {holder})", output.display(), m.tokens);
+        println!("method {}  steps {}  seconds {:.1}  teacher-forced accuracy {:.4}  greedy-exact {}", m.method, m.steps, m.seconds, m.teacher_forced_accuracy, m.greedy_exact);
+        if let Some(h) = m.horizon {
+            println!("horizon {h} of {} tokens (the file holds those {h})", m.tokens);
+        }
         println!(
             "token gain {:.1}  information gain {:.1} bits  capacity utilisation {:.3} of {:.0} tokens",
             m.token_gain, m.information_gain_bits, m.capacity_utilization, m.theoretical_capacity_tokens
         );
     }
     let ok = match cfg.protocol {
-        Protocol::Greedy => m.greedy_exact,
+        Protocol::Greedy => m.greedy_exact && outcome.ids.len() == m.tokens,
         Protocol::Paper => outcome.stop == StopReason::Success,
     };
     if !ok {

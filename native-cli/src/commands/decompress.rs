@@ -13,10 +13,10 @@ pub fn run(args: DecompressArgs) -> Result<ExitCode> {
     let file = CramFile::read(&args.file)?;
     let lm = super::load_model(&args.model)?;
     file.check_model(&lm.identity)?;
-    if file.mem_shape[1] != lm.config.hidden_size() {
-        bail!("{}: vectors of width {} do not fit a model of width {}", args.file.display(), file.mem_shape[1], lm.config.hidden_size());
+    if file.memory.k > 0 && file.width != lm.config.hidden_size() {
+        bail!("{}: vectors of width {} do not fit a model of width {}", args.file.display(), file.width, lm.config.hidden_size());
     }
-    let ids = decode_text(&lm, &file.prefix_ids, &file.mem, file.mem_shape[0], &file.given_ids, file.tokens, None);
+    let ids = decode_text(&lm, &file.memory, &file.given_ids, file.tokens, None)?;
     let text = lm.tokenizer.decode(&ids)?;
     if text_sha256(&text) != file.text_sha256 {
         bail!(

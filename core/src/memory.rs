@@ -1,0 +1,95 @@
+//! A crammed text as decoding sees it: the tokens in front of the memory, the memory vectors and,
+//! for the LoRA method, the adapters. Whatever the method trained, this is what a `.cram` file
+//! stores and what greedy decoding starts from.
+
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::decode::embed_ids;
+use crate::load::LoadedModel;
+use crate::models::Model;
+use crate::models::lora::{Lora, LoraSet, LoraTarget};
+use crate::{Error, Result};
+
+/// LoRA adapters of one text, on the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoraWeights {
+    /// r.
+    pub rank: usize,
+    /// The adapted projections.
+    pub targets: Vec<LoraTarget>,
+    /// The update is `alpha / r · x A B`.
+    pub alpha: f64,
+    /// `(name, [rows, cols], values)`: `lora.{layer}.{module}.a` `[in, r]` and `.b` `[r, out]`.
+    #[serde(skip)]
+    pub tensors: Vec<(String, [usize; 2], Vec<f32>)>,
+}
+
+impl LoraWeights {
+    /// The adapters as a [`LoraSet`] of batch 1 on `lm`'s device.
+    pub fn to_set(&self, lm: &LoadedModel) -> Result<LoraSet> {
+        let sites = lm.config.lora_sites(&self.targets);
+        let device = lm.device.clone().without_autodiff();
+        let find = |name: String, shape: [usize; 2]| -> Result<Tensor<3>> {
+            let (_, got, data) = self
+                .tensors
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .ok_or_else(|| Error::Input(format!("the LoRA adapters have no tensor `{name}`")))?;
+            if *got != shape {
+                return Err(Error::ShapeMismatch { name, expected: shape.to_vec(), got: got.to_vec() });
+            }
+            Ok(Tensor::from_data(TensorData::new(data.clone(), [1, shape[0], shape[1]]), &device))
+        };
+        let scale = self.alpha / self.rank as f64;
+        let mut set = LoraSet::default();
+        for site in sites {
+            let a = find(format!("{}.a", site.name()), [site.fan_in, self.rank])?;
+            let b = find(format!("{}.b", site.name()), [self.rank, site.fan_out])?;
+            set.adapters.push((site, Lora { a, b, scale }));
+        }
+        Ok(set)
+    }
+}
+
+/// Everything greedy decoding needs to give a text back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Memory {
+    /// Token ids embedded in front of the vectors (the sink).
+    pub prefix_ids: Vec<u32>,
+    /// K.
+    pub k: usize,
+    /// The vectors, `[k, d]` row-major.
+    pub vectors: Vec<f32>,
+    /// The adapters of the LoRA method.
+    pub lora: Option<LoraWeights>,
+}
+
+impl Memory {
+    /// The model decoding runs: `lm`'s, with the adapters when there are some.
+    pub fn model(&self, lm: &LoadedModel) -> Result<Model> {
+        Ok(match &self.lora {
+            Some(lora) => lm.model.with_lora(&lora.to_set(lm)?),
+            None => lm.model.clone(),
+        })
+    }
+
+    /// `[1, P + k, d]`: the embedded prefix tokens followed by the vectors.
+    pub fn input(&self, lm: &LoadedModel) -> Result<Tensor<3>> {
+        let d = lm.config.hidden_size();
+        if self.vectors.len() != self.k * d {
+            return Err(Error::Input(format!("{} values do not make {} vector(s) of width {d}", self.vectors.len(), self.k)));
+        }
+        let mut parts = Vec::new();
+        if !self.prefix_ids.is_empty() {
+            parts.push(embed_ids(&lm.model, &self.prefix_ids));
+        }
+        if self.k > 0 {
+            parts.push(Tensor::<3>::from_data(TensorData::new(self.vectors.clone(), [1, self.k, d]), &lm.device.clone().without_autodiff()));
+        }
+        if parts.is_empty() {
+            return Err(Error::Input("nothing to decode from: no prefix token and no vector".into()));
+        }
+        Ok(Tensor::cat(parts, 1))
+    }
+}

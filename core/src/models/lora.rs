@@ -1,0 +1,110 @@
+//! LoRA (Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models", 2021) as a cramming method:
+//! per text, low-rank adapters `ΔW = A B` on chosen projections of the frozen model take the place of the
+//! memory vectors. Every text of a batch has its own adapters, so `A` is `[batch, in, r]` and `B` is
+//! `[batch, r, out]`; the frozen weight stays shared.
+//!
+//! Which projections a target names, per family:
+//! - Llama: `q` q_proj, `k` k_proj, `v` v_proj, `o` o_proj, `mlp` gate_proj + up_proj + down_proj;
+//! - GPT-NeoX: `q`, `k`, `v` the three parts of the fused `query_key_value` (adapted separately, so the
+//!   parameter count is honest), `o` dense, `mlp` dense_h_to_4h + dense_4h_to_h.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A group of projections LoRA can adapt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoraTarget {
+    /// The query projection.
+    Q,
+    /// The key projection.
+    K,
+    /// The value projection.
+    V,
+    /// The attention output projection.
+    O,
+    /// Every projection of the MLP.
+    Mlp,
+}
+
+impl std::str::FromStr for LoraTarget {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim() {
+            "q" => Self::Q,
+            "k" => Self::K,
+            "v" => Self::V,
+            "o" => Self::O,
+            "mlp" => Self::Mlp,
+            other => return Err(Error::Input(format!("unknown LoRA target `{other}`; choose from q, k, v, o, mlp"))),
+        })
+    }
+}
+
+/// Parses `q,k,v,o,mlp`.
+pub fn parse_targets(list: &str) -> Result<Vec<LoraTarget>> {
+    let mut targets = list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<Vec<LoraTarget>>>()?;
+    targets.sort();
+    targets.dedup();
+    if targets.is_empty() {
+        return Err(Error::Input("--targets names no projection; choose from q, k, v, o, mlp".into()));
+    }
+    Ok(targets)
+}
+
+/// One adapted projection: layer, the projection's checkpoint name and its sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoraSite {
+    /// Decoder layer.
+    pub layer: usize,
+    /// The projection (`q_proj`, `dense_h_to_4h`, `query` for NeoX's fused q part, ...).
+    pub module: &'static str,
+    /// Input width.
+    pub fan_in: usize,
+    /// Output width.
+    pub fan_out: usize,
+}
+
+impl LoraSite {
+    /// Name prefix of its tensors in a `.cram` file: `lora.{layer}.{module}`.
+    pub fn name(&self) -> String {
+        format!("lora.{}.{}", self.layer, self.module)
+    }
+}
+
+/// The adapter of one projection: `x ↦ scale · (x A) B`.
+#[derive(Debug, Clone)]
+pub struct Lora {
+    /// `[batch, in, r]`.
+    pub a: Tensor<3>,
+    /// `[batch, r, out]`.
+    pub b: Tensor<3>,
+    /// `alpha / r`.
+    pub scale: f64,
+}
+
+impl Lora {
+    /// The adapter's contribution to the projection's output.
+    ///
+    /// # Shapes
+    /// `[batch, seq, in]` → `[batch, seq, out]`
+    pub fn delta(&self, x: Tensor<3>) -> Tensor<3> {
+        x.matmul(self.a.clone()).matmul(self.b.clone()).mul_scalar(self.scale)
+    }
+}
+
+/// Adapters for a set of sites, in the order of the sites.
+#[derive(Debug, Clone, Default)]
+pub struct LoraSet {
+    /// `(site, adapter)` pairs.
+    pub adapters: Vec<(LoraSite, Lora)>,
+}
+
+impl LoraSet {
+    /// The adapter of `module` in `layer`, if any.
+    pub fn get(&self, layer: usize, module: &str) -> Option<Lora> {
+        self.adapters.iter().find(|(s, _)| s.layer == layer && s.module == module).map(|(_, l)| l.clone())
+    }
+}
