@@ -24,6 +24,8 @@ pub enum Command {
     Decompress(DecompressArgs),
     /// Cram many texts at many lengths (and vector counts): the capacity table and plots.
     Capacity(CapacityArgs),
+    /// Run every method on the same texts: one table of capacity, gains, steps, time and parameters.
+    Compare(CompareArgs),
     /// Join results files of a sharded sweep, dropping duplicates.
     Merge(MergeArgs),
     /// Time optimiser steps per length and batch size, optionally against PyTorch.
@@ -37,12 +39,8 @@ pub enum Command {
 pub struct CapacityArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Texts: a text file, a folder of .txt files or JSONL with a `text` field.
-    #[arg(long, required_unless_present = "random_words")]
-    pub data: Option<PathBuf>,
-    /// Instead of --data: random-word texts drawn from this word list (one word per line).
-    #[arg(long, conflicts_with = "data")]
-    pub random_words: Option<PathBuf>,
+    #[command(flatten)]
+    pub texts: TextsArgs,
     /// Text lengths in tokens.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     pub lengths: Vec<usize>,
@@ -64,6 +62,46 @@ pub struct CapacityArgs {
     /// Run only slice i of n (0-based), e.g. 3/8 for one job of a SLURM array.
     #[arg(long)]
     pub shard: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+}
+
+/// Where the texts of a sweep come from.
+#[derive(Debug, Args)]
+pub struct TextsArgs {
+    /// Texts: a text file, a folder of .txt files or JSONL with a `text` field.
+    #[arg(long, required_unless_present = "random_words")]
+    pub data: Option<PathBuf>,
+    /// Instead of --data: random-word texts drawn from this word list (one word per line).
+    #[arg(long, conflicts_with = "data")]
+    pub random_words: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub texts: TextsArgs,
+    /// Text lengths in tokens.
+    #[arg(long = "tokens", value_delimiter = ',', default_value = "16,32")]
+    pub lengths: Vec<usize>,
+    /// Texts per length.
+    #[arg(long, default_value_t = 4)]
+    pub samples: usize,
+    /// The methods to run, each on the same texts.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "memory,dense,lowdim,lora,progressive")]
+    pub methods: Vec<MethodArg>,
+    /// Texts optimised at once.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Results file (JSON lines); an existing file is resumed.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write SVG plots into this folder.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// The recipe; --method is ignored (see --methods), --rank applies to lowdim and lora.
     #[command(flatten)]
     pub recipe: RecipeArgs,
 }
@@ -225,7 +263,7 @@ pub enum MethodArg {
 }
 
 /// The recipe; defaults are the paper's.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RecipeArgs {
     /// What is trained per text.
     #[arg(long, value_enum, default_value = "memory")]

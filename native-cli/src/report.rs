@@ -31,9 +31,10 @@ impl Record {
     }
 }
 
-/// Mean measures of the texts of one (vectors, length) cell.
+/// Mean measures of the texts of one (method, vectors, length) cell.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    pub method: String,
     pub mem: usize,
     pub length: usize,
     pub texts: usize,
@@ -42,20 +43,26 @@ pub struct Row {
     pub mean_token_gain: f64,
     pub mean_information_gain_bits: f64,
     pub mean_steps: f64,
+    pub mean_seconds: f64,
+    pub trainable_parameters: usize,
+    /// Progressive cramming: the mean horizon.
+    pub mean_horizon: Option<f64>,
 }
 
-/// Rows grouped by vectors then length.
+/// Rows grouped by method, vectors, then length.
 pub fn rows(records: &[Record]) -> Vec<Row> {
-    let mut groups: BTreeMap<(usize, usize), Vec<&Record>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, usize, usize), Vec<&Record>> = BTreeMap::new();
     for r in records {
-        groups.entry((r.metrics.mem, r.length)).or_default().push(r);
+        groups.entry((r.metrics.method.clone(), r.metrics.mem, r.length)).or_default().push(r);
     }
     groups
         .into_iter()
-        .map(|((mem, length), rs)| {
+        .map(|((method, mem, length), rs)| {
             let n = rs.len() as f64;
             let mean = |f: &dyn Fn(&CramMetrics) -> f64| rs.iter().map(|r| f(&r.metrics)).sum::<f64>() / n;
+            let horizons: Vec<f64> = rs.iter().filter_map(|r| r.metrics.horizon.map(|h| h as f64)).collect();
             Row {
+                method,
                 mem,
                 length,
                 texts: rs.len(),
@@ -64,17 +71,20 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
                 mean_token_gain: mean(&|m| m.token_gain),
                 mean_information_gain_bits: mean(&|m| m.information_gain_bits),
                 mean_steps: mean(&|m| m.steps as f64),
+                mean_seconds: mean(&|m| m.seconds),
+                trainable_parameters: rs.iter().map(|r| r.metrics.trainable_parameters).max().unwrap_or(0),
+                mean_horizon: (!horizons.is_empty()).then(|| horizons.iter().sum::<f64>() / horizons.len() as f64),
             }
         })
         .collect()
 }
 
 /// The paper's capacity (largest length with mean accuracy >= 0.99) and the greedy one (largest
-/// length where every text is greedy-exact), for each number of vectors.
-pub fn capacities(rows: &[Row]) -> BTreeMap<usize, (Option<usize>, Option<usize>)> {
-    let mut out: BTreeMap<usize, (Option<usize>, Option<usize>)> = BTreeMap::new();
+/// length where every text is greedy-exact), for each method and number of vectors.
+pub fn capacities(rows: &[Row]) -> BTreeMap<(String, usize), (Option<usize>, Option<usize>)> {
+    let mut out: BTreeMap<(String, usize), (Option<usize>, Option<usize>)> = BTreeMap::new();
     for r in rows {
-        let e = out.entry(r.mem).or_default();
+        let e = out.entry((r.method.clone(), r.mem)).or_default();
         if r.mean_accuracy >= 0.99 {
             e.0 = e.0.max(Some(r.length));
         }
@@ -87,16 +97,59 @@ pub fn capacities(rows: &[Row]) -> BTreeMap<usize, (Option<usize>, Option<usize>
 
 /// The table as text.
 pub fn table(rows: &[Row]) -> String {
-    let mut s = String::from("  mem  length  texts  accuracy  greedy-exact  token gain  info gain (bits)    steps\n");
+    let mut s = String::from("method       mem  length  texts  accuracy  greedy-exact  token gain  info gain (bits)    steps  seconds  horizon\n");
     for r in rows {
         s += &format!(
-            "{:>5}  {:>6}  {:>5}  {:>8.4}  {:>12.2}  {:>10.1}  {:>16.1}  {:>7.0}\n",
-            r.mem, r.length, r.texts, r.mean_accuracy, r.greedy_exact_share, r.mean_token_gain, r.mean_information_gain_bits, r.mean_steps
+            "{:<11} {:>4}  {:>6}  {:>5}  {:>8.4}  {:>12.2}  {:>10.1}  {:>16.1}  {:>7.0}  {:>7.1}  {:>7}\n",
+            r.method,
+            r.mem,
+            r.length,
+            r.texts,
+            r.mean_accuracy,
+            r.greedy_exact_share,
+            r.mean_token_gain,
+            r.mean_information_gain_bits,
+            r.mean_steps,
+            r.mean_seconds,
+            r.mean_horizon.map_or("-".to_string(), |h| format!("{h:.1}")),
         );
     }
-    for (mem, (paper, greedy)) in capacities(rows) {
+    for ((method, mem), (paper, greedy)) in capacities(rows) {
         let show = |c: Option<usize>| c.map_or("below the shortest length".to_string(), |c| format!("{c} tokens"));
-        s += &format!("capacity with {mem} vector(s): {} (mean accuracy >= 0.99), {} (every text greedy-exact)\n", show(paper), show(greedy));
+        let what = if method == "lora" { "lora adapters".to_string() } else { format!("{method} with {mem} vector(s)") };
+        s += &format!("capacity of {what}: {} (mean accuracy >= 0.99), {} (every text greedy-exact)\n", show(paper), show(greedy));
+    }
+    s
+}
+
+/// One line per method: its trainable parameters, both capacities, and its means over all lengths
+/// (what `cram compare` prints).
+pub fn method_summary(records: &[Record]) -> String {
+    let rows = rows(records);
+    let caps = capacities(&rows);
+    let mut s = String::from("method       trainable  capacity (acc>=0.99)  capacity (greedy)  token gain  info gain (bits)    steps  seconds  horizon\n");
+    let mut methods: Vec<&str> = records.iter().map(|r| r.metrics.method.as_str()).collect();
+    methods.sort();
+    methods.dedup();
+    for method in methods {
+        let rs: Vec<&CramMetrics> = records.iter().filter(|r| r.metrics.method == method).map(|r| &r.metrics).collect();
+        let n = rs.len() as f64;
+        let mean = |f: &dyn Fn(&CramMetrics) -> f64| rs.iter().map(|m| f(m)).sum::<f64>() / n;
+        let show = |c: Option<usize>| c.map_or("-".to_string(), |c| c.to_string());
+        let (paper, greedy) = caps.iter().filter(|((m, _), _)| m == method).map(|(_, c)| *c).fold((None, None), |a, c| (a.0.max(c.0), a.1.max(c.1)));
+        let horizons: Vec<f64> = rs.iter().filter_map(|m| m.horizon.map(|h| h as f64)).collect();
+        s += &format!(
+            "{:<11} {:>10}  {:>20}  {:>17}  {:>10.1}  {:>16.1}  {:>7.0}  {:>7.1}  {:>7}\n",
+            method,
+            rs.iter().map(|m| m.trainable_parameters).max().unwrap_or(0),
+            show(paper),
+            show(greedy),
+            mean(&|m| m.token_gain),
+            mean(&|m| m.information_gain_bits),
+            mean(&|m| m.steps as f64),
+            mean(&|m| m.seconds),
+            if horizons.is_empty() { "-".to_string() } else { format!("{:.1}", horizons.iter().sum::<f64>() / horizons.len() as f64) },
+        );
     }
     s
 }
@@ -107,7 +160,15 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
     let rows = rows(records);
     let mut written = vec![];
     let max_len = rows.iter().map(|r| r.length).max().unwrap_or(1) as f64;
-    let mems: Vec<usize> = capacities(&rows).keys().copied().collect();
+    // One series per (method, vectors).
+    let series: Vec<(String, usize)> = capacities(&rows).into_keys().collect();
+    let methods: std::collections::BTreeSet<&str> = series.iter().map(|(m, _)| m.as_str()).collect();
+    let label = |method: &str, mem: usize| match (methods.len(), method) {
+        (_, "lora") => "lora".to_string(),
+        (1, _) => format!("{mem} vector(s)"),
+        _ => format!("{method}, {mem} vector(s)"),
+    };
+    let mems: Vec<usize> = series.iter().map(|(_, mem)| *mem).collect();
 
     let path = dir.join("accuracy.svg");
     {
@@ -120,19 +181,20 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
             .y_label_area_size(50)
             .build_cartesian_2d((1f64..max_len * 1.1).log_scale(), 0f64..1.05)?;
         chart.configure_mesh().x_desc("tokens").y_desc("share").draw()?;
-        for (i, mem) in mems.iter().enumerate() {
+        for (i, (method, mem)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
-            let pts: Vec<(f64, f64)> = rows.iter().filter(|r| r.mem == *mem).map(|r| (r.length as f64, r.mean_accuracy)).collect();
+            let mine = |r: &&Row| r.mem == *mem && r.method == *method;
+            let pts: Vec<(f64, f64)> = rows.iter().filter(mine).map(|r| (r.length as f64, r.mean_accuracy)).collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(format!("teacher-forced accuracy, {mem} vector(s)"))
+                .label(format!("teacher-forced accuracy, {}", label(method, *mem)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
             chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
-            let greedy: Vec<(f64, f64)> = rows.iter().filter(|r| r.mem == *mem).map(|r| (r.length as f64, r.greedy_exact_share)).collect();
+            let greedy: Vec<(f64, f64)> = rows.iter().filter(mine).map(|r| (r.length as f64, r.greedy_exact_share)).collect();
             let dashed = color.mix(0.5);
             chart
                 .draw_series(LineSeries::new(greedy, dashed.stroke_width(2)))?
-                .label(format!("greedy-exact share, {mem} vector(s)"))
+                .label(format!("greedy-exact share, {}", label(method, *mem)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], dashed.stroke_width(2)));
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::LowerLeft).draw()?;
@@ -153,16 +215,16 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
             .build_cartesian_2d(0f64..max_ce, 0f64..max_ce)?;
         chart.configure_mesh().x_desc("without memory").y_desc("with memory").draw()?;
         chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (max_ce, max_ce)], BLACK.mix(0.3)))?;
-        for (i, mem) in mems.iter().enumerate() {
+        for (i, (method, mem)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             chart
                 .draw_series(
                     records
                         .iter()
-                        .filter(|r| r.metrics.mem == *mem)
+                        .filter(|r| r.metrics.mem == *mem && r.metrics.method == *method)
                         .map(|r| Circle::new((r.metrics.ce_without_mem_nats, r.metrics.ce_with_mem_nats), 3, color.filled())),
                 )?
-                .label(format!("{mem} vector(s)"))
+                .label(label(method, *mem))
                 .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.filled()));
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::UpperLeft).draw()?;
@@ -170,9 +232,9 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
     }
     written.push(path);
 
-    if mems.len() > 1 {
+    if methods.len() == 1 && mems.len() > 1 {
         let path = dir.join("vectors.svg");
-        let caps = capacities(&rows);
+        let caps: BTreeMap<usize, (Option<usize>, Option<usize>)> = capacities(&rows).into_iter().map(|((_, mem), c)| (mem, c)).collect();
         let max_mem = *mems.last().unwrap_or(&1) as f64;
         let max_cap = caps.values().filter_map(|c| c.0.or(c.1)).max().unwrap_or(1) as f64;
         let root = SVGBackend::new(&path, (600, 420)).into_drawing_area();

@@ -7,10 +7,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use cram_core::LoadedModel;
 use cram_core::data::{Text, load_texts, random_words};
+use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, TextJob, cram_texts};
 
-use crate::cli::{CapacityArgs, MergeArgs};
+use crate::cli::{CapacityArgs, MergeArgs, TextsArgs};
 use crate::progress::Progress;
 use crate::report::{self, Record};
 
@@ -72,47 +74,58 @@ impl Observer for RecordWriter {
     }
 }
 
-pub fn run(args: CapacityArgs) -> Result<ExitCode> {
-    let mut cfg = super::compress::cram_config(&args.recipe)?;
-    if args.lengths.is_empty() || args.lengths.contains(&0) {
-        bail!("--lengths must be positive token counts, e.g. 16,32,64");
-    }
-    if args.samples == 0 {
-        bail!("--samples must be at least 1");
-    }
-    let mems = match (&cfg.method, &args.mems) {
-        (cram_core::methods::Method::Lora { .. }, Some(_)) => bail!("--method lora trains no vectors; drop --mems"),
-        (cram_core::methods::Method::Lora { .. }, None) => vec![0],
-        (_, Some(m)) if m.is_empty() || m.contains(&0) => bail!("--mems must be positive, e.g. 1,2,4"),
-        (_, Some(m)) => m.clone(),
-        (_, None) => vec![cfg.mem],
-    };
-    let method = cfg.method.name().to_string();
-    if args.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
-    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let max_len = *args.lengths.iter().max().expect("non-empty");
+/// The texts of a sweep, tokenized: from --data, or random words long enough for `max_len` tokens.
+pub fn sweep_texts(lm: &LoadedModel, args: &TextsArgs, samples: usize, max_len: usize, seed: u64) -> Result<Vec<(String, Vec<u32>)>> {
     let texts: Vec<Text> = match (&args.data, &args.random_words) {
         (Some(d), _) => load_texts(d)?,
         (None, Some(v)) => {
             let vocab = random_words::parse_vocab(&std::fs::read_to_string(v).with_context(|| format!("cannot read {}", v.display()))?);
-            random_words::random_word_texts(&vocab, args.samples, max_len * 2, args.recipe.seed)?
+            random_words::random_word_texts(&vocab, samples, max_len * 2, seed)?
         }
         (None, None) => bail!("give --data or --random-words"),
     };
-    let done: HashSet<_> = if args.out.exists() { read_records(&args.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
-    let lm = super::load_model(&args.model)?;
-    let tokenized: Vec<(String, Vec<u32>)> = texts.iter().map(|t| Ok((t.id.clone(), lm.tokenizer.encode(&t.text)?))).collect::<Result<_>>()?;
+    texts.iter().map(|t| Ok((t.id.clone(), lm.tokenizer.encode(&t.text)?))).collect()
+}
 
+/// Checks the shape of a sweep: lengths, samples, batch.
+pub fn check_sweep(lengths: &[usize], samples: usize, batch: usize) -> Result<()> {
+    if lengths.is_empty() || lengths.contains(&0) {
+        bail!("--lengths must be positive token counts, e.g. 16,32,64");
+    }
+    if samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    Ok(())
+}
+
+/// One sweep of a method: each text of `texts` (the first `samples` long enough) at each length with
+/// each vector count, appended to `out` as it finishes; runs already in `out` are skipped. Returns
+/// `false` when stopped by Ctrl-C.
+#[allow(clippy::too_many_arguments)]
+pub fn sweep(
+    lm: &LoadedModel,
+    cfg: &CramConfig,
+    mems: &[usize],
+    texts: &[(String, Vec<u32>)],
+    lengths: &[usize],
+    samples: usize,
+    batch: usize,
+    shard: Option<(usize, usize)>,
+    out: &Path,
+) -> Result<bool> {
+    let done: HashSet<_> = if out.exists() { read_records(out)?.iter().map(Record::key).collect() } else { HashSet::new() };
+    let method = cfg.method.name().to_string();
     // Every run of the sweep, in a fixed order; a shard takes every n-th.
     let mut plan: Vec<(usize, TextJob)> = Vec::new();
     let mut index = 0usize;
-    for &mem in &mems {
-        for &len in &args.lengths {
-            let chosen: Vec<&(String, Vec<u32>)> = tokenized.iter().filter(|(_, ids)| ids.len() >= len).take(args.samples).collect();
-            if chosen.len() < args.samples {
-                eprintln!("warning: only {} text(s) have {len} tokens or more (asked for {})", chosen.len(), args.samples);
+    for &mem in mems {
+        for &len in lengths {
+            let chosen: Vec<&(String, Vec<u32>)> = texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples).collect();
+            if chosen.len() < samples {
+                eprintln!("warning: only {} text(s) have {len} tokens or more (asked for {samples})", chosen.len());
             }
             for (id, ids) in chosen {
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
@@ -123,27 +136,52 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
             }
         }
     }
-    eprintln!("{} run(s) to do, {} already in {}", plan.len(), done.len(), args.out.display());
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(out).with_context(|| format!("cannot write {}", out.display()))?;
     let mut writer = RecordWriter { progress: Progress::new(), file, error: None, written: 0 };
-    for &mem in &mems {
+    let mut cfg = cfg.clone();
+    for &mem in mems {
         let jobs: Vec<TextJob> = plan.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();
         if jobs.is_empty() || writer.stop_requested() {
             continue;
         }
         cfg.mem = mem;
-        cram_texts(&lm, &cfg, &jobs, args.batch, &mut writer)?;
+        cram_texts(lm, &cfg, &jobs, batch, &mut writer)?;
     }
     if let Some(e) = writer.error {
-        return Err(e).with_context(|| format!("cannot append to {}", args.out.display()));
+        return Err(e).with_context(|| format!("cannot append to {}", out.display()));
     }
-    let records = read_records(&args.out)?;
+    Ok(!writer.stop_requested())
+}
+
+/// Prints the table of `out` and writes its plots into `plot`.
+pub fn report(out: &Path, plot: Option<&Path>) -> Result<()> {
+    let records = read_records(out)?;
     print!("{}", report::table(&report::rows(&records)));
-    if let Some(dir) = &args.plot {
+    if let Some(dir) = plot {
         for p in report::plots(&records, dir)? {
             eprintln!("wrote {}", p.display());
         }
     }
+    Ok(())
+}
+
+pub fn run(args: CapacityArgs) -> Result<ExitCode> {
+    let cfg = super::compress::cram_config(&args.recipe)?;
+    check_sweep(&args.lengths, args.samples, args.batch)?;
+    let mems = match (&cfg.method, &args.mems) {
+        (Method::Lora { .. }, Some(_)) => bail!("--method lora trains no vectors; drop --mems"),
+        (Method::Lora { .. }, None) => vec![0],
+        (_, Some(m)) if m.is_empty() || m.contains(&0) => bail!("--mems must be positive, e.g. 1,2,4"),
+        (_, Some(m)) => m.clone(),
+        (_, None) => vec![cfg.mem],
+    };
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let max_len = *args.lengths.iter().max().expect("non-empty");
+    let lm = super::load_model(&args.model)?;
+    let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
+    sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.batch, shard, &args.out)?;
+    report(&args.out, args.plot.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod capacity;
+mod compare;
 mod compress;
 mod data;
 mod decompress;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compress(a) => compress::run(a),
         Command::Decompress(a) => decompress::run(a),
         Command::Capacity(a) => capacity::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Merge(a) => capacity::merge(a),
         Command::Bench(a) => bench::run(a),
         Command::Data(a) => data::run(a),

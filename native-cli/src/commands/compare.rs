@@ -1,0 +1,47 @@
+//! `cram compare`: every method on the same texts at the same lengths, one results file, one table
+//! (capacity, token gain, information gain, steps, seconds, trainable parameters) and the plots.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::capacity::{check_sweep, report, sweep, sweep_texts};
+use crate::cli::{CompareArgs, MethodArg};
+
+pub fn run(args: CompareArgs) -> Result<ExitCode> {
+    check_sweep(&args.lengths, args.samples, args.batch)?;
+    if args.methods.is_empty() {
+        anyhow::bail!("--methods names no method");
+    }
+    // Each method's recipe: the shared flags, with the method-specific ones only where they apply.
+    let configs = args
+        .methods
+        .iter()
+        .map(|&method| {
+            let mut r = args.recipe.clone();
+            r.method = method;
+            let (lowrank, lora) = (matches!(method, MethodArg::Lowdim | MethodArg::Lora), method == MethodArg::Lora);
+            r.rank = r.rank.filter(|_| lowrank);
+            r.targets = r.targets.filter(|_| lora);
+            r.lora_alpha = r.lora_alpha.filter(|_| lora);
+            r.steps_per_token = r.steps_per_token.filter(|_| method == MethodArg::Progressive);
+            r.mem = r.mem.filter(|_| !lora);
+            super::compress::cram_config(&r)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let lm = super::load_model(&args.model)?;
+    let max_len = *args.lengths.iter().max().expect("non-empty");
+    let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
+    for cfg in &configs {
+        cfg.validate_for(&lm.config)?;
+    }
+    for cfg in &configs {
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.batch, None, &args.out)? {
+            break;
+        }
+    }
+    report(&args.out, args.plot.as_deref())?;
+    println!();
+    print!("{}", crate::report::method_summary(&super::capacity::read_records(&args.out)?));
+    Ok(ExitCode::SUCCESS)
+}
