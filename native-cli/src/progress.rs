@@ -36,7 +36,7 @@ impl Progress {
 
 impl Observer for Progress {
     fn on_step(&mut self, r: &StepReport) {
-        let msg = format!(
+        let mut msg = format!(
             "{}: loss {:.4}  acc {:.3}  right {}/{} (best {})",
             r.text_id,
             r.loss,
@@ -45,6 +45,10 @@ impl Observer for Progress {
             r.scored,
             r.best_right
         );
+        if r.target_len < r.correct.len() {
+            // progressive cramming: the target grows
+            msg += &format!("  target {}/{} tokens", r.target_len, r.correct.len());
+        }
         if std::io::stderr().is_terminal() {
             if self.current != Some(r.text) {
                 if let Some(b) = self.bar.take() {
@@ -73,8 +77,15 @@ impl Observer for Progress {
         self.current = None;
         let m = &o.metrics;
         eprintln!(
-            "{}: {:?} after {} steps in {:.1}s: {} tokens, accuracy {:.3}, greedy-exact {}",
-            o.text_id, o.stop, m.steps, m.seconds, m.tokens, m.teacher_forced_accuracy, m.greedy_exact
+            "{}: {:?} after {} steps in {:.1}s: {} tokens, accuracy {:.3}, greedy-exact {}{}",
+            o.text_id,
+            o.stop,
+            m.steps,
+            m.seconds,
+            m.tokens,
+            m.teacher_forced_accuracy,
+            m.greedy_exact,
+            m.horizon.map_or(String::new(), |h| format!(", horizon {h}"))
         );
     }
 
