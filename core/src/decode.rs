@@ -1,6 +1,6 @@
 //! Greedy decoding from memory vectors alone: what `cram decompress` does, and the check that a text
-//! is greedy-exact. Each step reruns the whole sequence (no KV cache), so the numbers are those of the
-//! training forward pass.
+//! is greedy-exact. The prefix (sink, memory, given tokens) runs once; then each step feeds the one
+//! new token against a KV cache.
 
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -24,10 +24,15 @@ pub fn greedy_decode(model: &Model, prefix: Tensor<3>, n: usize, expected: Optio
 /// [`greedy_decode`], reading back asynchronously (WebGPU).
 pub async fn greedy_decode_async(model: &Model, prefix: Tensor<3>, n: usize, expected: Option<&[u32]>, mut on_token: impl FnMut(usize, u32)) -> Result<Vec<u32>> {
     let mut out: Vec<u32> = Vec::with_capacity(n);
+    let mut cache = model.new_cache();
     for i in 0..n {
-        let x = if out.is_empty() { prefix.clone() } else { Tensor::cat(vec![prefix.clone(), embed_ids(model, &out)], 1) };
+        // the prefix first, then one new token per step
+        let x = match out.last() {
+            None => prefix.clone(),
+            Some(&last) => embed_ids(model, &[last]),
+        };
         let len = x.dims()[1];
-        let last = model.hidden_states(x).narrow(1, len - 1, 1);
+        let last = model.hidden_states_cached(x, &mut cache).narrow(1, len - 1, 1);
         let next = crate::readback::ints(model.lm_head(last).argmax(2)).await?;
         let id = next.first().copied().unwrap_or(0) as u32;
         out.push(id);

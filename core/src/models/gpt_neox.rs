@@ -10,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::llama::causal_attention;
+use super::kv_cache::{KvCache, LayerKv};
 use super::lora::{Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
@@ -194,7 +195,7 @@ impl GptNeoxAttention {
         })
     }
 
-    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let (h, hd) = (self.num_heads, self.head_dim);
         // [batch, seq, 3d] -> [batch, seq, heads, 3 * head_dim] -> [batch, heads, seq, 3 * head_dim]
@@ -211,6 +212,11 @@ impl GptNeoxAttention {
         let q = rope.apply(part(0), cos, sin);
         let k = rope.apply(part(1), cos, sin);
         let v = part(2);
+        // with a cache: the keys and values of earlier positions come first
+        let (k, v) = match cache {
+            Some(cache) => cache.append(k, v),
+            None => (k, v),
+        };
         let out = causal_attention(q, k, v);
         // [batch, heads, seq, head_dim] -> [batch, seq, d]
         self.dense.forward(out.swap_dims(1, 2).reshape([batch, seq, h * hd]))
@@ -238,8 +244,8 @@ impl GptNeoxLayer {
         })
     }
 
-    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
-        let attn = self.attention.forward(self.input_layernorm.forward(x.clone()), rope, cos, sin);
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3> {
+        let attn = self.attention.forward(self.input_layernorm.forward(x.clone()), rope, cos, sin, cache);
         if self.use_parallel_residual {
             // x = x + attn(ln1(x)) + mlp(ln2(x))
             let mlp = self.mlp.forward(self.post_attention_layernorm.forward(x.clone()));
@@ -315,16 +321,21 @@ impl GptNeoxForCausalLM {
         &self.embed_in
     }
 
-    /// Final hidden states (after `final_layer_norm`); positions are `0..seq`.
+    /// Final hidden states (after `final_layer_norm`) at positions `0..seq`, or, with a cache, at the
+    /// positions after those it holds (the cache takes in the new keys and values).
     ///
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
         let device: Device = inputs_embeds.device();
-        let (cos, sin) = self.rope.cos_sin(inputs_embeds.dims()[1], &device.without_autodiff());
+        let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
+        let (cos, sin) = self.rope.cos_sin_from(start, seq, &device.without_autodiff());
         let mut x = inputs_embeds;
-        for layer in &self.layers {
-            x = layer.forward(x, &self.rope, &cos, &sin);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, &self.rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
+        }
+        if let Some(cache) = cache {
+            cache.advance(seq);
         }
         self.final_layer_norm.forward(x)
     }

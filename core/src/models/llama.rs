@@ -9,6 +9,7 @@ use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::kv_cache::{KvCache, LayerKv};
 use super::lora::{LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
@@ -197,7 +198,7 @@ impl LlamaAttention {
         })
     }
 
-    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let heads = |t: Tensor<3>, n: usize| {
             // [batch, seq, n * head_dim] -> [batch, n, seq, head_dim]
@@ -206,6 +207,11 @@ impl LlamaAttention {
         let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), cos, sin);
         let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), cos, sin);
         let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        // with a cache: the keys and values of earlier positions come first
+        let (k, v) = match cache {
+            Some(cache) => cache.append(k, v),
+            None => (k, v),
+        };
         let k = repeat_kv(k, self.num_heads / self.num_kv_heads);
         let v = repeat_kv(v, self.num_heads / self.num_kv_heads);
         let out = causal_attention(q, k, v);
@@ -228,14 +234,17 @@ pub(crate) fn repeat_kv(x: Tensor<4>, n_rep: usize) -> Tensor<4> {
 }
 
 /// `softmax(q kᵀ / sqrt(head_dim) + causal mask) v`, written out so that it differentiates on every
-/// backend (the fused kernel's backward is not implemented everywhere).
+/// backend (the fused kernel's backward is not implemented everywhere). The queries are the last
+/// `seq` of the `total` positions (all of them, unless earlier keys come from a KV cache).
 ///
 /// # Shapes
-/// q, k, v `[batch, heads, seq, head_dim]` → `[batch, heads, seq, head_dim]`
+/// q `[batch, heads, seq, head_dim]`, k, v `[batch, heads, total, head_dim]` → `[batch, heads, seq, head_dim]`
 pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let [_, _, seq, head_dim] = q.dims();
+    let total = k.dims()[2];
     let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
-    let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, seq], 0, &scores.device()).unsqueeze::<4>();
+    // query i sits at position total - seq + i and sees the keys up to it
+    let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, total], (total - seq) as i64, &scores.device()).unsqueeze::<4>();
     let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
     softmax(scores, 3).matmul(v)
 }
@@ -259,8 +268,8 @@ impl LlamaDecoderLayer {
         })
     }
 
-    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<3> {
-        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, cos, sin);
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3> {
+        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, cos, sin, cache);
         h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
     }
 }
@@ -336,16 +345,21 @@ impl LlamaForCausalLM {
         &self.embed_tokens
     }
 
-    /// Final hidden states (after the last norm) for input embeddings; positions are `0..seq`.
+    /// Final hidden states (after the last norm) for input embeddings at positions `0..seq`, or, with
+    /// a cache, at the positions after those it holds (the cache takes in the new keys and values).
     ///
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
         let device: Device = inputs_embeds.device();
-        let (cos, sin) = self.rope.cos_sin(inputs_embeds.dims()[1], &device.without_autodiff());
+        let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
+        let (cos, sin) = self.rope.cos_sin_from(start, seq, &device.without_autodiff());
         let mut x = inputs_embeds;
-        for layer in &self.layers {
-            x = layer.forward(x, &self.rope, &cos, &sin);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, &self.rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
+        }
+        if let Some(cache) = cache {
+            cache.advance(seq);
         }
         self.norm.forward(x)
     }

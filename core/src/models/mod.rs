@@ -5,6 +5,7 @@
 //! memory vectors) can take gradients.
 
 pub mod gpt_neox;
+pub mod kv_cache;
 pub mod llama;
 pub mod lora;
 pub mod rope;
@@ -203,9 +204,26 @@ impl Model {
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
         match self {
-            Model::Llama(m) => m.hidden_states(inputs_embeds),
-            Model::GptNeox(m) => m.hidden_states(inputs_embeds),
+            Model::Llama(m) => m.hidden_states(inputs_embeds, None),
+            Model::GptNeox(m) => m.hidden_states(inputs_embeds, None),
         }
+    }
+
+    /// Final hidden states for input embeddings that follow the positions `cache` holds; the cache
+    /// takes in their keys and values (greedy decoding, one token per step).
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn hidden_states_cached(&self, inputs_embeds: Tensor<3>, cache: &mut kv_cache::KvCache) -> Tensor<3> {
+        match self {
+            Model::Llama(m) => m.hidden_states(inputs_embeds, Some(cache)),
+            Model::GptNeox(m) => m.hidden_states(inputs_embeds, Some(cache)),
+        }
+    }
+
+    /// An empty KV cache for this model.
+    pub fn new_cache(&self) -> kv_cache::KvCache {
+        kv_cache::KvCache::new(self.config().num_layers())
     }
 
     /// Logits for final hidden states.

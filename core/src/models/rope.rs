@@ -72,9 +72,14 @@ impl Rope {
     /// # Shapes
     /// both `[1, 1, seq_len, rotary_dim]` (the half-table repeated twice, as `rotate_half` expects)
     pub fn cos_sin(&self, seq_len: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+        self.cos_sin_from(0, seq_len, device)
+    }
+
+    /// [`Rope::cos_sin`] for the positions `start..start + seq_len` (decoding with a KV cache).
+    pub fn cos_sin_from(&self, start: usize, seq_len: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
         let mut cos = Vec::with_capacity(seq_len * self.rotary_dim);
         let mut sin = Vec::with_capacity(seq_len * self.rotary_dim);
-        for pos in 0..seq_len {
+        for pos in start..start + seq_len {
             for _ in 0..2 {
                 for &f in &self.inv_freq {
                     let angle = f * pos as f32;
