@@ -47,9 +47,6 @@ pub struct CapacityArgs {
     /// Texts per length.
     #[arg(long, default_value_t = 8)]
     pub samples: usize,
-    /// Numbers of vectors to sweep (the paper's Figure 4: 1,2,4,8,16; default: --mem, or 1).
-    #[arg(long = "mems", value_delimiter = ',')]
-    pub mems: Option<Vec<usize>>,
     /// Texts optimised at once.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
@@ -268,9 +265,10 @@ pub struct RecipeArgs {
     /// What is trained per text.
     #[arg(long, value_enum, default_value = "memory")]
     pub method: MethodArg,
-    /// Number of memory vectors K (default 1; not with --method lora).
-    #[arg(long)]
-    pub mem: Option<usize>,
+    /// Number of memory vectors K (default 1; not with --method lora). `cram capacity` takes a list
+    /// to sweep, e.g. 1,2,4,8,16 (the paper's Figure 4).
+    #[arg(long, visible_alias = "mems", value_delimiter = ',')]
+    pub mem: Option<Vec<usize>>,
     /// Rank of --method lowdim (default 64) or --method lora (default 1).
     #[arg(long)]
     pub rank: Option<usize>,

@@ -22,7 +22,7 @@ fn lines(dir: &Dir, f: &str) -> Vec<serde_json::Value> {
 #[test]
 fn capacity_writes_results_table_and_plots_and_resumes() {
     let dir = Dir::new();
-    let run = sweep(&dir, "r.jsonl", &["--mems", "1,2", "--batch", "2", "--plot", "plots"]).expect_code(0);
+    let run = sweep(&dir, "r.jsonl", &["--mem", "1,2", "--batch", "2", "--plot", "plots"]).expect_code(0);
     let results = lines(&dir, "r.jsonl");
     assert_eq!(results.len(), 2 * 2 * 2, "samples x lengths x mems");
     for r in &results {
@@ -38,7 +38,7 @@ fn capacity_writes_results_table_and_plots_and_resumes() {
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{p} is an SVG");
     }
     // Running again finds everything done.
-    let again = sweep(&dir, "r.jsonl", &["--mems", "1,2"]).expect_code(0);
+    let again = sweep(&dir, "r.jsonl", &["--mem", "1,2"]).expect_code(0);
     assert!(again.stderr.contains("0 run(s) to do"), "{}", again.stderr);
     assert_eq!(lines(&dir, "r.jsonl").len(), 8);
 }

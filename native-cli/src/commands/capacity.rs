@@ -167,13 +167,16 @@ pub fn report(out: &Path, plot: Option<&Path>) -> Result<()> {
 }
 
 pub fn run(args: CapacityArgs) -> Result<ExitCode> {
-    let cfg = super::compress::cram_config(&args.recipe)?;
+    // The recipe with the first vector count; the sweep runs each.
+    let mems = args.recipe.mem.clone();
+    let mut first = args.recipe.clone();
+    first.mem = mems.as_ref().and_then(|m| m.first()).map(|&k| vec![k]);
+    let cfg = super::compress::cram_config(&first)?;
     check_sweep(&args.lengths, args.samples, args.batch)?;
-    let mems = match (&cfg.method, &args.mems) {
-        (Method::Lora { .. }, Some(_)) => bail!("--method lora trains no vectors; drop --mems"),
-        (Method::Lora { .. }, None) => vec![0],
-        (_, Some(m)) if m.is_empty() || m.contains(&0) => bail!("--mems must be positive, e.g. 1,2,4"),
-        (_, Some(m)) => m.clone(),
+    let mems = match (&cfg.method, mems) {
+        (Method::Lora { .. }, _) => vec![0],
+        (_, Some(m)) if m.contains(&0) => bail!("--mem must be positive, e.g. 1,2,4"),
+        (_, Some(m)) => m,
         (_, None) => vec![cfg.mem],
     };
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;

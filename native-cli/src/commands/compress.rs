@@ -43,10 +43,12 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         }
         MethodArg::Progressive => Method::Progressive { steps_per_token: r.steps_per_token.unwrap_or(1000) },
     };
-    let mem = match (&method, r.mem) {
+    let mem = match (&method, r.mem.as_deref()) {
         (Method::Lora { .. }, Some(_)) => bail!("--method lora trains adapters instead of memory vectors; drop --mem"),
         (Method::Lora { .. }, None) => 0,
-        (_, mem) => mem.unwrap_or(1),
+        (_, None) => 1,
+        (_, Some(&[k])) => k,
+        (_, Some(_)) => bail!("--mem takes one number here; `cram capacity --mem 1,2,4` sweeps several"),
     };
     let default_lr = if matches!(method, Method::Progressive { .. }) { 0.1 } else { 1e-2 };
     let cfg = CramConfig {
