@@ -47,6 +47,18 @@ pub struct CapacityArgs {
     /// Texts per length.
     #[arg(long, default_value_t = 8)]
     pub samples: usize,
+    #[command(flatten)]
+    pub run: SweepRunArgs,
+    /// Run only slice i of n (0-based), e.g. 3/8 for one job of a SLURM array.
+    #[arg(long)]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+}
+
+/// How a sweep runs and where its results go.
+#[derive(Debug, Args)]
+pub struct SweepRunArgs {
     /// Texts optimised at once.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
@@ -56,11 +68,6 @@ pub struct CapacityArgs {
     /// Write SVG plots into this folder.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Run only slice i of n (0-based), e.g. 3/8 for one job of a SLURM array.
-    #[arg(long)]
-    pub shard: Option<String>,
-    #[command(flatten)]
-    pub recipe: RecipeArgs,
 }
 
 /// Where the texts of a sweep come from.
@@ -89,15 +96,8 @@ pub struct CompareArgs {
     /// The methods to run, each on the same texts.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "memory,dense,lowdim,lora,progressive")]
     pub methods: Vec<MethodArg>,
-    /// Texts optimised at once.
-    #[arg(long, default_value_t = 1)]
-    pub batch: usize,
-    /// Results file (JSON lines); an existing file is resumed.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Write SVG plots into this folder.
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: SweepRunArgs,
     /// The recipe; --method is ignored (see --methods), --rank applies to lowdim and lora.
     #[command(flatten)]
     pub recipe: RecipeArgs,

@@ -172,7 +172,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let mut first = args.recipe.clone();
     first.mem = mems.as_ref().and_then(|m| m.first()).map(|&k| vec![k]);
     let cfg = super::compress::cram_config(&first)?;
-    check_sweep(&args.lengths, args.samples, args.batch)?;
+    check_sweep(&args.lengths, args.samples, args.run.batch)?;
     let mems = match (&cfg.method, mems) {
         (Method::Lora { .. }, _) => vec![0],
         (_, Some(m)) if m.contains(&0) => bail!("--mem must be positive, e.g. 1,2,4"),
@@ -183,8 +183,8 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.batch, shard, &args.out)?;
-    report(&args.out, args.plot.as_deref())?;
+    sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out)?;
+    report(&args.run.out, args.run.plot.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 

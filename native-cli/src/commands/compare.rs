@@ -9,7 +9,7 @@ use super::capacity::{check_sweep, report, sweep, sweep_texts};
 use crate::cli::{CompareArgs, MethodArg};
 
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
-    check_sweep(&args.lengths, args.samples, args.batch)?;
+    check_sweep(&args.lengths, args.samples, args.run.batch)?;
     if args.methods.is_empty() {
         anyhow::bail!("--methods names no method");
     }
@@ -36,12 +36,12 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         cfg.validate_for(&lm.config)?;
     }
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.batch, None, &args.out)? {
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, None, &args.run.out)? {
             break;
         }
     }
-    report(&args.out, args.plot.as_deref())?;
+    report(&args.run.out, args.run.plot.as_deref())?;
     println!();
-    print!("{}", crate::report::method_summary(&super::capacity::read_records(&args.out)?));
+    print!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
     Ok(ExitCode::SUCCESS)
 }
