@@ -55,6 +55,14 @@ fn every_method_compresses_and_decompresses() {
 }
 
 #[test]
+fn lora_under_the_paper_protocol_keeps_the_sink_and_decompresses() {
+    let dir = Dir::new();
+    let m = compress(&dir, "lp.cram", &["--method", "lora", "--rank", "1", "--protocol", "paper"]);
+    assert_eq!(m["greedy_exact"], true, "{m}");
+    decompresses(&dir, "lp.cram");
+}
+
+#[test]
 fn a_progressive_run_that_stops_early_keeps_its_horizon() {
     let dir = Dir::new();
     dir.write("text.txt", TEXT);
@@ -86,6 +94,7 @@ fn bad_method_options_give_one_clear_error() {
     cram_owned(&dir, &with(&["--rank", "4"])).expect_error("--rank applies to --method lowdim or lora");
     cram_owned(&dir, &with(&["--method", "lora", "--targets", "q,x"])).expect_error("unknown LoRA target `x`");
     cram_owned(&dir, &with(&["--method", "progressive", "--protocol", "paper"])).expect_error("greedy by construction");
+    cram_owned(&dir, &with(&["--method", "lora", "--layout", "paper"])).expect_error("use --layout sink");
     cram_owned(&dir, &with(&["--steps-per-token", "5"])).expect_error("--method progressive");
     assert!(!dir.path("bad.cram").exists(), "a failed run left a file");
 }

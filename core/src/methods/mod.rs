@@ -157,8 +157,8 @@ impl CramConfig {
                 if !(*alpha > 0.0 && alpha.is_finite()) {
                     return bad("--lora-alpha must be a positive number");
                 }
-                if self.layout == Layout::Paper && self.protocol == Protocol::Greedy {
-                    return bad("--method lora with the paper layout has no position before t_1 to predict it from; use --layout sink or --protocol paper");
+                if self.layout == Layout::Paper {
+                    return bad("--method lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use --layout sink");
                 }
             }
             Method::Lowdim { rank } if *rank < 1 => return bad("--rank must be at least 1"),

@@ -19,9 +19,11 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         ProtocolArg::Greedy => Protocol::Greedy,
         ProtocolArg::Paper => Protocol::Paper,
     };
-    let layout = match (r.layout, protocol) {
-        (Some(LayoutArg::Paper), _) | (None, Protocol::Paper) => Layout::Paper,
-        (Some(LayoutArg::Sink), _) | (None, Protocol::Greedy) => Layout::Sink,
+    // Default layout: the paper's with its protocol; LoRA trains no vector, so it keeps the sink.
+    let layout = match (r.layout, protocol, r.method) {
+        (Some(LayoutArg::Paper), _, _) => Layout::Paper,
+        (Some(LayoutArg::Sink), _, _) | (None, _, MethodArg::Lora) | (None, Protocol::Greedy, _) => Layout::Sink,
+        (None, Protocol::Paper, _) => Layout::Paper,
     };
     let only = |flag: &str, given: bool, methods: &str| -> Result<()> {
         if given {
