@@ -349,15 +349,14 @@ impl Cramming {
         let (loss, nll, hits) = score_tensors(logits, &ids, first);
         let grads = loss.backward();
         let scores = read_scores(nll, hits, &ids, first).await?;
-        let mut grad = vec![Vec::with_capacity(self.trainable.len()); b];
-        for leaf in &leaves {
-            let g = leaf.grad(&grads).ok_or_else(|| Error::Device("no gradient reached the trainable tensors".into()))?;
-            let g = readback::floats(g).await?;
-            let per_row = g.len() / b;
-            for (row, chunk) in g.chunks_exact(per_row).enumerate() {
-                grad[row].extend_from_slice(chunk);
-            }
-        }
+        // All gradients in one read: [B, rows * cols] per piece, side by side, so that row r is text r's
+        // gradient in the layout of its flat parameters.
+        let per_piece = leaves
+            .iter()
+            .map(|leaf| Ok(leaf.grad(&grads).ok_or_else(|| Error::Device("no gradient reached the trainable tensors".into()))?.reshape([b as i64, -1])))
+            .collect::<Result<Vec<Tensor<2>>>>()?;
+        let grad = readback::floats(Tensor::cat(per_piece, 1)).await?;
+        let grad: Vec<&[f32]> = grad.chunks_exact(self.trainable.len()).collect();
 
         let mut done: Vec<(usize, StopReason)> = Vec::new();
         for (row, slot) in self.slots.iter_mut().enumerate() {
@@ -413,7 +412,7 @@ impl Cramming {
                     slot.stage_steps = 0;
                     continue;
                 }
-                slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, &grad[row]);
+                slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, grad[row]);
                 if slot.stage_steps >= steps_per_token {
                     done.push((row, StopReason::StageBudget));
                 }
@@ -430,7 +429,7 @@ impl Cramming {
                 done.push((row, StopReason::Success));
                 continue;
             }
-            slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, &grad[row]);
+            slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, grad[row]);
             if slot.steps >= cfg.max_steps {
                 done.push((row, StopReason::MaxSteps));
             } else if slot.since_best >= cfg.patience {
