@@ -1,0 +1,43 @@
+//! `.cram` files in the browser, byte-compatible with the CLI: export writes
+//! [`CramFile::from_outcome`] (what `cram compress` writes) as a download; import parses a file,
+//! checks that it belongs to the loaded model and decodes it greedily against the stored sha256, as
+//! `cram decompress` does.
+
+use cram_core::LoadedModel;
+use cram_core::format::{CramFile, text_sha256};
+use cram_core::optim::trainer::decode_text_async;
+use wasm_bindgen::JsCast;
+
+use crate::loading::js_error;
+
+/// Offers `bytes` as a download called `name`.
+pub fn download(bytes: &[u8], name: &str) -> Result<(), String> {
+    let array = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/octet-stream");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts).map_err(js_error)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = doc.create_element("a").map_err(js_error)?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Decodes an imported `.cram` file with the loaded model: the text, or why not (the checks of
+/// `cram decompress`).
+pub async fn decode_file(lm: &LoadedModel, bytes: &[u8], name: &str) -> Result<String, String> {
+    let file = CramFile::from_bytes(bytes, name).map_err(|e| e.to_string())?;
+    file.check_model(&lm.identity).map_err(|e| e.to_string())?;
+    if file.memory.k > 0 && file.width != lm.config.hidden_size() {
+        return Err(format!("{name}: vectors of width {} do not fit a model of width {}", file.width, lm.config.hidden_size()));
+    }
+    let ids = decode_text_async(lm, &file.memory, &file.given_ids, file.tokens, None).await.map_err(|e| e.to_string())?;
+    let text = lm.tokenizer.decode(&ids).map_err(|e| e.to_string())?;
+    if text_sha256(&text) != file.text_sha256 {
+        return Err(format!("{name}: the decoded text does not match the stored sha256 (was the text crammed completely?): {text:?}"));
+    }
+    Ok(text)
+}

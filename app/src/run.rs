@@ -1,0 +1,227 @@
+//! One compression run, from the text box to the result: tokenise, step the optimiser
+//! ([`cram_core::optim::trainer::Cramming`]) while an [`Observer`] feeds the live views, decode
+//! greedily from the best memory, and keep what export needs. Reads are asynchronous (WebGPU cannot
+//! block), and the loop yields to the browser every few milliseconds so the page repaints and the Stop
+//! button is heard mid-run.
+
+use std::cell::{Cell, RefCell};
+
+use cram_core::LoadedModel;
+use cram_core::methods::{CramConfig, Method};
+use cram_core::models::lora::LoraTarget;
+use cram_core::optim::adamw::AdamWConfig;
+use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob, decode_text_async, embedding_std};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::engine;
+use crate::state::{AppState, CurvePoint, RunPhase, RunResult};
+
+/// The methods the page offers, `(value, label)`; each maps to a [`Method`] in [`method`].
+pub const METHODS: &[(&str, &str)] = &[
+    ("memory", "memory: K trainable input vectors (Kuratov et al. 2025)"),
+    ("dense", "dense: vectors through a trainable d×d layer"),
+    ("lowdim", "lowdim: vectors from an r-dimensional code"),
+    ("lora", "lora: rank-r adapters on q, k, v, o instead of vectors"),
+    ("progressive", "progressive: the target grows one token at a time"),
+];
+
+/// The [`Method`] of a select value, with the CLI's defaults for its parameters (`rank` 0 = default).
+pub fn method(name: &str, rank: usize) -> Method {
+    match name {
+        "dense" => Method::Dense,
+        "lowdim" => Method::Lowdim { rank: if rank > 0 { rank } else { 64 } },
+        "lora" => {
+            let rank = rank.max(1);
+            Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
+        }
+        "progressive" => Method::Progressive { steps_per_token: 1000 },
+        _ => Method::Memory,
+    }
+}
+
+/// Curve points kept; older ones are thinned so long runs stay cheap to draw.
+const MAX_CURVE_POINTS: usize = 600;
+/// The longest the loop computes before it lets the browser repaint.
+const SLICE_SECONDS: f64 = 0.03;
+thread_local! {
+    static STOP: Cell<bool> = const { Cell::new(false) };
+    /// What export needs from the last run: its recipe and outcome.
+    static LAST: RefCell<Option<(CramConfig, CramOutcome)>> = const { RefCell::new(None) };
+}
+
+/// Asks the running loop to stop after the current step.
+pub fn request_stop() {
+    STOP.with(|s| s.set(true));
+}
+
+/// The recipe and outcome of the last finished run.
+pub fn last_run() -> Option<(CramConfig, CramOutcome)> {
+    LAST.with(|l| l.borrow().clone())
+}
+
+/// Lets the browser run its event loop once (a zero-delay timeout).
+pub async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), 0);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+fn now_seconds() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now() / 1000.0).unwrap_or(0.0)
+}
+
+/// Feeds the live views from the loop's reports.
+struct LiveObserver {
+    state: AppState,
+    started: f64,
+}
+
+impl Observer for LiveObserver {
+    fn on_step(&mut self, r: &StepReport) {
+        let point = CurvePoint { step: r.step, loss: r.loss, accuracy: r.right as f64 / r.scored.max(1) as f64 };
+        self.state.curve.update(|c| {
+            c.push(point);
+            if c.len() > MAX_CURVE_POINTS {
+                // Keep every other point of the older half.
+                let half = c.len() / 2;
+                let mut kept: Vec<CurvePoint> = c[..half].iter().step_by(2).copied().collect();
+                kept.extend_from_slice(&c[half..]);
+                *c = kept;
+            }
+        });
+        self.state.correct.set(r.correct.to_vec());
+        let elapsed = now_seconds() - self.started;
+        if elapsed > 0.0 {
+            self.state.steps_per_second.set(r.step as f64 / elapsed);
+        }
+    }
+
+    fn on_done(&mut self, outcome: &CramOutcome) {
+        self.state.heat.set(outcome.memory.vectors.clone());
+    }
+
+    fn stop_requested(&self) -> bool {
+        STOP.with(|s| s.get())
+    }
+}
+
+/// The recipe from the page's controls.
+pub fn recipe(state: &AppState) -> Result<CramConfig, String> {
+    let method = method(&state.method.get_untracked(), state.rank.get_untracked());
+    let cfg = CramConfig {
+        mem: if method.uses_vectors() { state.mem.get_untracked() } else { 0 },
+        method,
+        adamw: AdamWConfig { lr: state.lr.get_untracked(), ..AdamWConfig::default() },
+        max_steps: state.max_steps.get_untracked(),
+        ..CramConfig::default()
+    };
+    cfg.validate().map_err(|e| e.to_string().replace("--mem", "vectors").replace("--lr", "learning rate").replace("--max-steps", "max steps").replace("--rank", "rank"))?;
+    Ok(cfg)
+}
+
+/// The token ids of the text box, cut to the tokens control (0 = all).
+pub fn target_ids(lm: &LoadedModel, text: &str, tokens: usize) -> Result<Vec<u32>, String> {
+    if text.trim().is_empty() {
+        return Err("type a text to cram first".into());
+    }
+    let mut ids = lm.tokenizer.encode(text).map_err(|e| e.to_string())?;
+    if tokens > 0 {
+        if tokens > ids.len() {
+            return Err(format!("the text has only {} tokens; lower the token count", ids.len()));
+        }
+        ids.truncate(tokens);
+    }
+    let limit = lm.config.max_position_embeddings();
+    if ids.len() + 2 > limit {
+        return Err(format!("the text has {} tokens; the model's context is {limit}; lower the token count", ids.len()));
+    }
+    Ok(ids)
+}
+
+/// Token pieces for the strip and the diff.
+pub fn pieces(lm: &LoadedModel, ids: &[u32]) -> Vec<String> {
+    ids.iter().map(|&id| lm.tokenizer.decode(&[id]).unwrap_or_else(|_| format!("<{id}>"))).collect()
+}
+
+/// The optimisation, one step at a time, yielding to the browser between slices of work.
+async fn optimise(lm: &LoadedModel, mut cfg: CramConfig, jobs: Vec<TextJob>, obs: &mut LiveObserver) -> Result<CramOutcome, String> {
+    let err = |e: cram_core::Error| e.to_string();
+    yield_to_browser().await;
+    if cfg.init_std.is_none() {
+        // `Cramming::new` would read this back synchronously, which WebGPU cannot do.
+        cfg.init_std = Some(embedding_std(&lm.model).await.map_err(err)?);
+    }
+    let mut run = Cramming::new(lm, cfg, jobs, 1).map_err(err)?;
+    let mut slice = now_seconds();
+    while run.step_async(lm, obs).await.map_err(err)? {
+        if now_seconds() - slice > SLICE_SECONDS {
+            yield_to_browser().await;
+            slice = now_seconds();
+        }
+    }
+    run.into_outcomes().pop().ok_or_else(|| "the run produced no result".to_string())
+}
+
+/// Runs one compression of the text box with the page's controls.
+pub async fn compress(state: AppState) {
+    let Some(lm) = engine::model() else {
+        state.error.set(Some("load a model first".into()));
+        return;
+    };
+    state.reset_run();
+    STOP.with(|s| s.set(false));
+    let prepared = recipe(&state).and_then(|cfg| Ok((cfg, target_ids(&lm, &state.text.get_untracked(), state.tokens.get_untracked())?)));
+    let (cfg, ids) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            state.error.set(Some(e));
+            state.phase.set(RunPhase::Failed);
+            return;
+        }
+    };
+    state.pieces.set(pieces(&lm, &ids));
+    state.phase.set(RunPhase::Running);
+    let jobs = vec![TextJob { id: "page".into(), ids: ids.clone() }];
+    let mut obs = LiveObserver { state, started: now_seconds() };
+    let outcome = match optimise(&lm, cfg.clone(), jobs, &mut obs).await {
+        Ok(o) => o,
+        Err(e) => {
+            state.error.set(Some(e));
+            state.phase.set(RunPhase::Failed);
+            return;
+        }
+    };
+    let stopped = STOP.with(|s| s.get());
+    state.phase.set(RunPhase::Decoding);
+    yield_to_browser().await;
+    let target = &outcome.ids;
+    let decoded_ids = match decode_text_async(&lm, &outcome.memory, &outcome.given_ids, target.len(), None).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            state.error.set(Some(format!("decoding failed: {e}")));
+            state.phase.set(RunPhase::Failed);
+            return;
+        }
+    };
+    let original = lm.tokenizer.decode(target).unwrap_or_default();
+    let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();
+    let stop = serde_json::to_value(outcome.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    state.result.set(Some(RunResult {
+        original,
+        original_tokens: pieces(&lm, target),
+        decoded_tokens: pieces(&lm, &decoded_ids),
+        decoded,
+        metrics: outcome.metrics.clone(),
+        mem: outcome.memory.vectors.clone(),
+        hidden: lm.config.hidden_size(),
+        stop,
+    }));
+    state.heat.set(outcome.memory.vectors.clone());
+    LAST.with(|l| *l.borrow_mut() = Some((cfg, outcome)));
+    state.phase.set(if stopped { RunPhase::Stopped } else { RunPhase::Done });
+}

@@ -1,0 +1,210 @@
+//! The page's state: plain data in signals, and the few methods that change it. Components read what
+//! they show and write through these methods, so the run loop and the views share one picture.
+
+use leptos::prelude::*;
+
+use cram_core::metrics::CramMetrics;
+
+/// Where the app stands with the model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ModelStatus {
+    /// Nothing loaded yet.
+    #[default]
+    Empty,
+    /// Bytes arriving or weights being built: `(what, done bytes, total bytes if known)`.
+    Loading { what: String, done: u64, total: Option<u64> },
+    /// A model is ready.
+    Ready(ModelInfo),
+    /// Loading failed; the message says why.
+    Failed(String),
+}
+
+/// What the page shows about the loaded model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Where it came from (file or URL).
+    pub source: String,
+    /// `llama` or `gpt_neox`.
+    pub family: String,
+    /// Width of one vector.
+    pub hidden: usize,
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Layers.
+    pub layers: usize,
+    /// Context length.
+    pub context: usize,
+    /// The dtype of the file's weights.
+    pub dtype: String,
+    /// The device label shown on the page (`WebGPU` or `CPU (...)`).
+    pub device: String,
+    /// Whether the device is the GPU.
+    pub gpu: bool,
+    /// Seconds the load took.
+    pub seconds: f64,
+}
+
+/// Where a compression run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunPhase {
+    /// No run yet.
+    #[default]
+    Idle,
+    /// Optimising.
+    Running,
+    /// Checking the result by greedy decoding.
+    Decoding,
+    /// Finished (successfully or not: see the result).
+    Done,
+    /// Stopped by the user; the best vectors so far are kept.
+    Stopped,
+    /// Failed with an error.
+    Failed,
+}
+
+impl RunPhase {
+    /// The value of the `data-state` attribute the tests wait on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunPhase::Idle => "idle",
+            RunPhase::Running => "running",
+            RunPhase::Decoding => "decoding",
+            RunPhase::Done => "done",
+            RunPhase::Stopped => "stopped",
+            RunPhase::Failed => "failed",
+        }
+    }
+}
+
+/// One point of the live curves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// Optimiser step (1-based).
+    pub step: usize,
+    /// Mean cross-entropy over the scored tokens.
+    pub loss: f64,
+    /// Teacher-forced accuracy.
+    pub accuracy: f64,
+}
+
+/// The end of a run, as shown beside the original.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// The target text (the decoded target tokens).
+    pub original: String,
+    /// Token pieces of the target.
+    pub original_tokens: Vec<String>,
+    /// What greedy decoding from the vectors gives, as token pieces.
+    pub decoded_tokens: Vec<String>,
+    /// The decoded text.
+    pub decoded: String,
+    /// The CLI's measures, same field names.
+    pub metrics: CramMetrics,
+    /// The vectors, `[mem, d]` row-major.
+    pub mem: Vec<f32>,
+    /// Width of one vector.
+    pub hidden: usize,
+    /// Why the run stopped (`success`, `max_steps`, `patience`, `interrupted`).
+    pub stop: String,
+}
+
+/// All signals of the page; `Copy`, so closures take it by value.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The model.
+    pub model: RwSignal<ModelStatus>,
+    /// The run phase.
+    pub phase: RwSignal<RunPhase>,
+    /// The text to cram.
+    pub text: RwSignal<String>,
+    /// Tokens to cram (0 = all).
+    pub tokens: RwSignal<usize>,
+    /// Number of vectors K.
+    pub mem: RwSignal<usize>,
+    /// Learning rate.
+    pub lr: RwSignal<f64>,
+    /// Most optimiser steps.
+    pub max_steps: RwSignal<usize>,
+    /// The method's name (see [`crate::run::METHODS`]).
+    pub method: RwSignal<String>,
+    /// The rank of `lowdim` and `lora` (0 = the method's default).
+    pub rank: RwSignal<usize>,
+    /// The target's token pieces while running.
+    pub pieces: RwSignal<Vec<String>>,
+    /// Per target token, right at the last step (teacher-forced).
+    pub correct: RwSignal<Vec<bool>>,
+    /// The curves.
+    pub curve: RwSignal<Vec<CurvePoint>>,
+    /// Steps per second of the run so far.
+    pub steps_per_second: RwSignal<f64>,
+    /// The latest vectors, for the heat strip (`[mem, d]`).
+    pub heat: RwSignal<Vec<f32>>,
+    /// The result of the last run.
+    pub result: RwSignal<Option<RunResult>>,
+    /// The last error of a run, export or import.
+    pub error: RwSignal<Option<String>>,
+    /// What the last imported `.cram` file decoded to.
+    pub imported: RwSignal<Option<String>>,
+    /// Whether the teaching walk is open.
+    pub teaching: RwSignal<bool>,
+}
+
+/// The example text of the page.
+pub const DEFAULT_TEXT: &str = "The quick brown fox jumps over the lazy dog.";
+/// The default model, served next to the app (see `scripts/app-build.sh`).
+pub const DEFAULT_MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+impl AppState {
+    /// Fresh state with the page's defaults.
+    pub fn new() -> Self {
+        Self {
+            model: RwSignal::new(ModelStatus::Empty),
+            phase: RwSignal::new(RunPhase::Idle),
+            text: RwSignal::new(DEFAULT_TEXT.to_string()),
+            tokens: RwSignal::new(0),
+            mem: RwSignal::new(1),
+            lr: RwSignal::new(0.01),
+            max_steps: RwSignal::new(5000),
+            method: RwSignal::new("memory".to_string()),
+            rank: RwSignal::new(0),
+            pieces: RwSignal::new(vec![]),
+            correct: RwSignal::new(vec![]),
+            curve: RwSignal::new(vec![]),
+            steps_per_second: RwSignal::new(0.0),
+            heat: RwSignal::new(vec![]),
+            result: RwSignal::new(None),
+            error: RwSignal::new(None),
+            imported: RwSignal::new(None),
+            teaching: RwSignal::new(false),
+        }
+    }
+
+    /// Clears what a new run replaces.
+    pub fn reset_run(&self) {
+        self.correct.set(vec![]);
+        self.curve.set(vec![]);
+        self.steps_per_second.set(0.0);
+        self.heat.set(vec![]);
+        self.result.set(None);
+        self.error.set(None);
+    }
+
+    /// The loaded model's info, if any.
+    pub fn info(&self) -> Option<ModelInfo> {
+        match self.model.get() {
+            ModelStatus::Ready(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// Whether a run is under way.
+    pub fn busy(&self) -> bool {
+        matches!(self.phase.get(), RunPhase::Running | RunPhase::Decoding) || matches!(self.model.get(), ModelStatus::Loading { .. })
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

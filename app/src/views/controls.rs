@@ -1,0 +1,65 @@
+//! The text box and the recipe: tokens, vectors, method, learning rate, step budget; Compress and
+//! Stop.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::run::{self, METHODS};
+use crate::state::{AppState, RunPhase};
+
+/// A number input bound to a signal; bad input keeps the old value.
+#[component]
+fn NumberField<T>(label: &'static str, testid: &'static str, value: RwSignal<T>, step: &'static str) -> impl IntoView
+where
+    T: std::str::FromStr + std::fmt::Display + Clone + Send + Sync + 'static,
+{
+    view! {
+        <label>{label}" "
+            <input type="number" step=step data-testid=testid prop:value=move || value.get().to_string()
+                on:change=move |ev| { if let Ok(v) = event_target_value(&ev).trim().parse::<T>() { value.set(v) } } />
+        </label>
+    }
+}
+
+/// The controls section.
+#[component]
+pub fn Controls(state: AppState) -> impl IntoView {
+    let token_count = move || {
+        let text = state.text.get();
+        crate::engine::model().and_then(|lm| lm.tokenizer.encode(&text).ok()).map(|ids| ids.len())
+    };
+    view! {
+        <textarea rows="4" data-testid="text" prop:value=move || state.text.get() on:input=move |ev| state.text.set(event_target_value(&ev))></textarea>
+        <p class="muted">{move || {
+            let _ = state.model.get();
+            match token_count() { Some(n) => format!("{n} tokens with this model's tokenizer"), None => "load a model to count tokens".into() }
+        }}</p>
+        <div class="row">
+            <NumberField label="tokens (0 = all)" testid="tokens" value=state.tokens step="1" />
+            <NumberField label="vectors" testid="mem" value=state.mem step="1" />
+            <NumberField label="learning rate" testid="lr" value=state.lr step="any" />
+            <NumberField label="max steps" testid="max-steps" value=state.max_steps step="1" />
+            <NumberField label="rank (lowdim, lora; 0 = default)" testid="rank" value=state.rank step="1" />
+            <label>"method "
+                <select data-testid="method" on:change=move |ev| state.method.set(event_target_value(&ev))>
+                    {METHODS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                </select>
+            </label>
+        </div>
+        <div class="row">
+            <button class="primary" data-testid="compress"
+                disabled=move || state.busy() || state.info().is_none()
+                on:click=move |_| spawn_local(run::compress(state))>"Compress"</button>
+            <button data-testid="stop" disabled=move || state.phase.get() != RunPhase::Running on:click=move |_| run::request_stop()>"Stop"</button>
+            <span data-testid="run-state" data-state=move || state.phase.get().as_str()>{move || match state.phase.get() {
+                RunPhase::Idle => String::new(),
+                RunPhase::Running => format!("running · {:.1} steps/s", state.steps_per_second.get()),
+                RunPhase::Decoding => "decoding from the vectors…".into(),
+                RunPhase::Done => "done".into(),
+                RunPhase::Stopped => "stopped: the best vectors so far are kept".into(),
+                RunPhase::Failed => "failed".into(),
+            }}</span>
+        </div>
+        {move || state.error.get().map(|e| view! { <p class="error" data-testid="error">{e}</p> })}
+    }
+}

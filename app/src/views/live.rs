@@ -1,0 +1,95 @@
+//! What the page shows while a run goes on: the token strip coloured by whether each token is
+//! predicted right now, the loss and accuracy curves, and the vectors as a heat strip.
+
+use leptos::prelude::*;
+
+use crate::state::{AppState, CurvePoint};
+
+/// The target's tokens, green when predicted right at the last step, red when not.
+#[component]
+pub fn TokenStrip(state: AppState) -> impl IntoView {
+    view! {
+        <div class="strip" data-testid="token-strip">
+            {move || {
+                let correct = state.correct.get();
+                state.pieces.get().into_iter().enumerate().map(|(i, piece)| {
+                    let class = match correct.get(i) { Some(true) => "tok ok", Some(false) => "tok bad", None => "tok" };
+                    view! { <span class=class>{piece.replace('\n', "⏎")}</span> }
+                }).collect_view()
+            }}
+        </div>
+    }
+}
+
+const W: f64 = 600.0;
+const H: f64 = 140.0;
+
+/// SVG `points` of `values` over the steps, scaled to `[0, top]`.
+fn polyline(points: &[CurvePoint], value: impl Fn(&CurvePoint) -> f64, top: f64) -> String {
+    let last = points.last().map(|p| p.step).unwrap_or(1).max(2) as f64;
+    points
+        .iter()
+        .map(|p| {
+            let x = (p.step as f64 - 1.0) / (last - 1.0) * W;
+            let y = H - (value(p) / top).clamp(0.0, 1.0) * H;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Loss (mean cross-entropy, scaled to its first value) and teacher-forced accuracy per step.
+#[component]
+pub fn Curves(state: AppState) -> impl IntoView {
+    let loss_top = move || state.curve.with(|c| c.iter().map(|p| p.loss).fold(1e-9, f64::max));
+    view! {
+        <div class="curves">
+            <svg viewBox=format!("0 0 {W} {H}") width="100%" height="150" preserveAspectRatio="none" data-testid="curves">
+                <rect x="0" y="0" width=W height=H class="plot-bg" />
+                <polyline class="loss" fill="none" points=move || state.curve.with(|c| polyline(c, |p| p.loss, loss_top())) />
+                <polyline class="acc" fill="none" points=move || state.curve.with(|c| polyline(c, |p| p.accuracy, 1.0)) />
+            </svg>
+            <p class="legend">
+                <span class="loss-key">"— loss"</span>
+                {move || state.curve.with(|c| c.last().map(|p| format!(" {:.3} nats/token", p.loss)).unwrap_or_default())}
+                "   " <span class="acc-key">"— accuracy"</span>
+                {move || state.curve.with(|c| c.last().map(|p| format!(" {:.0}% at step {}", p.accuracy * 100.0, p.step)).unwrap_or_default())}
+                {move || { let s = state.steps_per_second.get(); if s > 0.0 { format!(" · {s:.1} steps/s") } else { String::new() } }}
+            </p>
+        </div>
+    }
+}
+
+/// A colour for `v` in `[-1, 1]`: blue, white, red.
+fn heat(v: f32) -> String {
+    let t = v.clamp(-1.0, 1.0);
+    let (r, g, b) = if t >= 0.0 { (255.0, 255.0 * (1.0 - t), 255.0 * (1.0 - t)) } else { (255.0 * (1.0 + t), 255.0 * (1.0 + t), 255.0) };
+    format!("rgb({r:.0},{g:.0},{b:.0})")
+}
+
+/// The vectors, one row per vector, one cell per coordinate, scaled by the largest magnitude.
+#[component]
+pub fn HeatStrip(state: AppState) -> impl IntoView {
+    let d = move || state.info().map(|i| i.hidden).unwrap_or(1).max(1);
+    view! {
+        <div data-testid="heat-strip">
+            {move || {
+                let mem = state.heat.get();
+                if mem.is_empty() {
+                    return view! { <p class="muted">"The vectors appear here when the run ends."</p> }.into_any();
+                }
+                let d = d();
+                let rows = mem.len() / d;
+                let scale = mem.iter().fold(1e-9f32, |m, v| m.max(v.abs()));
+                let cells = mem.iter().enumerate().map(|(i, v)| {
+                    let (row, col) = (i / d, i % d);
+                    view! { <rect x=col y={row * 8} width="1" height="8" fill={heat(v / scale)} /> }
+                }).collect_view();
+                view! {
+                    <svg viewBox=format!("0 0 {d} {}", rows * 8) width="100%" height={rows * 24} preserveAspectRatio="none">{cells}</svg>
+                    <p class="muted">{format!("{rows} vector(s) × {d} floats, largest |value| {scale:.3}")}</p>
+                }.into_any()
+            }}
+        </div>
+    }
+}

@@ -1,0 +1,59 @@
+//! The components of the page, top to bottom: the model picker, the controls, the live views, the
+//! result, the `.cram` import, and the teaching walk.
+
+mod controls;
+mod live;
+mod model_picker;
+mod result;
+mod teach;
+
+use leptos::prelude::*;
+
+use crate::state::AppState;
+
+pub use controls::Controls;
+pub use live::{Curves, HeatStrip, TokenStrip};
+pub use model_picker::ModelPicker;
+pub use result::{CramImport, Reconstruction};
+pub use teach::Teaching;
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState::new();
+    view! {
+        <header>
+            <h1>"cram"</h1>
+            <p class="lead">"Cram a text into the input vectors of a frozen language model, and get it back by greedy decoding from those vectors alone."</p>
+            <button class="link" data-testid="teach-toggle" on:click=move |_| state.teaching.update(|t| *t = !*t)>
+                {move || if state.teaching.get() { "Close the guided walk" } else { "Guided walk: how does this work?" }}
+            </button>
+        </header>
+        <Teaching state=state />
+        <section class="card">
+            <h2>"1. Model"</h2>
+            <ModelPicker state=state />
+        </section>
+        <section class="card">
+            <h2>"2. Text and recipe"</h2>
+            <Controls state=state />
+        </section>
+        <section class="card">
+            <h2>"3. Cramming"</h2>
+            <TokenStrip state=state />
+            <Curves state=state />
+            <HeatStrip state=state />
+        </section>
+        <section class="card">
+            <h2>"4. Back again"</h2>
+            <Reconstruction state=state />
+            <CramImport state=state />
+        </section>
+        <footer>"cram-core " {cram_core::VERSION} " · Kuratov et al., \"Cramming 1568 Tokens into a Single Vector and Back Again\" (ACL 2025)"</footer>
+    }
+}
+
+/// `1234567` → `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1_000_000 { format!("{:.1} MB", n as f64 / 1e6) } else { format!("{:.0} kB", n as f64 / 1e3) }
+}

@@ -1,0 +1,137 @@
+//! Picking and loading a model: a same-origin URL (the default model) or files from disk, the device
+//! choice, a progress bar, and what was loaded.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::{File, HtmlInputElement};
+
+use crate::engine::{self, DevicePreference};
+use crate::loading::{self, ModelFiles};
+use crate::run::yield_to_browser;
+use crate::state::{AppState, DEFAULT_MODEL_URL, ModelInfo, ModelStatus};
+use crate::views::human_bytes;
+
+/// Where the bytes come from.
+enum Source {
+    Url(String),
+    Files(Vec<File>),
+}
+
+fn now() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now() / 1000.0).unwrap_or(0.0)
+}
+
+async fn load(state: AppState, source: Source, pref: DevicePreference) {
+    let started = now();
+    state.model.set(ModelStatus::Loading { what: "choosing the device".into(), done: 0, total: None });
+    let device = engine::choose_device(pref).await;
+    let progress = |what: String| move |done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: what.clone(), done, total });
+    let files = match source {
+        Source::Url(url) => {
+            state.model.set(ModelStatus::Loading { what: format!("downloading {url}"), done: 0, total: None });
+            let on = progress(format!("downloading {url}"));
+            loading::fetch_cached(&url, &on).await.map(|(bytes, _)| ModelFiles::Gguf { name: url.clone(), bytes })
+        }
+        Source::Files(files) => {
+            state.model.set(ModelStatus::Loading { what: "reading the files".into(), done: 0, total: None });
+            loading::collect_files(files).await
+        }
+    };
+    let files = match files {
+        Ok(f) => f,
+        Err(e) => return state.model.set(ModelStatus::Failed(e)),
+    };
+    state.model.set(ModelStatus::Loading { what: format!("building the model on {}", device.label), done: 0, total: None });
+    yield_to_browser().await;
+    match loading::build(files, &device.device) {
+        Ok(lm) => {
+            let c = &lm.config;
+            let info = ModelInfo {
+                source: lm.identity.source.clone(),
+                family: lm.identity.family.clone(),
+                hidden: c.hidden_size(),
+                vocab: c.vocab_size(),
+                layers: c.num_layers(),
+                context: c.max_position_embeddings(),
+                dtype: lm.identity.file_dtype.clone(),
+                device: device.label.clone(),
+                gpu: device.gpu,
+                seconds: now() - started,
+            };
+            engine::set_model(lm);
+            state.model.set(ModelStatus::Ready(info));
+        }
+        Err(e) => state.model.set(ModelStatus::Failed(e)),
+    }
+}
+
+/// The model section.
+#[component]
+pub fn ModelPicker(state: AppState) -> impl IntoView {
+    let url = RwSignal::new(DEFAULT_MODEL_URL.to_string());
+    let device = RwSignal::new("auto".to_string());
+    let pick = move |ev: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        let Some(list) = input.files() else { return };
+        let files: Vec<File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        if !files.is_empty() {
+            spawn_local(load(state, Source::Files(files), DevicePreference::parse(&device.get_untracked())));
+        }
+    };
+    view! {
+        <div class="row">
+            <label>"Same-origin URL "
+                <input type="text" size="44" data-testid="model-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev)) />
+            </label>
+            <button data-testid="load-url" disabled=move || state.busy()
+                on:click=move |_| spawn_local(load(state, Source::Url(url.get_untracked()), DevicePreference::parse(&device.get_untracked())))>
+                "Load"
+            </button>
+        </div>
+        <div class="row">
+            <label>"…or files from disk (a .gguf, or config.json + *.safetensors + tokenizer.json) "
+                <input type="file" multiple data-testid="model-files" accept=".gguf,.json,.safetensors" on:change=pick disabled=move || state.busy() />
+            </label>
+        </div>
+        <div class="row">
+            <label>"Device "
+                <select data-testid="device" on:change=move |ev| device.set(event_target_value(&ev))>
+                    <option value="auto" selected>"WebGPU if the browser has it, else CPU"</option>
+                    <option value="cpu">"CPU"</option>
+                </select>
+            </label>
+        </div>
+        <div data-testid="model-status" data-state=move || match state.model.get() {
+            ModelStatus::Empty => "empty",
+            ModelStatus::Loading { .. } => "loading",
+            ModelStatus::Ready(_) => "ready",
+            ModelStatus::Failed(_) => "failed",
+        }>
+            {move || match state.model.get() {
+                ModelStatus::Empty => view! { <p class="muted">"No model yet. The default is SmolLM2-135M-Instruct (98 MB, cached after the first load)."</p> }.into_any(),
+                ModelStatus::Loading { what, done, total } => view! {
+                    <p>{what}" "{if done > 0 { human_bytes(done) } else { String::new() }}{total.map(|t| format!(" of {}", human_bytes(t))).unwrap_or_default()}</p>
+                    <progress data-testid="load-progress" max={total.unwrap_or(0).max(1) as f64} value={done as f64}></progress>
+                }.into_any(),
+                ModelStatus::Ready(info) => view! { <ModelSummary info=info /> }.into_any(),
+                ModelStatus::Failed(e) => view! { <p class="error" data-testid="model-error">{e}</p> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+/// What was loaded, and where it computes.
+#[component]
+fn ModelSummary(info: ModelInfo) -> impl IntoView {
+    let capacity = cram_core::metrics::theoretical_capacity_tokens(info.hidden, info.vocab, 1);
+    let device_class = if info.gpu { "device gpu" } else { "device cpu" };
+    view! {
+        <p>
+            "Loaded " <code>{info.source.clone()}</code> " in " {format!("{:.1}", info.seconds)} " s: "
+            {info.family.clone()} ", " {info.layers} " layers, d = " {info.hidden} ", vocabulary " {info.vocab}
+            ", context " {info.context} ", weights " {info.dtype.clone()} "."
+        </p>
+        <p>"Computing on " <span class=device_class data-testid="device-label">{info.device.clone()}</span></p>
+        <p class="muted">"One vector holds at most d·16 / log₂V = " {format!("{capacity:.0}")} " tokens (the theoretical capacity)."</p>
+    }
+}

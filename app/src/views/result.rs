@@ -1,0 +1,91 @@
+//! The end of a run: the reconstruction beside the original with differing tokens marked, the CLI's
+//! metrics (same field names), `.cram` export; and the import of a `.cram` file.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::HtmlInputElement;
+
+use crate::state::{AppState, RunResult};
+use crate::{cram_io, engine, loading, run};
+
+/// Token pieces with the ones that differ from `other` marked.
+fn marked(tokens: &[String], other: &[String]) -> impl IntoView + use<> {
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let class = if other.get(i) == Some(t) { "tok same" } else { "tok diff" };
+            view! { <span class=class>{t.replace('\n', "⏎")}</span> }
+        })
+        .collect_view()
+}
+
+fn export() -> Result<(), String> {
+    let lm = engine::model().ok_or("no model")?;
+    let (cfg, outcome) = run::last_run().ok_or("no run to export")?;
+    let file = cram_core::format::CramFile::from_outcome(&lm, &cfg, &outcome).map_err(|e| e.to_string())?;
+    let bytes = file.to_bytes().map_err(|e| e.to_string())?;
+    cram_io::download(&bytes, "page.cram")
+}
+
+/// Original and reconstruction, metrics, export.
+#[component]
+pub fn Reconstruction(state: AppState) -> impl IntoView {
+    view! {
+        {move || state.result.get().map(|r: RunResult| {
+            let exact = r.decoded == r.original;
+            let metrics = serde_json::to_value(&r.metrics).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
+            view! {
+                <div class="compare">
+                    <div><h3>"Original"</h3><p class="text" data-testid="original">{r.original.clone()}</p>
+                        <div class="strip">{marked(&r.original_tokens, &r.decoded_tokens)}</div></div>
+                    <div><h3>"Decoded from the vectors alone"</h3><p class="text" data-testid="reconstruction">{r.decoded.clone()}</p>
+                        <div class="strip">{marked(&r.decoded_tokens, &r.original_tokens)}</div></div>
+                </div>
+                <p data-testid="verdict" data-exact={exact.to_string()} class={if exact { "good" } else { "error" }}>
+                    {if exact { "Exact: every token came back.".to_string() } else {
+                        format!("Not exact ({}): the marked tokens differ; more steps, a higher learning rate or more vectors may help.", r.stop)
+                    }}
+                </p>
+                <table class="metrics" data-testid="metrics">
+                    <tr><th>"field"</th><th>"value"</th></tr>
+                    {metrics.into_iter().map(|(k, v)| {
+                        let shown = match v.as_f64() { Some(x) if v.is_f64() => format!("{x:.4}"), _ => v.to_string() };
+                        view! { <tr><td><code>{k}</code></td><td>{shown}</td></tr> }
+                    }).collect_view()}
+                </table>
+                <p class="muted">"The field names are those of " <code>"cram compress --json"</code> "."</p>
+                <button data-testid="export" on:click=move |_| { if let Err(e) = export() { state.error.set(Some(e)) } }>"Export .cram"</button>
+            }
+        })}
+    }
+}
+
+/// Import a `.cram` file (from this page or from `cram compress`) and decode it.
+#[component]
+pub fn CramImport(state: AppState) -> impl IntoView {
+    let pick = move |ev: web_sys::Event| {
+        let input: HtmlInputElement = event_target(&ev);
+        let Some(file) = input.files().and_then(|l| l.get(0)) else { return };
+        spawn_local(async move {
+            state.imported.set(None);
+            let result = async {
+                let lm = engine::model().ok_or("load the model the file was made with first")?;
+                let bytes = loading::read_file(&file).await?;
+                run::yield_to_browser().await;
+                cram_io::decode_file(&lm, &bytes, &file.name()).await
+            }
+            .await;
+            match result {
+                Ok(text) => state.imported.set(Some(text)),
+                Err(e) => state.error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <div class="row">
+            <label>"Import a .cram file " <input type="file" accept=".cram" data-testid="import" on:change=pick /></label>
+        </div>
+        {move || state.imported.get().map(|t| view! { <p>"Decoded: " <span class="text" data-testid="imported">{t}</span></p> })}
+    }
+}

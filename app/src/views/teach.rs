@@ -1,0 +1,80 @@
+//! The guided walk for workshops: four short steps, each with numbers from the loaded model and a
+//! "try it" that fills the controls with a small example that converges within a minute.
+
+use leptos::prelude::*;
+
+use crate::state::AppState;
+
+/// One step of the walk.
+struct Step {
+    title: &'static str,
+    body: &'static str,
+    /// `(text, tokens, vectors, learning rate)` put into the controls by "try it".
+    example: Option<(&'static str, usize, usize, f64)>,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        title: "A memory vector",
+        body: "A language model reads a text as a sequence of input vectors, one per token. cram adds one more vector in front — not the embedding of any token, but free numbers — and trains only those numbers, with the model frozen, until the model, reading that vector alone, writes the text. The text is then stored in the vector.",
+        example: Some(("Hello, world!", 0, 1, 0.01)),
+    },
+    Step {
+        title: "How much fits in one vector",
+        body: "A vector has d numbers. If each carries about 16 useful bits, the vector holds d·16 bits; each token of a vocabulary of V tokens needs log₂V bits, so one vector holds at most d·16 / log₂V tokens. That is the theoretical capacity below; real runs reach a fraction of it.",
+        example: None,
+    },
+    Step {
+        title: "Teacher-forced versus greedy",
+        body: "While training, the model sees the true previous tokens and we count how many next tokens it gets right (teacher-forced accuracy: the colours of the token strip). Getting the text back is harder: greedy decoding feeds the model its own guesses, so one early mistake derails the rest. cram calls a text crammed only when greedy decoding gives back every token.",
+        example: Some(("The cat sat on the mat.", 0, 1, 0.01)),
+    },
+    Step {
+        title: "Predictable texts cram further",
+        body: "The vector only has to carry what the model cannot guess. A well-known sentence costs few bits; a list of random words costs the full log₂V bits per token. Try both, and compare the information gain and the steps in the metrics table.",
+        example: Some(("window seventeen purple oxygen ladder", 0, 1, 0.01)),
+    },
+];
+
+/// The walk, shown when `state.teaching` is on.
+#[component]
+pub fn Teaching(state: AppState) -> impl IntoView {
+    let at = RwSignal::new(0usize);
+    let capacity = move || {
+        state.info().map(|i| {
+            let bits = (i.vocab as f64).log2();
+            format!(
+                "With the loaded model: d = {}, V = {}, log₂V = {:.1} bits per token, so one vector holds at most {} · 16 / {:.1} = {:.0} tokens.",
+                i.hidden, i.vocab, bits, i.hidden, bits, cram_core::metrics::theoretical_capacity_tokens(i.hidden, i.vocab, 1)
+            )
+        }).unwrap_or_else(|| "Load a model to see its numbers.".into())
+    };
+    view! {
+        <Show when=move || state.teaching.get()>
+            <section class="card teach" data-testid="teaching">
+                {move || {
+                    let i = at.get();
+                    let step = &STEPS[i];
+                    let example = step.example;
+                    view! {
+                        <h2>{format!("Step {} of {}: {}", i + 1, STEPS.len(), step.title)}</h2>
+                        <p>{step.body}</p>
+                        <p class="muted">{capacity}</p>
+                        {example.map(|(text, tokens, mem, lr)| view! {
+                            <button on:click=move |_| {
+                                state.text.set(text.to_string());
+                                state.tokens.set(tokens);
+                                state.mem.set(mem);
+                                state.lr.set(lr);
+                            }>{format!("Try it: \"{text}\"")}</button>
+                        })}
+                    }
+                }}
+                <div class="row">
+                    <button disabled=move || at.get() == 0 on:click=move |_| at.update(|a| *a = a.saturating_sub(1))>"Back"</button>
+                    <button disabled=move || at.get() + 1 == STEPS.len() on:click=move |_| at.update(|a| *a = (*a + 1).min(STEPS.len() - 1))>"Next"</button>
+                </div>
+            </section>
+        </Show>
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The web app's tests: build dist/ with trunk, serve it on loopback, and drive headless Chromium
+# (tests/browser/e2e.mjs): the tiny Llama fixture crammed and reconstructed on the WebGPU path
+# (SwiftShader) and on the CPU fallback, a .cram made by the CLI imported, a bad file refused; then
+# `cram decompress` (target/debug/cram, built beforehand) must decompress the files the page exported.
+# Screenshots and exported files land in target/app-artifacts/. Ends with "app: N passed, M failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+bash scripts/app-setup.sh
+export PATH="$PWD/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+art="$PWD/target/app-artifacts"
+mkdir -p "$art"
+echo "== trunk build --release"
+bash scripts/app-build.sh
+cp -f core/tests/fixtures/llama_gguf/tiny-llama.gguf dist/models/
+tiny=core/tests/fixtures/llama_gguf/tiny-llama.gguf
+cram=target/debug/cram
+text="Alice was beginning to get very tired of sitting"
+
+passed=0 failed=0
+check() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi; }
+
+cli_cram=""
+if [ -x "$cram" ]; then
+  printf '%s' "$text" > "$art/text.txt"
+  "$cram" compress --model "$tiny" --text "$art/text.txt" --tokens 6 --lr 0.1 --max-steps 2000 -o "$art/cli.cram" >/dev/null
+  cli_cram="$art/cli.cram"
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$port" --bind 127.0.0.1 --directory dist >"$art/http.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.2; done
+
+echo "== browser tests"
+set +e
+node tests/browser/e2e.mjs "http://127.0.0.1:$port/" "$art" $cli_cram | tee "$art/e2e.log"
+set -e
+read -r bp bf < <(sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$art/e2e.log")
+passed=$((passed + ${bp:-0})); failed=$((failed + ${bf:-1}))
+
+decompresses() {
+  local file="$art/app-$1.cram"
+  [ -f "$file" ] || { echo "FAIL cram decompress $1: no exported file"; return 1; }
+  local out
+  out=$("$cram" decompress "$file" --model "$tiny") || { echo "FAIL cram decompress $1"; return 1; }
+  case "$text" in "$out"*) [ ${#out} -ge 10 ] && echo "ok   cram decompress of the page's $1 export: \"$out\"" && return 0 ;; esac
+  echo "FAIL cram decompress $1: got \"$out\""; return 1
+}
+if [ -x "$cram" ]; then
+  check decompresses webgpu
+  check decompresses cpu
+else
+  echo "note: $cram not built; skipping the CLI checks (scripts/test.sh builds it first)"
+fi
+echo "app tests took $(( $(date +%s) - started )) s; artifacts in $art"
+echo "app: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

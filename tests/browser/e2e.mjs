@@ -1,0 +1,123 @@
+// End-to-end tests of the built web app (dist/, served on loopback by scripts/test-app.sh) in
+// headless Debian Chromium, driven by playwright-core. Each test waits on page state (data-state,
+// data-testid), never on fixed sleeps. Usage: node e2e.mjs <base-url> <artifact-dir> [cli.cram]
+// Prints one line per test and a closing "app: N passed, M failed" line; exits non-zero on failure.
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+
+const [base, outDir, cliCram] = process.argv.slice(2);
+const TINY = 'models/tiny-llama.gguf';
+// The text and recipe of the CLI tests (tests/tests/cli.rs): the tiny random Llama crams 6 tokens.
+const TEXT = 'Alice was beginning to get very tired of sitting';
+const RECIPE = { tokens: '6', lr: '0.1', 'max-steps': '2000' };
+const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const MINUTE = 60_000;
+
+let passed = 0, failed = 0;
+const results = {};
+
+async function withPage(args, fn) {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: [...BASE_ARGS, ...args] });
+  const page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1100, height: 1400 } });
+  const log = [];
+  page.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  try {
+    await page.goto(base, { waitUntil: 'load' });
+    await page.getByTestId('load-url').waitFor({ timeout: MINUTE });
+    return await fn(page);
+  } catch (e) {
+    e.message += '\n--- page console ---\n' + log.slice(-30).join('\n');
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  }
+}
+
+async function setField(page, id, value) {
+  const el = page.getByTestId(id);
+  await el.fill(value);
+  await el.dispatchEvent('change');
+}
+
+async function loadModel(page, url, device) {
+  if (device) await page.getByTestId('device').selectOption(device);
+  await setField(page, 'model-url', url);
+  await page.getByTestId('load-url').click();
+  const status = page.locator('[data-testid=model-status][data-state=ready], [data-testid=model-status][data-state=failed]');
+  await status.waitFor({ timeout: 2 * MINUTE });
+  return page.getByTestId('model-status');
+}
+
+async function compressAndCheck(page, tag) {
+  await page.getByTestId('text').fill(TEXT);
+  for (const [id, v] of Object.entries(RECIPE)) await setField(page, id, v);
+  await page.getByTestId('compress').click();
+  await page.locator('[data-testid=run-state][data-state=done], [data-testid=run-state][data-state=failed], [data-testid=run-state][data-state=stopped]').waitFor({ timeout: 5 * MINUTE });
+  const err = await page.getByTestId('error').count() ? await page.getByTestId('error').innerText() : '';
+  if (err) throw new Error(`run error: ${err}`);
+  const original = await page.getByTestId('original').innerText();
+  const back = await page.getByTestId('reconstruction').innerText();
+  const exact = await page.getByTestId('verdict').getAttribute('data-exact');
+  await page.screenshot({ path: `${outDir}/app-${tag}.png`, fullPage: true });
+  if (back !== original || exact !== 'true') throw new Error(`reconstruction ${JSON.stringify(back)} != original ${JSON.stringify(original)}`);
+  if (!TEXT.startsWith(original) || original.length < 10) throw new Error(`unexpected target ${JSON.stringify(original)}`);
+  const metrics = await page.getByTestId('metrics').innerText();
+  for (const f of ['greedy_exact', 'teacher_forced_accuracy', 'theoretical_capacity_tokens', 'capacity_utilization']) {
+    if (!metrics.includes(f)) throw new Error(`metrics table lacks ${f}`);
+  }
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
+  await download.saveAs(`${outDir}/app-${tag}.cram`);
+  results[tag] = original;
+}
+
+await test('WebGPU: load the tiny Llama, cram 6 tokens, reconstruction equals the text, export', () =>
+  withPage(['--enable-unsafe-webgpu'], async (page) => {
+    await loadModel(page, TINY, 'auto');
+    const label = await page.getByTestId('device-label').innerText();
+    if (label !== 'WebGPU') throw new Error(`expected the WebGPU device, got ${JSON.stringify(label)}`);
+    await compressAndCheck(page, 'webgpu');
+  }));
+
+await test('CPU fallback: no adapter, the page says so, and the same run works', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    await loadModel(page, TINY, 'auto');
+    const label = await page.getByTestId('device-label').innerText();
+    if (!label.startsWith('CPU (fallback')) throw new Error(`expected the CPU fallback label, got ${JSON.stringify(label)}`);
+    await compressAndCheck(page, 'cpu');
+  }));
+
+if (cliCram) {
+  await test('import: a .cram made by `cram compress` decodes in the page', () =>
+    withPage(['--disable-gpu'], async (page) => {
+      await loadModel(page, TINY, 'cpu');
+      await page.getByTestId('import').setInputFiles(cliCram);
+      await page.locator('[data-testid=imported], [data-testid=error]').first().waitFor({ timeout: MINUTE });
+      if (await page.getByTestId('error').count()) throw new Error(await page.getByTestId('error').innerText());
+      const text = await page.getByTestId('imported').innerText();
+      if (!TEXT.startsWith(text) || text.length < 10) throw new Error(`imported ${JSON.stringify(text)}`);
+    }));
+}
+
+await test('a file that is not a model gives a clear message', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    const status = await loadModel(page, 'index.html', 'cpu');
+    const msg = await page.getByTestId('model-error').innerText();
+    if (!/not a model/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
+  }));
+
+writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));
+console.log(`browser: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
