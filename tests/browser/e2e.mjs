@@ -111,6 +111,20 @@ if (cliCram) {
     }));
 }
 
+await test('Stop mid-run keeps the best vectors and the page answers', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    await loadModel(page, TINY, 'cpu');
+    await page.getByTestId('text').fill(TEXT);
+    // A learning rate too small to converge: the run would take all 5000 steps.
+    for (const [id, v] of Object.entries({ tokens: '12', lr: '0.00001', 'max-steps': '5000' })) await setField(page, id, v);
+    await page.getByTestId('compress').click();
+    await page.locator('[data-testid=run-state][data-state=running]').waitFor({ timeout: MINUTE });
+    await page.getByTestId('stop').click();
+    await page.locator('[data-testid=run-state][data-state=stopped]').waitFor({ timeout: MINUTE });
+    const steps = await page.getByTestId('metrics').innerText();
+    if (!/steps\s+\d+/.test(steps)) throw new Error('no metrics after stop');
+  }));
+
 await test('a file that is not a model gives a clear message', () =>
   withPage(['--disable-gpu'], async (page) => {
     const status = await loadModel(page, 'index.html', 'cpu');
