@@ -178,6 +178,28 @@ impl CramFile {
         Ok(file)
     }
 
+    /// The text the file holds, decoded greedily with `lm`: the model is checked first, and the text
+    /// must match the stored sha256 (what `cram decompress` and the web app's import do).
+    pub async fn decode_async(&self, lm: &LoadedModel) -> Result<String> {
+        self.check_model(&lm.identity)?;
+        if self.memory.k > 0 && self.width != lm.config.hidden_size() {
+            return Err(Error::Input(format!("vectors of width {} do not fit a model of width {}", self.width, lm.config.hidden_size())));
+        }
+        let ids = crate::optim::trainer::decode_text_async(lm, &self.memory, &self.given_ids, self.tokens, None).await?;
+        let text = lm.tokenizer.decode(&ids)?;
+        if text_sha256(&text) != self.text_sha256 {
+            return Err(Error::Input(
+                "the decoded text does not match the stored sha256: the memory does not reproduce the text (was it crammed completely? compress reports greedy-exact)".into(),
+            ));
+        }
+        Ok(text)
+    }
+
+    /// [`CramFile::decode_async`], blocking.
+    pub fn decode(&self, lm: &LoadedModel) -> Result<String> {
+        crate::readback::sync(self.decode_async(lm))
+    }
+
     /// Checks that `model` is the one the file was made with (family and config, weights, tokenizer).
     pub fn check_model(&self, model: &ModelIdentity) -> Result<()> {
         let me = &self.model;

@@ -252,6 +252,11 @@ pub struct Cramming {
 impl Cramming {
     /// Checks the recipe and the texts against `lm`; no step is taken yet.
     pub fn new(lm: &LoadedModel, cfg: CramConfig, texts: Vec<TextJob>, batch: usize) -> Result<Self> {
+        sync(Self::new_async(lm, cfg, texts, batch))
+    }
+
+    /// [`Cramming::new`], reading back asynchronously (WebGPU).
+    pub async fn new_async(lm: &LoadedModel, cfg: CramConfig, texts: Vec<TextJob>, batch: usize) -> Result<Self> {
         cfg.validate_for(&lm.config)?;
         if batch < 1 {
             return Err(Error::Input("--batch must be at least 1".into()));
@@ -269,7 +274,7 @@ impl Cramming {
         }
         let std = match cfg.init_std {
             Some(s) => s,
-            None => sync(embedding_std(&lm.model))?,
+            None => embedding_std(&lm.model).await?,
         };
         let trainable = Trainable::new(&cfg.method, cfg.mem, &lm.config, std)?;
         let outcomes = vec![None; texts.len()];
