@@ -59,6 +59,28 @@ impl Method {
         }
     }
 
+    /// The method `name` (as `--method` spells it) with its defaults: lowdim rank 64; LoRA rank 1 on
+    /// q, k, v, o with alpha = rank (a scale of 1); progressive 1000 steps per added token. `rank`
+    /// replaces the default rank of lowdim and LoRA.
+    pub fn with_defaults(name: &str, rank: Option<usize>) -> Result<Method> {
+        Ok(match name {
+            "memory" => Method::Memory,
+            "dense" => Method::Dense,
+            "lowdim" => Method::Lowdim { rank: rank.unwrap_or(64) },
+            "lora" => {
+                let rank = rank.unwrap_or(1);
+                Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
+            }
+            "progressive" => Method::Progressive { steps_per_token: 1000 },
+            other => return Err(Error::Input(format!("unknown method `{other}`; choose memory, dense, lowdim, lora or progressive"))),
+        })
+    }
+
+    /// The learning rate of the method's paper: 0.1 for progressive cramming, else 1e-2.
+    pub fn default_lr(&self) -> f64 {
+        if matches!(self, Method::Progressive { .. }) { 0.1 } else { 1e-2 }
+    }
+
     /// Whether the method trains memory vectors (all but LoRA).
     pub fn uses_vectors(&self) -> bool {
         !matches!(self, Method::Lora { .. })

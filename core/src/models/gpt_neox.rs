@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::llama::causal_attention;
 use super::kv_cache::{KvCache, LayerKv};
-use super::lora::{Lora, LoraSet, LoraSite, LoraTarget};
+use super::lora::{self, Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
 use crate::{Error, Result};
@@ -98,20 +98,13 @@ impl GptNeoxConfig {
     /// fused `query_key_value`, each adapted on its own.
     pub fn lora_sites(&self, targets: &[LoraTarget]) -> Vec<LoraSite> {
         let (d, i) = (self.hidden_size, self.intermediate_size);
-        let mut sites = Vec::new();
-        for layer in 0..self.num_hidden_layers {
-            for target in targets {
-                let modules = match target {
-                    LoraTarget::Q => vec![("query", d, d)],
-                    LoraTarget::K => vec![("key", d, d)],
-                    LoraTarget::V => vec![("value", d, d)],
-                    LoraTarget::O => vec![("dense", d, d)],
-                    LoraTarget::Mlp => vec![("dense_h_to_4h", d, i), ("dense_4h_to_h", i, d)],
-                };
-                sites.extend(modules.into_iter().map(|(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }));
-            }
-        }
-        sites
+        lora::sites(self.num_hidden_layers, targets, |target| match target {
+            LoraTarget::Q => vec![("query", d, d)],
+            LoraTarget::K => vec![("key", d, d)],
+            LoraTarget::V => vec![("value", d, d)],
+            LoraTarget::O => vec![("dense", d, d)],
+            LoraTarget::Mlp => vec![("dense_h_to_4h", d, i), ("dense_4h_to_h", i, d)],
+        })
     }
 
     /// Checks the config; every message names the field and its value.

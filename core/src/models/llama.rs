@@ -10,7 +10,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kv_cache::{KvCache, LayerKv};
-use super::lora::{LoraSet, LoraSite, LoraTarget};
+use super::lora::{self, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
 use crate::{Error, Result};
@@ -94,20 +94,13 @@ impl LlamaConfig {
     pub fn lora_sites(&self, targets: &[LoraTarget]) -> Vec<LoraSite> {
         let (d, i) = (self.hidden_size, self.intermediate_size);
         let (q, kv) = (self.num_attention_heads * self.head_dim(), self.num_kv_heads() * self.head_dim());
-        let mut sites = Vec::new();
-        for layer in 0..self.num_hidden_layers {
-            for target in targets {
-                let modules = match target {
-                    LoraTarget::Q => vec![("q_proj", d, q)],
-                    LoraTarget::K => vec![("k_proj", d, kv)],
-                    LoraTarget::V => vec![("v_proj", d, kv)],
-                    LoraTarget::O => vec![("o_proj", q, d)],
-                    LoraTarget::Mlp => vec![("gate_proj", d, i), ("up_proj", d, i), ("down_proj", i, d)],
-                };
-                sites.extend(modules.into_iter().map(|(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }));
-            }
-        }
-        sites
+        lora::sites(self.num_hidden_layers, targets, |target| match target {
+            LoraTarget::Q => vec![("q_proj", d, q)],
+            LoraTarget::K => vec![("k_proj", d, kv)],
+            LoraTarget::V => vec![("v_proj", d, kv)],
+            LoraTarget::O => vec![("o_proj", q, d)],
+            LoraTarget::Mlp => vec![("gate_proj", d, i), ("up_proj", d, i), ("down_proj", i, d)],
+        })
     }
 
     /// Checks the config; every message names the field and its value.

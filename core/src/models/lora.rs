@@ -74,6 +74,14 @@ impl LoraSite {
     }
 }
 
+/// The sites of `targets` in every one of `layers` layers; `modules` names the projections a target
+/// adapts in a family, as `(module, fan_in, fan_out)`.
+pub fn sites(layers: usize, targets: &[LoraTarget], modules: impl Fn(LoraTarget) -> Vec<(&'static str, usize, usize)>) -> Vec<LoraSite> {
+    (0..layers)
+        .flat_map(|layer| targets.iter().flat_map(|&t| modules(t)).map(move |(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }).collect::<Vec<_>>())
+        .collect()
+}
+
 /// The adapter of one projection: `x ↦ scale · (x A) B`.
 #[derive(Debug, Clone)]
 pub struct Lora {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
 use cram_core::format::CramFile;
 use cram_core::methods::{CramConfig, Layout, Method, Protocol};
 use cram_core::models::lora::parse_targets;
@@ -35,16 +36,18 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
     only("--targets", r.targets.is_some() && r.method != MethodArg::Lora, "lora")?;
     only("--lora-alpha", r.lora_alpha.is_some() && r.method != MethodArg::Lora, "lora")?;
     only("--steps-per-token", r.steps_per_token.is_some() && r.method != MethodArg::Progressive, "progressive")?;
-    let method = match r.method {
-        MethodArg::Memory => Method::Memory,
-        MethodArg::Dense => Method::Dense,
-        MethodArg::Lowdim => Method::Lowdim { rank: r.rank.unwrap_or(64) },
-        MethodArg::Lora => {
-            let rank = r.rank.unwrap_or(1);
-            Method::Lora { rank, targets: parse_targets(r.targets.as_deref().unwrap_or("q,k,v,o"))?, alpha: r.lora_alpha.unwrap_or(rank as f64) }
+    let name = r.method.to_possible_value().expect("every method has a name").get_name().to_string();
+    let mut method = Method::with_defaults(&name, r.rank)?;
+    match &mut method {
+        Method::Lora { rank, targets, alpha } => {
+            if let Some(t) = &r.targets {
+                *targets = parse_targets(t)?;
+            }
+            *alpha = r.lora_alpha.unwrap_or(*rank as f64);
         }
-        MethodArg::Progressive => Method::Progressive { steps_per_token: r.steps_per_token.unwrap_or(1000) },
-    };
+        Method::Progressive { steps_per_token } => *steps_per_token = r.steps_per_token.unwrap_or(*steps_per_token),
+        _ => {}
+    }
     let mem = match (&method, r.mem.as_deref()) {
         (Method::Lora { .. }, Some(_)) => bail!("--method lora trains adapters instead of memory vectors; drop --mem"),
         (Method::Lora { .. }, None) => 0,
@@ -52,13 +55,13 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         (_, Some(&[k])) => k,
         (_, Some(_)) => bail!("--mem takes one number here; `cram capacity --mem 1,2,4` sweeps several"),
     };
-    let default_lr = if matches!(method, Method::Progressive { .. }) { 0.1 } else { 1e-2 };
+    let lr = method.default_lr();
     let cfg = CramConfig {
         method,
         mem,
         layout,
         protocol,
-        adamw: AdamWConfig { lr: r.lr.unwrap_or(default_lr), beta1: r.beta1, beta2: r.beta2, weight_decay: r.weight_decay, eps: r.eps },
+        adamw: AdamWConfig { lr: r.lr.unwrap_or(lr), beta1: r.beta1, beta2: r.beta2, weight_decay: r.weight_decay, eps: r.eps },
         max_steps: r.max_steps,
         patience: r.patience,
         paper_threshold: 0.99,
