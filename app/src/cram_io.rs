@@ -4,8 +4,7 @@
 //! `cram decompress` does.
 
 use cram_core::LoadedModel;
-use cram_core::format::{CramFile, text_sha256};
-use cram_core::optim::trainer::decode_text_async;
+use cram_core::format::CramFile;
 use wasm_bindgen::JsCast;
 
 use crate::loading::js_error;
@@ -30,14 +29,5 @@ pub fn download(bytes: &[u8], name: &str) -> Result<(), String> {
 /// `cram decompress`).
 pub async fn decode_file(lm: &LoadedModel, bytes: &[u8], name: &str) -> Result<String, String> {
     let file = CramFile::from_bytes(bytes, name).map_err(|e| e.to_string())?;
-    file.check_model(&lm.identity).map_err(|e| e.to_string())?;
-    if file.memory.k > 0 && file.width != lm.config.hidden_size() {
-        return Err(format!("{name}: vectors of width {} do not fit a model of width {}", file.width, lm.config.hidden_size()));
-    }
-    let ids = decode_text_async(lm, &file.memory, &file.given_ids, file.tokens, None).await.map_err(|e| e.to_string())?;
-    let text = lm.tokenizer.decode(&ids).map_err(|e| e.to_string())?;
-    if text_sha256(&text) != file.text_sha256 {
-        return Err(format!("{name}: the decoded text does not match the stored sha256 (was the text crammed completely?): {text:?}"));
-    }
-    Ok(text)
+    file.decode_async(lm).await.map_err(|e| format!("{name}: {e}"))
 }

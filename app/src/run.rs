@@ -8,7 +8,6 @@ use std::cell::{Cell, RefCell};
 
 use cram_core::LoadedModel;
 use cram_core::methods::{CramConfig, Method};
-use cram_core::models::lora::LoraTarget;
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob, decode_text_async, embedding_std};
 use leptos::prelude::*;
@@ -29,16 +28,7 @@ pub const METHODS: &[(&str, &str)] = &[
 
 /// The [`Method`] of a select value, with the CLI's defaults for its parameters (`rank` 0 = default).
 pub fn method(name: &str, rank: usize) -> Method {
-    match name {
-        "dense" => Method::Dense,
-        "lowdim" => Method::Lowdim { rank: if rank > 0 { rank } else { 64 } },
-        "lora" => {
-            let rank = rank.max(1);
-            Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
-        }
-        "progressive" => Method::Progressive { steps_per_token: 1000 },
-        _ => Method::Memory,
-    }
+    Method::with_defaults(name, (rank > 0).then_some(rank)).unwrap_or(Method::Memory)
 }
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
