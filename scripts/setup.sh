@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what cram needs on a fresh machine: the default model and the wasm32 target for the browser
-# build. The Rust toolchain itself comes from rustup. Safe to run twice.
+# Installs what cram needs on a fresh machine: the default model, the wasm32 target for the browser
+# build, and a Vulkan driver for the wgpu backend (Mesa's lavapipe where there is no GPU). The Rust
+# toolchain itself comes from rustup. Safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 not found: it is needed to fetch the default model with pip" >&2; exit 2; }
 bash scripts/fetch-default-model.sh
 bash scripts/wasm-target.sh >/dev/null
+bash scripts/vulkan-driver.sh
 echo "setup done"

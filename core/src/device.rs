@@ -31,12 +31,13 @@ impl std::str::FromStr for DeviceChoice {
 }
 
 impl DeviceChoice {
-    /// The device, or a clear error when this build lacks the backend.
+    /// The device, or a clear error when this build lacks the backend or (wgpu) the machine has no
+    /// adapter.
     pub fn device(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            DeviceChoice::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            DeviceChoice::Wgpu => wgpu_device(),
             #[cfg(feature = "cuda")]
             DeviceChoice::Cuda => Ok(Device::cuda(0)),
             #[allow(unreachable_patterns)]
@@ -46,4 +47,25 @@ impl DeviceChoice {
             ))),
         }
     }
+}
+
+/// The default wgpu adapter, brought up once per process. Initialising it eagerly (rather than
+/// letting the first tensor operation do it) turns a machine without an adapter into an error
+/// instead of a panic deep inside a kernel launch. Native only: in the browser the device must be
+/// initialised with `Device::wgpu_options().init_async().await`.
+#[cfg(all(feature = "wgpu", not(target_family = "wasm")))]
+fn wgpu_device() -> Result<Device> {
+    static WGPU: std::sync::OnceLock<std::result::Result<Device, String>> = std::sync::OnceLock::new();
+    WGPU.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string())).clone().map_err(|e| {
+        Error::Device(format!(
+            "no wgpu adapter: {e} (without a GPU, Mesa's lavapipe gives a CPU Vulkan adapter: \
+             apt-get install mesa-vulkan-drivers libvulkan1)"
+        ))
+    })
+}
+
+/// In the browser: the lazily initialised default device (initialise it asynchronously first).
+#[cfg(all(feature = "wgpu", target_family = "wasm"))]
+fn wgpu_device() -> Result<Device> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
 }

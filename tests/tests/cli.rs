@@ -199,3 +199,29 @@ fn info_and_score_print_their_json_fields() {
     let s2 = dir.cram_stdin(&["score", "--model", &model, "--text", "-", "--json"], Some(TEXT)).expect_code(0).json();
     assert_eq!(s, s2);
 }
+
+/// `--device wgpu` end to end: a vector crammed on wgpu decompresses on the CPU and on wgpu, and a
+/// CPU-made file decompresses on wgpu. Skips (with a message) when the binary was built without the
+/// `wgpu` feature or the machine has no adapter, unless `CRAM_REQUIRE_WGPU=1` (scripts/test.sh, CI).
+#[test]
+fn a_vector_crammed_on_wgpu_decompresses_on_either_device() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "--device", "wgpu", "--model", &model, "--text", "text.txt", "-o", "gpu.cram", "--json"];
+    args.extend_from_slice(FAST);
+    let run = dir.cram(&args);
+    if run.code == 2 && run.stderr.contains("wgpu") && !std::env::var("CRAM_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+        eprintln!("skipping: {}", run.stderr.trim());
+        return;
+    }
+    let m = run.expect_code(0).json();
+    assert_eq!(m["greedy_exact"], true, "{m}");
+    let on_cpu = dir.cram(&["decompress", "gpu.cram", "--model", &model, "--device", "cpu"]).expect_code(0);
+    assert!(TEXT.starts_with(&on_cpu.stdout) && on_cpu.stdout.len() >= 10, "{:?}", on_cpu.stdout);
+    let on_gpu = dir.cram(&["decompress", "gpu.cram", "--model", &model, "--device", "wgpu"]).expect_code(0);
+    assert_eq!(on_gpu.stdout, on_cpu.stdout);
+    compress_tiny(&dir, "cpu.cram");
+    let back = dir.cram(&["decompress", "cpu.cram", "--model", &model, "--device", "wgpu"]).expect_code(0);
+    assert_eq!(back.stdout, on_cpu.stdout);
+}

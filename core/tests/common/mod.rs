@@ -43,27 +43,46 @@ pub fn cpu() -> Device {
 
 /// Loads a fixture model folder (or file inside it) on the CPU.
 pub fn load(case: &str, file: Option<&str>) -> LoadedModel {
+    load_on(case, file, &cpu())
+}
+
+/// Loads a fixture model folder (or file inside it) on `device`.
+pub fn load_on(case: &str, file: Option<&str>, device: &Device) -> LoadedModel {
     let path = match file {
         Some(f) => fixture(case).join(f),
         None => fixture(case),
     };
-    LoadedModel::load_path(&path, &cpu()).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
+    LoadedModel::load_path(&path, device).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
 }
 
-/// Only the network of a fixture: a folder (config.json + model.safetensors) or a GGUF file in it.
-/// The tiny random checkpoints have no tokenizer, so this skips the tokenizer.
-pub fn load_network(case: &str, file: Option<&str>) -> cram_core::Model {
+/// The wgpu device, when this build has the `wgpu` feature and the machine an adapter (Mesa's
+/// lavapipe counts). Without an adapter the caller should skip, with a message, unless
+/// `CRAM_REQUIRE_WGPU=1`, where the absence is a failure (CI installs lavapipe and sets it).
+pub fn wgpu_or_skip() -> Option<Device> {
+    match cram_core::device::DeviceChoice::Wgpu.device() {
+        Ok(device) => Some(device),
+        Err(e) if std::env::var("CRAM_REQUIRE_WGPU").is_ok_and(|v| v == "1") => panic!("CRAM_REQUIRE_WGPU=1 but {e}"),
+        Err(e) => {
+            eprintln!("skipping the wgpu test: {e}");
+            None
+        }
+    }
+}
+
+/// Only the network of a fixture on `device`: a folder (config.json + model.safetensors) or a GGUF
+/// file in it. The tiny random checkpoints have no tokenizer, so this skips the tokenizer.
+pub fn load_network(case: &str, file: Option<&str>, device: &Device) -> cram_core::Model {
     use cram_core::weights::{Weights, gguf_checkpoint::GgufCheckpoint, safetensors::SafetensorsFile};
     let dir = fixture(case);
     match file {
         Some(f) => {
             let ckpt = GgufCheckpoint::open(&dir.join(f)).expect("gguf parses");
-            cram_core::Model::load(&ckpt.config().expect("config"), &Weights::new(&ckpt, &cpu())).expect("model loads")
+            cram_core::Model::load(&ckpt.config().expect("config"), &Weights::new(&ckpt, device)).expect("model loads")
         }
         None => {
             let config = cram_core::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).expect("config");
             let st = SafetensorsFile::open(&dir.join("model.safetensors")).expect("safetensors parses");
-            cram_core::Model::load(&config, &Weights::new(&st, &cpu())).expect("model loads")
+            cram_core::Model::load(&config, &Weights::new(&st, device)).expect("model loads")
         }
     }
 }
