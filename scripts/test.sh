@@ -9,6 +9,8 @@ mkdir -p target
 # One build with the wgpu backend: the CPU tests and the wgpu tests (every reference case and a cram
 # round trip on the wgpu device; Mesa's lavapipe where there is no GPU) share it, so burn compiles once.
 # CRAM_REQUIRE_WGPU=1 turns "no wgpu adapter" into a failure instead of a skip.
+# The Vulkan loader wants a runtime dir; a headless CI machine has none (harmless, but noisy).
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then export XDG_RUNTIME_DIR="$PWD/target/xdg-runtime"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"; fi
 echo "== build (the end-to-end tests run the cram binary)"
 cargo build -p cram-cli --features wgpu
 echo "== cargo test (CPU, and wgpu where the test names it)"

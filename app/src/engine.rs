@@ -31,31 +31,52 @@ pub struct ChosenDevice {
     pub device: Device,
     /// Whether it is the GPU.
     pub gpu: bool,
+    /// The largest buffer the GPU binds (`min(maxStorageBufferBindingSize, maxBufferSize)` of the
+    /// adapter, whose limits burn requests); None on the CPU.
+    pub max_buffer_bytes: Option<u64>,
     /// The label shown on the page.
     pub label: String,
 }
 
 thread_local! {
-    static GPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    static GPU: RefCell<Option<(Device, Option<u64>)>> = const { RefCell::new(None) };
     static MODEL: RefCell<Option<Rc<LoadedModel>>> = const { RefCell::new(None) };
 }
 
 /// The device for `pref`. The WebGPU runtime can be initialised once per page, so it is kept.
 pub async fn choose_device(pref: DevicePreference) -> ChosenDevice {
-    let cpu = |why: &str| ChosenDevice { device: Device::flex(), gpu: false, label: format!("CPU ({why})") };
+    let cpu = |why: &str| ChosenDevice { device: Device::flex(), gpu: false, max_buffer_bytes: None, label: format!("CPU ({why})") };
     if pref == DevicePreference::Cpu {
         return cpu("chosen; single-threaded wasm");
     }
-    if let Some(device) = GPU.with(|g| g.borrow().clone()) {
-        return ChosenDevice { device, gpu: true, label: "WebGPU".into() };
+    let gpu = |device: Device, max_buffer_bytes: Option<u64>| ChosenDevice { device, gpu: true, max_buffer_bytes, label: "WebGPU".into() };
+    if let Some((device, max)) = GPU.with(|g| g.borrow().clone()) {
+        return gpu(device, max);
     }
     match Device::wgpu_options().init_async().await {
         Ok(device) => {
-            GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
-            ChosenDevice { device, gpu: true, label: "WebGPU".into() }
+            let max = adapter_max_buffer_bytes().await;
+            GPU.with(|g| *g.borrow_mut() = Some((device.clone(), max)));
+            gpu(device, max)
         }
         Err(e) => cpu(&format!("fallback: this browser has no usable WebGPU adapter ({e})")),
     }
+}
+
+/// `min(maxStorageBufferBindingSize, maxBufferSize)` of the browser's default WebGPU adapter (burn
+/// requests the adapter's own limits), or None when it cannot be read.
+async fn adapter_max_buffer_bytes() -> Option<u64> {
+    use js_sys::{Promise, Reflect};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let gpu = Reflect::get(&web_sys::window()?.navigator(), &"gpu".into()).ok().filter(|g| !g.is_undefined())?;
+    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into()).ok()?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise).await.ok().filter(|a| !a.is_null())?;
+    let limits = Reflect::get(&adapter, &"limits".into()).ok()?;
+    let limit = |name: &str| Reflect::get(&limits, &name.into()).ok().and_then(|v| v.as_f64());
+    let bytes = limit("maxStorageBufferBindingSize")?.min(limit("maxBufferSize")?);
+    Some(bytes as u64)
 }
 
 /// Keeps `lm` as the page's model.

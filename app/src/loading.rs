@@ -157,18 +157,19 @@ pub async fn collect_files(files: Vec<File>) -> Result<ModelFiles, String> {
     }
 }
 
-/// Builds the model on `device`, turning core errors into sentences for the page.
-pub fn build(files: ModelFiles, device: &Device) -> Result<LoadedModel, String> {
+/// Builds the model on `device`, turning core errors into sentences for the page. `max_buffer_bytes`:
+/// the WebGPU adapter's largest buffer (None on the CPU).
+pub fn build(files: ModelFiles, device: &Device, max_buffer_bytes: Option<u64>) -> Result<LoadedModel, String> {
     match files {
         ModelFiles::Gguf { name, bytes } => {
             if bytes.len() < 4 || &bytes[..4] != GGUF_MAGIC {
                 return Err(format!("{name} is not a model: a .gguf file starts with the bytes `GGUF`"));
             }
-            LoadedModel::from_gguf_bytes(&name, Bytes::Owned(bytes), device).map_err(|e| explain(&name, e))
+            LoadedModel::from_gguf_bytes(&name, Bytes::Owned(bytes), device, max_buffer_bytes).map_err(|e| explain(&name, e))
         }
         ModelFiles::HuggingFace { name, config, tokenizer, shards } => {
             let shards = shards.into_iter().map(|(n, b)| (n, Bytes::Owned(b))).collect();
-            LoadedModel::from_hf_bytes(&name, &config, &tokenizer, shards, device).map_err(|e| explain(&name, e))
+            LoadedModel::from_hf_bytes(&name, &config, &tokenizer, shards, device, max_buffer_bytes).map_err(|e| explain(&name, e))
         }
     }
 }

@@ -79,10 +79,23 @@ impl TensorSource for FingerprintingSource<'_> {
 }
 
 impl LoadedModel {
-    /// Builds model + identity from a config, a weight source and a tokenizer.
-    pub fn build(config: ModelConfig, source: &dyn TensorSource, tokenizer: Tokenizer, device: &Device, origin: &str, file_dtype: &str) -> Result<Self> {
+    /// Builds model + identity from a config, a weight source and a tokenizer. `max_buffer_bytes` is
+    /// the largest buffer the device can bind (a browser's WebGPU limit); a model with a larger weight
+    /// is refused before anything is uploaded.
+    pub fn build(
+        config: ModelConfig,
+        source: &dyn TensorSource,
+        tokenizer: Tokenizer,
+        device: &Device,
+        origin: &str,
+        file_dtype: &str,
+        max_buffer_bytes: Option<u64>,
+    ) -> Result<Self> {
         let device = device.clone().without_autodiff();
         tokenizer.check_fits(config.vocab_size(), origin)?;
+        if let Some(limit) = max_buffer_bytes {
+            check_buffer_limit(&config, limit, origin)?;
+        }
         let fp = FingerprintingSource { inner: source, hasher: Default::default() };
         let model = Model::load(&config, &Weights::new(&fp, &device))?;
         let identity = ModelIdentity {
@@ -96,26 +109,35 @@ impl LoadedModel {
         Ok(Self { model, config, tokenizer, identity, device })
     }
 
-    /// A model from GGUF bytes (the tokenizer comes from the same file).
-    pub fn from_gguf_bytes(name: &str, bytes: Bytes, device: &Device) -> Result<Self> {
+    /// A model from GGUF bytes (the tokenizer comes from the same file); `max_buffer_bytes` as in
+    /// [`LoadedModel::build`].
+    pub fn from_gguf_bytes(name: &str, bytes: Bytes, device: &Device, max_buffer_bytes: Option<u64>) -> Result<Self> {
         let ckpt = GgufCheckpoint::from_bytes(name, bytes)?;
-        Self::from_gguf(ckpt, name, device)
+        Self::from_gguf(ckpt, name, device, max_buffer_bytes)
     }
 
-    fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device) -> Result<Self> {
+    fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device, max_buffer_bytes: Option<u64>) -> Result<Self> {
         let config = ckpt.config()?;
         let tokenizer = Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), source })?);
         let dtype = ckpt.file().dominant_type_name();
-        Self::build(config, &ckpt, tokenizer, device, name, &dtype)
+        Self::build(config, &ckpt, tokenizer, device, name, &dtype, max_buffer_bytes)
     }
 
-    /// A model from the files of a Hugging Face folder, given as bytes.
-    pub fn from_hf_bytes(name: &str, config_json: &str, tokenizer_json: &[u8], shards: Vec<(String, Bytes)>, device: &Device) -> Result<Self> {
+    /// A model from the files of a Hugging Face folder, given as bytes; `max_buffer_bytes` as in
+    /// [`LoadedModel::build`].
+    pub fn from_hf_bytes(
+        name: &str,
+        config_json: &str,
+        tokenizer_json: &[u8],
+        shards: Vec<(String, Bytes)>,
+        device: &Device,
+        max_buffer_bytes: Option<u64>,
+    ) -> Result<Self> {
         let config = ModelConfig::from_json(config_json).map_err(|e| Error::Config(format!("{name}/config.json: {e}")))?;
         let tokenizer = Tokenizer::from_json_bytes(tokenizer_json, &format!("{name}/tokenizer.json"))?;
         let files = shards.into_iter().map(|(n, b)| SafetensorsFile::from_bytes(n, b)).collect::<Result<Vec<_>>>()?;
         let dtype = "safetensors".to_string();
-        Self::build(config, &ShardedSafetensors::new(files), tokenizer, device, name, &dtype)
+        Self::build(config, &ShardedSafetensors::new(files), tokenizer, device, name, &dtype, max_buffer_bytes)
     }
 
     /// Loads what `spec` names: a `.gguf` path, a Hugging Face folder, an alias, or a hub id
@@ -178,11 +200,27 @@ impl LoadedModel {
                     Ok((p.display().to_string(), Bytes::map(&p)?))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            return Self::from_hf_bytes(&name, &config, &tokenizer, shards, device);
+            return Self::from_hf_bytes(&name, &config, &tokenizer, shards, device, None);
         }
         let ckpt = GgufCheckpoint::open(path)?;
-        Self::from_gguf(ckpt, &name, device)
+        Self::from_gguf(ckpt, &name, device, None)
     }
+}
+
+/// Refuses `config` when its largest weight matrix, in f32, is over `max_buffer_bytes`: one clear error
+/// (a browser's WebGPU adapter binds at most a few hundred MB per buffer) instead of a validation
+/// failure deep inside the GPU backend.
+pub fn check_buffer_limit(config: &ModelConfig, max_buffer_bytes: u64, origin: &str) -> Result<()> {
+    let (name, elements) = config.largest_weight();
+    let bytes = elements as u64 * 4;
+    if bytes > max_buffer_bytes {
+        return Err(Error::Device(format!(
+            "{origin} is too large for this GPU's buffers: its {name} takes {:.0} MB in f32 and the device binds at most {:.0} MB per buffer; load it on the CPU or pick a smaller model",
+            bytes as f64 / 1e6,
+            max_buffer_bytes as f64 / 1e6
+        )));
+    }
+    Ok(())
 }
 
 /// `owner/name` or `owner/name@revision`.
@@ -209,4 +247,26 @@ pub fn cram_home() -> std::path::PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
     std::path::PathBuf::from(home).join(".cache").join("cram")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_gguf() -> Bytes {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_gguf/tiny-llama.gguf");
+        Bytes::Owned(std::fs::read(path).expect("fixture"))
+    }
+
+    #[test]
+    fn a_model_over_the_gpu_buffer_limit_is_refused_by_name() {
+        let device = Device::flex();
+        let lm = LoadedModel::from_gguf_bytes("tiny.gguf", tiny_gguf(), &device, None).unwrap();
+        let (name, elements) = lm.config.largest_weight();
+        let bytes = elements as u64 * 4;
+        assert!(elements >= lm.model.embedding_matrix().dims().iter().product::<usize>(), "{name}: {elements}");
+        assert!(LoadedModel::from_gguf_bytes("tiny.gguf", tiny_gguf(), &device, Some(bytes)).is_ok(), "exactly at the limit fits");
+        let err = LoadedModel::from_gguf_bytes("tiny.gguf", tiny_gguf(), &device, Some(bytes - 1)).unwrap_err().to_string();
+        assert!(err.contains("tiny.gguf is too large for this GPU's buffers") && err.contains(name), "{err}");
+    }
 }

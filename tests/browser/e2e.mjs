@@ -16,9 +16,10 @@ const MINUTE = 60_000;
 let passed = 0, failed = 0;
 const results = {};
 
-async function withPage(args, fn) {
+async function withPage(args, fn, initScript) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: [...BASE_ARGS, ...args] });
   const page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1100, height: 1400 } });
+  if (initScript) await page.addInitScript(initScript);
   const log = [];
   page.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
@@ -131,6 +132,27 @@ await test('a file that is not a model gives a clear message', () =>
     const msg = await page.getByTestId('model-error').innerText();
     if (!/not a model/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
   }));
+
+// A GPU whose adapter binds at most 64 KiB per buffer (the tiny Llama's embedding is 96 KiB in f32):
+// the adapter's limits are faked before the app starts.
+function smallGpuBuffers() {
+  const real = Object.getOwnPropertyDescriptor(GPUAdapter.prototype, 'limits').get;
+  Object.defineProperty(GPUAdapter.prototype, 'limits', {
+    get() {
+      const limits = real.call(this);
+      return new Proxy(limits, {
+        get: (t, k) => (k === 'maxStorageBufferBindingSize' || k === 'maxBufferSize' ? 65536 : Reflect.get(t, k)),
+      });
+    },
+  });
+}
+
+await test('a model over the WebGPU buffer limit gets a clear message', () =>
+  withPage(['--enable-unsafe-webgpu'], async (page) => {
+    await loadModel(page, TINY, 'auto');
+    const msg = await page.getByTestId('model-error').innerText();
+    if (!/too large for this GPU's buffers/.test(msg) || !/embedding/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
+  }, smallGpuBuffers));
 
 writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));
 console.log(`browser: ${passed} passed, ${failed} failed`);

@@ -43,7 +43,7 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
     };
     state.model.set(ModelStatus::Loading { what: format!("building the model on {}", device.label), done: 0, total: None });
     yield_to_browser().await;
-    match loading::build(files, &device.device) {
+    match loading::build(files, &device.device, device.max_buffer_bytes) {
         Ok(lm) => {
             let c = &lm.config;
             let info = ModelInfo {

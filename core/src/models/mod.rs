@@ -115,6 +115,20 @@ impl ModelConfig {
         }
     }
 
+    /// The largest weight matrix: its name and number of values (what must fit in one GPU buffer).
+    pub fn largest_weight(&self) -> (&'static str, usize) {
+        let (d, v) = (self.hidden_size(), self.vocab_size());
+        let candidates = match self {
+            ModelConfig::Llama(c) => [
+                ("embedding", v * d),
+                ("MLP projection", d * c.intermediate_size),
+                ("query projection", d * c.num_attention_heads * c.head_dim()),
+            ],
+            ModelConfig::GptNeox(c) => [("embedding", v * d), ("MLP projection", d * c.intermediate_size), ("fused query_key_value", 3 * d * d)],
+        };
+        candidates.into_iter().max_by_key(|&(_, n)| n).expect("three candidates")
+    }
+
     /// The canonical JSON of the architecture (sorted keys, derived sizes filled in, epsilons at f32
     /// precision, token ids left out), hashed into `.cram` files: a Hugging Face folder and a GGUF of the
     /// same model hash alike.
