@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use cram_core::LoadedModel;
 use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob, decode_text_async, embedding_std};
+use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob, decode_text_async};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -139,14 +139,10 @@ pub fn pieces(lm: &LoadedModel, ids: &[u32]) -> Vec<String> {
 }
 
 /// The optimisation, one step at a time, yielding to the browser between slices of work.
-async fn optimise(lm: &LoadedModel, mut cfg: CramConfig, jobs: Vec<TextJob>, obs: &mut LiveObserver) -> Result<CramOutcome, String> {
+async fn optimise(lm: &LoadedModel, cfg: CramConfig, jobs: Vec<TextJob>, obs: &mut LiveObserver) -> Result<CramOutcome, String> {
     let err = |e: cram_core::Error| e.to_string();
     yield_to_browser().await;
-    if cfg.init_std.is_none() {
-        // `Cramming::new` would read this back synchronously, which WebGPU cannot do.
-        cfg.init_std = Some(embedding_std(&lm.model).await.map_err(err)?);
-    }
-    let mut run = Cramming::new(lm, cfg, jobs, 1).map_err(err)?;
+    let mut run = Cramming::new_async(lm, cfg, jobs, 1).await.map_err(err)?;
     let mut slice = now_seconds();
     while run.step_async(lm, obs).await.map_err(err)? {
         if now_seconds() - slice > SLICE_SECONDS {

@@ -6,16 +6,10 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::*;
-use cram_core::weights::Weights;
-use cram_core::weights::safetensors::SafetensorsFile;
-use cram_core::{Model, ModelConfig};
 
 fn cached_equals_full(case: &str) {
     let device = cpu();
-    let dir = fixture(case);
-    let config = ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let st = SafetensorsFile::open(&dir.join("model.safetensors")).unwrap();
-    let model = Model::load(&config, &Weights::new(&st, &device)).unwrap();
+    let model = load_network(case, None, &device);
     let d = model.config().hidden_size();
     let seq = 7;
     let values: Vec<f32> = (0..seq * d).map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 0.2).collect();

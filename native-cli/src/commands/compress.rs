@@ -39,13 +39,19 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
     let name = r.method.to_possible_value().expect("every method has a name").get_name().to_string();
     let mut method = Method::with_defaults(&name, r.rank)?;
     match &mut method {
-        Method::Lora { rank, targets, alpha } => {
+        Method::Lora { targets, alpha, .. } => {
             if let Some(t) = &r.targets {
                 *targets = parse_targets(t)?;
             }
-            *alpha = r.lora_alpha.unwrap_or(*rank as f64);
+            if let Some(a) = r.lora_alpha {
+                *alpha = a;
+            }
         }
-        Method::Progressive { steps_per_token } => *steps_per_token = r.steps_per_token.unwrap_or(*steps_per_token),
+        Method::Progressive { steps_per_token } => {
+            if let Some(s) = r.steps_per_token {
+                *steps_per_token = s;
+            }
+        }
         _ => {}
     }
     let mem = match (&method, r.mem.as_deref()) {
