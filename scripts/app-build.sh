@@ -4,7 +4,7 @@
 # so any static file server can serve the folder. Prints the size of the wasm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/tests/browser/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 trunk build --release
 mkdir -p dist/models
 home="${CRAM_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/cram}"

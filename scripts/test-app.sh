@@ -8,11 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash scripts/app-setup.sh
-export PATH="$PWD/tests/browser/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/tests/browser/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 art="$PWD/target/app-artifacts"
 mkdir -p "$art"
-echo "== trunk build --release"
-bash scripts/app-build.sh
+# CRAM_APP_BUILT=1: dist/ is already built (scripts/test.sh builds it beside the native build).
+if [ "${CRAM_APP_BUILT:-}" != 1 ]; then
+  echo "== trunk build --release"
+  bash scripts/app-build.sh
+fi
 cp -f core/tests/fixtures/llama_gguf/tiny-llama.gguf dist/models/
 tiny=core/tests/fixtures/llama_gguf/tiny-llama.gguf
 cram=target/debug/cram

@@ -1,23 +1,65 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, fixture and end-to-end tests (the real default model included), the
-# reference tests and a cramming round trip on the wgpu device (Mesa's lavapipe where there is no GPU),
-# and the check that the core builds for wasm32. What README.md calls "run the tests".
-set -euo pipefail
+# The whole test suite, what README.md calls "run the tests" and CI runs:
+#  1. native: unit, fixture and end-to-end tests (the real default model included), every reference
+#     case and a cram round trip on the wgpu device too (Mesa's lavapipe where there is no GPU);
+#  2. wasm: the core on wasm32 in headless Chromium, on its CPU backend and WebGPU (scripts/test-wasm.sh);
+#  3. app: the web app built with trunk and driven in headless Chromium, its exports decompressed by
+#     the CLI (scripts/test-app.sh).
+# Every part runs even when an earlier one fails; the exit code says whether all passed.
+# CRAM_SKIP_BROWSER=1 runs only part 1 (a quick local check; CI never sets it).
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+started=$(date +%s)
+bash scripts/setup.sh || exit 1
 mkdir -p target
-# One build with the wgpu backend: the CPU tests and the wgpu tests (every reference case and a cram
-# round trip on the wgpu device; Mesa's lavapipe where there is no GPU) share it, so burn compiles once.
-# CRAM_REQUIRE_WGPU=1 turns "no wgpu adapter" into a failure instead of a skip.
 # The Vulkan loader wants a runtime dir; a headless CI machine has none (harmless, but noisy).
 if [ -z "${XDG_RUNTIME_DIR:-}" ]; then export XDG_RUNTIME_DIR="$PWD/target/xdg-runtime"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"; fi
-echo "== build (the end-to-end tests run the cram binary)"
-cargo build -p cram-cli --features wgpu
-echo "== cargo test (CPU, and wgpu where the test names it)"
+status=0
+
+# The app's tools and build (trunk, wasm-bindgen-cli, chromium + chromedriver, playwright-core; then
+# `trunk build --release`, wasm-opt included) run beside the native build: the wasm32 release build and
+# the native debug build lock different directories, and each leaves a core idle in its serial stretches.
+browser=1
+[ "${CRAM_SKIP_BROWSER:-}" = 1 ] && browser=0
+if [ "$browser" = 1 ]; then
+  echo "== app: setup and build, in the background (log: target/app-build.log)"
+  (bash scripts/app-setup.sh && bash scripts/app-build.sh) >target/app-build.log 2>&1 &
+  app_build=$!
+fi
+
+# One build with the wgpu backend: the CPU tests and the wgpu tests share it, so burn compiles once.
+# CRAM_REQUIRE_WGPU=1 turns "no wgpu adapter" into a failure instead of a skip.
+echo "== native: build (the end-to-end tests run the cram binary)"
+cargo build -p cram-cli --features wgpu || exit 1
+echo "== native: cargo test (CPU, and wgpu where the test names it)"
 CRAM_REQUIRE_WGPU=1 cargo test --workspace --features cram-core/wgpu --no-fail-fast 2>&1 | tee target/test.log
-echo "== the core for wasm32"
-eval "$(bash scripts/wasm-target.sh)"
-cargo check -p cram-core --no-default-features --target wasm32-unknown-unknown ${CRAM_WASM_FLAGS:-}
-passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
-echo "wasm32: the core compiles"
-echo "tests: $passed passed, 0 failed"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+native_passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
+native_failed=$(grep -Eo '[0-9]+ failed;' target/test.log | awk '{s+=$1} END {print s+0}')
+summary="native: $native_passed passed, $native_failed failed"
+
+if [ "$browser" = 0 ]; then
+  echo "note: CRAM_SKIP_BROWSER=1: the wasm and app tests were skipped"
+else
+  echo "== app: waiting for the setup and build"
+  wait "$app_build"
+  built=$?
+  cat target/app-build.log
+  [ "$built" -eq 0 ] || { echo "the app setup or build failed (above)"; exit 1; }
+  echo "== app: browser tests"
+  CRAM_APP_BUILT=1 bash scripts/test-app.sh 2>&1 | tee target/app-test.log
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  # Built like the app (release, same dependency set): only the test crate compiles here.
+  echo "== wasm: the core in headless Chromium"
+  bash scripts/test-wasm.sh 2>&1 | tee target/wasm-test-run.log
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  summary="$summary; $(grep -E '^wasm: ' target/wasm-test-run.log | tail -1 || echo 'wasm: did not run'); $(grep -E '^app: ' target/app-test.log | tail -1 || echo 'app: did not run')"
+fi
+
+total_passed=$(echo "$summary" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+total_failed=$(echo "$summary" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+[ "$status" -ne 0 ] && [ "$total_failed" -eq 0 ] && total_failed=1
+echo "$summary"
+echo "took $(( $(date +%s) - started )) s"
+echo "tests: $total_passed passed, $total_failed failed"
+exit "$status"
