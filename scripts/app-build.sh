@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/tests/browser/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+eval "$(bash scripts/wasm-target.sh)"
 trunk build --release
 mkdir -p dist/models
 home="${CRAM_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/cram}"

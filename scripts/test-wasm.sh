@@ -9,9 +9,6 @@ cd "$(dirname "$0")/.."
 bash scripts/app-setup.sh
 export PATH="$PWD/tests/browser/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 eval "$(bash scripts/wasm-target.sh)"
-flags=${CRAM_WASM_FLAGS:-}
-# Debian's rustc-web builds the standard library itself; the test harness needs libtest too.
-[ -n "$flags" ] && flags="${flags/panic_abort/panic_abort,test}"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/browser/webdriver.json"
@@ -19,7 +16,7 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/browser/webdriver.json"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}"
 mkdir -p target
 set +e
-cargo test -p cram-app --release --target wasm32-unknown-unknown --test core_in_browser $flags 2>&1 | tee target/wasm-test.log
+cargo test -p cram-app --release --target wasm32-unknown-unknown --test core_in_browser 2>&1 | tee target/wasm-test.log
 rc=${PIPESTATUS[0]}
 set -e
 read -r passed failed < <(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' target/wasm-test.log | tail -1)

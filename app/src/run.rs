@@ -116,21 +116,14 @@ pub fn recipe(state: &AppState) -> Result<CramConfig, String> {
 
 /// The token ids of the text box, cut to the tokens control (0 = all).
 pub fn target_ids(lm: &LoadedModel, text: &str, tokens: usize) -> Result<Vec<u32>, String> {
-    if text.trim().is_empty() {
-        return Err("type a text to cram first".into());
-    }
-    let mut ids = lm.tokenizer.encode(text).map_err(|e| e.to_string())?;
-    if tokens > 0 {
-        if tokens > ids.len() {
-            return Err(format!("the text has only {} tokens; lower the token count", ids.len()));
-        }
-        ids.truncate(tokens);
-    }
-    let limit = lm.config.max_position_embeddings();
-    if ids.len() + 2 > limit {
-        return Err(format!("the text has {} tokens; the model's context is {limit}; lower the token count", ids.len()));
-    }
-    Ok(ids)
+    use cram_core::data::TargetError;
+    cram_core::data::target_ids(lm, text, (tokens > 0).then_some(tokens)).map_err(|e| match e {
+        TargetError::Empty => "type a text to cram first".into(),
+        TargetError::ZeroTokens => "choose at least 1 token".into(),
+        TargetError::MoreThanText { has, .. } => format!("the text has only {has} tokens; lower the token count"),
+        TargetError::OverContext { tokens, context } => format!("the text has {tokens} tokens; the model's context is {context}; lower the token count"),
+        TargetError::Tokenizer(e) => e,
+    })
 }
 
 /// Token pieces for the strip and the diff.

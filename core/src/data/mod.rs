@@ -122,6 +122,46 @@ fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
 }
 
+/// Why a text cannot be crammed as asked. Callers word it for their users: the CLI names its flags,
+/// the web app its controls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// The text is empty or only whitespace.
+    Empty,
+    /// A token count of 0 was asked for.
+    ZeroTokens,
+    /// More tokens were asked for than the text has.
+    MoreThanText { asked: usize, has: usize },
+    /// The tokens fill the model's context, leaving no room for a memory vector.
+    OverContext { tokens: usize, context: usize },
+    /// The tokenizer failed.
+    Tokenizer(String),
+}
+
+/// The token ids of `text` to cram: all of them, or the first `tokens`. Checked before any work
+/// starts, so that a caller can say what to change; `Cramming::new` then checks the exact fit of
+/// vectors, prefix and text in the context.
+pub fn target_ids(lm: &crate::LoadedModel, text: &str, tokens: Option<usize>) -> std::result::Result<Vec<u32>, TargetError> {
+    if text.trim().is_empty() {
+        return Err(TargetError::Empty);
+    }
+    let mut ids = lm.tokenizer.encode(text).map_err(|e| TargetError::Tokenizer(e.to_string()))?;
+    if let Some(asked) = tokens {
+        if asked == 0 {
+            return Err(TargetError::ZeroTokens);
+        }
+        if asked > ids.len() {
+            return Err(TargetError::MoreThanText { asked, has: ids.len() });
+        }
+        ids.truncate(asked);
+    }
+    let context = lm.config.max_position_embeddings();
+    if ids.len() >= context {
+        return Err(TargetError::OverContext { tokens: ids.len(), context });
+    }
+    Ok(ids)
+}
+
 /// An [`Error::Input`] naming `what` if `text` is empty or only whitespace.
 #[cfg(feature = "native")]
 fn check_not_empty(text: &str, what: &str) -> Result<()> {
@@ -134,6 +174,25 @@ fn check_not_empty(text: &str, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "native")]
+    #[test]
+    fn target_ids_cuts_and_refuses_what_cannot_be_crammed() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_gguf/tiny-llama.gguf");
+        let lm = crate::LoadedModel::load_path(&path, &burn::tensor::Device::flex()).unwrap();
+        let text = "Alice was beginning to get very tired of sitting";
+        let all = lm.tokenizer.encode(text).unwrap();
+        assert_eq!(target_ids(&lm, text, None).unwrap(), all);
+        assert_eq!(target_ids(&lm, text, Some(3)).unwrap(), all[..3]);
+        assert_eq!(target_ids(&lm, " \n ", None), Err(TargetError::Empty));
+        assert_eq!(target_ids(&lm, text, Some(0)), Err(TargetError::ZeroTokens));
+        assert_eq!(target_ids(&lm, text, Some(all.len() + 1)), Err(TargetError::MoreThanText { asked: all.len() + 1, has: all.len() }));
+        let context = lm.config.max_position_embeddings();
+        let long = "Alice ".repeat(context + 1);
+        assert!(matches!(target_ids(&lm, &long, None), Err(TargetError::OverContext { context: c, .. }) if c == context));
+        let fits = target_ids(&lm, &long, Some(context - 1)).unwrap();
+        assert_eq!(fits.len(), context - 1);
+    }
 
     #[test]
     fn mix_seed_is_fixed_and_spreads() {

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use cram_core::LoadedModel;
 use cram_core::device::DeviceChoice;
 
@@ -63,19 +63,12 @@ pub fn read_text(path: &Path) -> Result<String> {
 
 /// The ids of `text`, cut to `--tokens` when given (more tokens than the text has is an error).
 pub fn tokens_of(lm: &LoadedModel, text: &str, tokens: Option<usize>) -> Result<Vec<u32>> {
-    let mut ids = lm.tokenizer.encode(text)?;
-    if let Some(n) = tokens {
-        if n == 0 {
-            bail!("--tokens must be at least 1");
-        }
-        if n > ids.len() {
-            bail!("--tokens {n} is more than the text has ({} tokens)", ids.len());
-        }
-        ids.truncate(n);
-    }
-    let limit = lm.config.max_position_embeddings();
-    if ids.len() >= limit {
-        bail!("the text has {} tokens; the model's context is {limit}; pass --tokens", ids.len());
-    }
-    Ok(ids)
+    use cram_core::data::TargetError;
+    cram_core::data::target_ids(lm, text, tokens).map_err(|e| match e {
+        TargetError::Empty => anyhow!("the text is empty"),
+        TargetError::ZeroTokens => anyhow!("--tokens must be at least 1"),
+        TargetError::MoreThanText { asked, has } => anyhow!("--tokens {asked} is more than the text has ({has} tokens)"),
+        TargetError::OverContext { tokens, context } => anyhow!("the text has {tokens} tokens; the model's context is {context}; pass --tokens"),
+        TargetError::Tokenizer(e) => anyhow!(e),
+    })
 }
