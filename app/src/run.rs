@@ -35,6 +35,10 @@ pub fn method(name: &str, rank: usize) -> Method {
 const MAX_CURVE_POINTS: usize = 600;
 /// The longest the loop computes before it lets the browser repaint.
 const SLICE_SECONDS: f64 = 0.03;
+/// Least time between two live greedy decodes; they also wait at least [`GREEDY_COST_FACTOR`] times as
+/// long as the last one took, so that they cost the optimisation at most a fifth of its time.
+const GREEDY_EVERY_SECONDS: f64 = 1.0;
+const GREEDY_COST_FACTOR: f64 = 4.0;
 thread_local! {
     static STOP: Cell<bool> = const { Cell::new(false) };
     /// What export needs from the last run: its recipe and outcome.
@@ -131,13 +135,33 @@ pub fn pieces(lm: &LoadedModel, ids: &[u32]) -> Vec<String> {
     ids.iter().map(|&id| lm.tokenizer.decode(&[id]).unwrap_or_else(|_| format!("<{id}>"))).collect()
 }
 
-/// The optimisation, one step at a time, yielding to the browser between slices of work.
-async fn optimise(lm: &LoadedModel, cfg: CramConfig, jobs: Vec<TextJob>, obs: &mut LiveObserver) -> Result<CramOutcome, String> {
+/// Greedy decoding from the run's current vectors, compared token by token with the target: the
+/// greedy row of the token strip, and the vectors for the heat strip.
+async fn show_greedy(lm: &LoadedModel, run: &Cramming, target: &[u32], state: AppState) -> Result<(), String> {
+    let Some((memory, given)) = run.current_memory(0) else { return Ok(()) };
+    let decoded = decode_text_async(lm, &memory, given, target.len(), None).await.map_err(|e| e.to_string())?;
+    let row = pieces(lm, &decoded).into_iter().zip(decoded.iter().zip(target)).map(|(piece, (d, t))| (piece, d == t)).collect();
+    state.greedy.set(row);
+    state.heat.set(memory.vectors);
+    Ok(())
+}
+
+/// The optimisation, one step at a time, yielding to the browser between slices of work and decoding
+/// greedily from time to time for the live views.
+async fn optimise(lm: &LoadedModel, cfg: CramConfig, job: TextJob, obs: &mut LiveObserver) -> Result<CramOutcome, String> {
     let err = |e: cram_core::Error| e.to_string();
     yield_to_browser().await;
-    let mut run = Cramming::new_async(lm, cfg, jobs, 1).await.map_err(err)?;
+    let target = job.ids.clone();
+    let mut run = Cramming::new_async(lm, cfg, vec![job], 1).await.map_err(err)?;
     let mut slice = now_seconds();
+    let (mut last_greedy, mut greedy_cost) = (slice, 0.0);
     while run.step_async(lm, obs).await.map_err(err)? {
+        if now_seconds() - last_greedy > GREEDY_EVERY_SECONDS.max(GREEDY_COST_FACTOR * greedy_cost) {
+            let t0 = now_seconds();
+            show_greedy(lm, &run, &target, obs.state).await?;
+            last_greedy = now_seconds();
+            greedy_cost = last_greedy - t0;
+        }
         if now_seconds() - slice > SLICE_SECONDS {
             yield_to_browser().await;
             slice = now_seconds();
@@ -165,9 +189,9 @@ pub async fn compress(state: AppState) {
     };
     state.pieces.set(pieces(&lm, &ids));
     state.phase.set(RunPhase::Running);
-    let jobs = vec![TextJob { id: "page".into(), ids: ids.clone() }];
+    let job = TextJob { id: "page".into(), ids: ids.clone() };
     let mut obs = LiveObserver { state, started: now_seconds() };
-    let outcome = match optimise(&lm, cfg.clone(), jobs, &mut obs).await {
+    let outcome = match optimise(&lm, cfg.clone(), job, &mut obs).await {
         Ok(o) => o,
         Err(e) => {
             state.error.set(Some(e));
@@ -187,6 +211,7 @@ pub async fn compress(state: AppState) {
             return;
         }
     };
+    state.greedy.set(pieces(&lm, &decoded_ids).into_iter().zip(decoded_ids.iter().zip(target)).map(|(p, (d, t))| (p, d == t)).collect());
     let original = lm.tokenizer.decode(target).unwrap_or_default();
     let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();
     let stop = serde_json::to_value(outcome.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();

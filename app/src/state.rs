@@ -133,6 +133,9 @@ pub struct AppState {
     pub pieces: RwSignal<Vec<String>>,
     /// Per target token, right at the last step (teacher-forced).
     pub correct: RwSignal<Vec<bool>>,
+    /// Per target token, what greedy decoding from the current vectors gives at its place (its piece,
+    /// and whether it is the target's); refreshed every second or so while running.
+    pub greedy: RwSignal<Vec<(String, bool)>>,
     /// The curves.
     pub curve: RwSignal<Vec<CurvePoint>>,
     /// Steps per second of the run so far.
@@ -169,6 +172,7 @@ impl AppState {
             rank: RwSignal::new(0),
             pieces: RwSignal::new(vec![]),
             correct: RwSignal::new(vec![]),
+            greedy: RwSignal::new(vec![]),
             curve: RwSignal::new(vec![]),
             steps_per_second: RwSignal::new(0.0),
             heat: RwSignal::new(vec![]),
@@ -182,6 +186,7 @@ impl AppState {
     /// Clears what a new run replaces.
     pub fn reset_run(&self) {
         self.correct.set(vec![]);
+        self.greedy.set(vec![]);
         self.curve.set(vec![]);
         self.steps_per_second.set(0.0);
         self.heat.set(vec![]);

@@ -14,7 +14,7 @@ use cram_core::memory::LoraWeights;
 use cram_core::methods::{CramConfig, Method};
 use cram_core::models::lora::{Lora, LoraSet, LoraTarget};
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Silent, StopReason, TextJob, cram_texts, decode_text};
+use cram_core::optim::trainer::{Cramming, Silent, StopReason, TextJob, cram_texts, decode_text};
 use cram_core::weights::safetensors::SafetensorsFile;
 use cram_core::weights::{HostTensor, TensorSource, Weights};
 use cram_core::{Model, ModelConfig};
@@ -143,6 +143,31 @@ fn every_method_crams_and_decodes_back() {
         }
         assert_eq!(out.memory.lora.is_some(), name == "lora");
     }
+}
+
+/// What the app's live views decode from between steps: the memory of a text still running, moved by
+/// every step, with the tokens the decoder is given; none before the first step or once it is done.
+#[test]
+fn a_running_text_shows_its_current_memory() {
+    let lm = load("llama_gguf", Some("tiny-llama.gguf"));
+    let ids = lm.tokenizer.encode(TEXT).unwrap()[..6].to_vec();
+    let cfg = recipe(Method::Memory, 1);
+    let mut run = Cramming::new(&lm, cfg.clone(), vec![TextJob { id: "live".into(), ids: ids.clone() }], 1).unwrap();
+    assert!(run.current_memory(0).is_none(), "no memory before the first step");
+    let mut seen: Vec<Vec<f32>> = Vec::new();
+    while run.step(&lm, &mut Silent).unwrap() {
+        if let Some((memory, given)) = run.current_memory(0) {
+            assert_eq!(given, &ids[..cfg.protocol.first_scored()]);
+            assert_eq!(memory.vectors.len(), lm.config.hidden_size());
+            seen.push(memory.vectors);
+        }
+    }
+    assert!(run.current_memory(0).is_none(), "a finished text has no live memory");
+    let out = run.into_outcomes().remove(0);
+    assert!(out.metrics.greedy_exact, "{:?}", out.metrics);
+    // Every step but the one that finishes the text leaves a live memory, each different.
+    assert_eq!(seen.len() + 1, out.metrics.steps);
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "a step did not move the vector");
 }
 
 #[test]

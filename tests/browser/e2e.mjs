@@ -1,39 +1,19 @@
 // End-to-end tests of the built web app (dist/, served on loopback by scripts/test-app.sh) in
 // headless Debian Chromium, driven by playwright-core. Each test waits on page state (data-state,
 // data-testid), never on fixed sleeps. Usage: node e2e.mjs <base-url> <artifact-dir> [cli.cram]
-// Prints one line per test and a closing "app: N passed, M failed" line; exits non-zero on failure.
-import { chromium } from 'playwright-core';
+// Prints one line per test and a closing "browser: N passed, M failed" line; exits non-zero on failure.
 import { writeFileSync } from 'node:fs';
+import { MINUTE, withPage as open, setField, loadModel, compress, exportCram } from './page.mjs';
 
 const [base, outDir, cliCram] = process.argv.slice(2);
 const TINY = 'models/tiny-llama.gguf';
 // The text and recipe of the CLI tests (tests/tests/cli.rs): the tiny random Llama crams 6 tokens.
 const TEXT = 'Alice was beginning to get very tired of sitting';
 const RECIPE = { tokens: '6', lr: '0.1', 'max-steps': '2000' };
-const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const MINUTE = 60_000;
 
 let passed = 0, failed = 0;
 const results = {};
-
-async function withPage(args, fn, initScript) {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: [...BASE_ARGS, ...args] });
-  const page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1100, height: 1400 } });
-  if (initScript) await page.addInitScript(initScript);
-  const log = [];
-  page.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
-  try {
-    await page.goto(base, { waitUntil: 'load' });
-    await page.getByTestId('load-url').waitFor({ timeout: MINUTE });
-    return await fn(page);
-  } catch (e) {
-    e.message += '\n--- page console ---\n' + log.slice(-30).join('\n');
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
+const withPage = (args, fn, initScript) => open(base, args, fn, initScript);
 
 async function test(name, fn) {
   const t0 = Date.now();
@@ -47,40 +27,24 @@ async function test(name, fn) {
   }
 }
 
-async function setField(page, id, value) {
-  const el = page.getByTestId(id);
-  await el.fill(value);
-  await el.dispatchEvent('change');
-}
-
-async function loadModel(page, url, device) {
-  if (device) await page.getByTestId('device').selectOption(device);
-  await setField(page, 'model-url', url);
-  await page.getByTestId('load-url').click();
-  const status = page.locator('[data-testid=model-status][data-state=ready], [data-testid=model-status][data-state=failed]');
-  await status.waitFor({ timeout: 2 * MINUTE });
-  return page.getByTestId('model-status');
-}
-
 async function compressAndCheck(page, tag) {
   await page.getByTestId('text').fill(TEXT);
   for (const [id, v] of Object.entries(RECIPE)) await setField(page, id, v);
-  await page.getByTestId('compress').click();
-  await page.locator('[data-testid=run-state][data-state=done], [data-testid=run-state][data-state=failed], [data-testid=run-state][data-state=stopped]').waitFor({ timeout: 5 * MINUTE });
-  const err = await page.getByTestId('error').count() ? await page.getByTestId('error').innerText() : '';
-  if (err) throw new Error(`run error: ${err}`);
+  await compress(page, 5 * MINUTE);
   const original = await page.getByTestId('original').innerText();
   const back = await page.getByTestId('reconstruction').innerText();
   const exact = await page.getByTestId('verdict').getAttribute('data-exact');
   await page.screenshot({ path: `${outDir}/app-${tag}.png`, fullPage: true });
   if (back !== original || exact !== 'true') throw new Error(`reconstruction ${JSON.stringify(back)} != original ${JSON.stringify(original)}`);
   if (!TEXT.startsWith(original) || original.length < 10) throw new Error(`unexpected target ${JSON.stringify(original)}`);
+  const greedyWrong = await page.locator('[data-testid=strip-greedy] .tok.bad').count();
+  const greedyRight = await page.locator('[data-testid=strip-greedy] .tok.ok').count();
+  if (greedyWrong || greedyRight !== 6) throw new Error(`greedy row: ${greedyRight} right, ${greedyWrong} wrong; expected all 6 right`);
   const metrics = await page.getByTestId('metrics').innerText();
   for (const f of ['greedy_exact', 'teacher_forced_accuracy', 'theoretical_capacity_tokens', 'capacity_utilization']) {
     if (!metrics.includes(f)) throw new Error(`metrics table lacks ${f}`);
   }
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export').click()]);
-  await download.saveAs(`${outDir}/app-${tag}.cram`);
+  await exportCram(page, `${outDir}/app-${tag}.cram`);
   results[tag] = original;
 }
 
@@ -120,6 +84,12 @@ await test('Stop mid-run keeps the best vectors and the page answers', () =>
     for (const [id, v] of Object.entries({ tokens: '12', lr: '0.00001', 'max-steps': '5000' })) await setField(page, id, v);
     await page.getByTestId('compress').click();
     await page.locator('[data-testid=run-state][data-state=running]').waitFor({ timeout: MINUTE });
+    // While it runs: the greedy row of the token strip is coloured and the heat strip drawn (both from
+    // a live greedy decode of the current vectors, about every second).
+    await page.locator('[data-testid=strip-greedy] .tok.ok, [data-testid=strip-greedy] .tok.bad').first().waitFor({ timeout: MINUTE });
+    const cells = await page.locator('[data-testid=heat-strip] rect').count();
+    if (cells !== 64) throw new Error(`the live heat strip has ${cells} cells, not one per coordinate of the tiny Llama's vector (64)`);
+    if ((await page.getByTestId('run-state').getAttribute('data-state')) !== 'running') throw new Error('the run ended before Stop');
     await page.getByTestId('stop').click();
     await page.locator('[data-testid=run-state][data-state=stopped]').waitFor({ timeout: MINUTE });
     const steps = await page.getByTestId('metrics').innerText();

@@ -1,21 +1,46 @@
 //! What the page shows while a run goes on: the token strip coloured by whether each token is
-//! predicted right now, the loss and accuracy curves, and the vectors as a heat strip.
+//! predicted right now (teacher-forced and greedy), the loss and accuracy curves, and the vectors as a
+//! heat strip.
 
 use leptos::prelude::*;
 
 use crate::state::{AppState, CurvePoint};
 
-/// The target's tokens, green when predicted right at the last step, red when not.
+/// One row of token pieces, green where right, red where wrong, plain where not known yet.
+fn token_row(label: &'static str, testid: &'static str, tokens: Vec<(String, Option<bool>)>) -> impl IntoView {
+    view! {
+        <div class="strip-row">
+            <span class="strip-label">{label}</span>
+            <span class="strip" data-testid=testid>
+                {tokens.into_iter().map(|(piece, right)| {
+                    let class = match right { Some(true) => "tok ok", Some(false) => "tok bad", None => "tok" };
+                    view! { <span class=class>{piece.replace('\n', "⏎")}</span> }
+                }).collect_view()}
+            </span>
+        </div>
+    }
+}
+
+/// The target's tokens twice: coloured by whether the model predicts each one right at the last step
+/// with the true text fed in (teacher-forced), and by whether greedy decoding from the current vectors
+/// alone gives it at its place (the greedy row shows what it gives).
 #[component]
 pub fn TokenStrip(state: AppState) -> impl IntoView {
     view! {
-        <div class="strip" data-testid="token-strip">
+        <div data-testid="token-strip">
             {move || {
                 let correct = state.correct.get();
-                state.pieces.get().into_iter().enumerate().map(|(i, piece)| {
-                    let class = match correct.get(i) { Some(true) => "tok ok", Some(false) => "tok bad", None => "tok" };
-                    view! { <span class=class>{piece.replace('\n', "⏎")}</span> }
-                }).collect_view()
+                let row = state.pieces.get().into_iter().enumerate().map(|(i, p)| (p, correct.get(i).copied())).collect();
+                token_row("teacher-forced", "strip-teacher-forced", row)
+            }}
+            {move || {
+                let greedy = state.greedy.get();
+                let row = if greedy.is_empty() {
+                    state.pieces.get().into_iter().map(|p| (p, None)).collect()
+                } else {
+                    greedy.into_iter().map(|(p, right)| (p, Some(right))).collect()
+                };
+                token_row("greedy", "strip-greedy", row)
             }}
         </div>
     }
@@ -76,7 +101,7 @@ pub fn HeatStrip(state: AppState) -> impl IntoView {
             {move || {
                 let mem = state.heat.get();
                 if mem.is_empty() {
-                    return view! { <p class="muted">"The vectors appear here when the run ends."</p> }.into_any();
+                    return view! { <p class="muted">"The vectors appear here a second into the run."</p> }.into_any();
                 }
                 let d = d();
                 let rows = mem.len() / d;

@@ -26,7 +26,7 @@ const STEPS: &[Step] = &[
     },
     Step {
         title: "Teacher-forced versus greedy",
-        body: "While training, the model sees the true previous tokens and we count how many next tokens it gets right (teacher-forced accuracy: the colours of the token strip). Getting the text back is harder: greedy decoding feeds the model its own guesses, so one early mistake derails the rest. cram calls a text crammed only when greedy decoding gives back every token.",
+        body: "While training, the model sees the true previous tokens and we count how many next tokens it gets right (teacher-forced accuracy: the first row of the token strip). Getting the text back is harder: greedy decoding feeds the model its own guesses, so one early mistake derails the rest (the second row, which shows what greedy decoding from the current vectors gives). cram calls a text crammed only when greedy decoding gives back every token.",
         example: Some(("The cat sat on the mat.", 0, 1, 0.01)),
     },
     Step {

@@ -310,6 +310,15 @@ impl Cramming {
         Ok(())
     }
 
+    /// The memory a text still running has now (its current parameters, not the best so far) and the
+    /// text tokens given to the decoder: what live views decode from between steps. `None` once the
+    /// text is done or before its first step.
+    pub fn current_memory(&self, text: usize) -> Option<(Memory, &[u32])> {
+        let slot = self.slots.iter().find(|s| s.text == text)?;
+        let given = &self.texts[text].ids[..self.cfg.protocol.first_scored()];
+        Some((self.trainable.memory(&slot.params, &self.prefix), given))
+    }
+
     /// The outcomes of the finished texts, in the order of the texts.
     pub fn into_outcomes(self) -> Vec<CramOutcome> {
         self.outcomes.into_iter().flatten().collect()
