@@ -2,8 +2,9 @@
 # The README's browser walk-through on the real model, automated: serve dist/ (scripts/app-build.sh
 # copies the default SmolLM2-135M GGUF into dist/models/), open it in headless Chromium, load the
 # default model, cram examples/hello.txt with the page's default recipe, check that it comes back, and
-# decompress the page's export with the CLI. Not part of the test command: minutes per device.
-# Usage: bash scripts/app-smollm2.sh [cpu|webgpu ...]   (default: cpu). Output in target/app-smollm2/.
+# decompress the page's export with the CLI; `walk` runs the guided walk's "Try it" examples instead
+# (tests/browser/walk.mjs: each should be exact within a minute). Not part of the test command.
+# Usage: bash scripts/app-smollm2.sh [cpu|webgpu|walk ...]   (default: cpu). Output in target/app-smollm2/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/tests/browser/node_modules/.bin:$PATH"
@@ -23,6 +24,10 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/" >/dev/null && break; s
 status=0
 for device in "${@:-cpu}"; do
   echo "== $device"
+  if [ "$device" = walk ]; then
+    node tests/browser/walk.mjs "http://127.0.0.1:$port/" | tee -a "$out/walk.jsonl" || status=1
+    continue
+  fi
   node tests/browser/smollm2.mjs "http://127.0.0.1:$port/" "$out" "$device" examples/hello.txt | tee -a "$out/smollm2.jsonl" || status=1
   if [ -x "$cram" ] && [ -f "$out/smollm2-$device.cram" ]; then
     if back=$("$cram" decompress "$out/smollm2-$device.cram" --model "dist/$model"); then
