@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web app's tests: build dist/ with trunk, serve it on loopback, and drive headless Chromium
 # (tests/browser/e2e.mjs): the tiny Llama fixture crammed and reconstructed on the WebGPU path
-# (SwiftShader) and on the CPU fallback, a .cram made by the CLI imported, a bad file refused; then
+# (SwiftShader) and on the CPU fallback, a .cram made by the CLI imported, Stop mid-run, a bad file,
+# a model over the GPU's buffer limit and a GPU device lost mid-run each given a clear message; then
 # `cram decompress` (target/debug/cram, built beforehand) must decompress the files the page exported.
 # Screenshots and exported files land in target/app-artifacts/. Ends with "app: N passed, M failed".
 set -euo pipefail

@@ -40,7 +40,10 @@ pub struct ChosenDevice {
 
 thread_local! {
     static GPU: RefCell<Option<(Device, Option<u64>)>> = const { RefCell::new(None) };
-    static MODEL: RefCell<Option<Rc<LoadedModel>>> = const { RefCell::new(None) };
+    /// Why the browser took the WebGPU device away, once it has (see [`watch_gpu_loss`]).
+    static GPU_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The page's model, and whether it lives on the GPU.
+    static MODEL: RefCell<Option<(Rc<LoadedModel>, bool)>> = const { RefCell::new(None) };
 }
 
 /// The device for `pref`. The WebGPU runtime can be initialised once per page, so it is kept.
@@ -48,6 +51,9 @@ pub async fn choose_device(pref: DevicePreference) -> ChosenDevice {
     let cpu = |why: &str| ChosenDevice { device: Device::flex(), gpu: false, max_buffer_bytes: None, label: format!("CPU ({why})") };
     if pref == DevicePreference::Cpu {
         return cpu("chosen; single-threaded wasm");
+    }
+    if let Some(why) = gpu_lost() {
+        return cpu(&format!("fallback: the GPU device was lost ({why}); reload the page to use WebGPU again"));
     }
     let gpu = |device: Device, max_buffer_bytes: Option<u64>| ChosenDevice { device, gpu: true, max_buffer_bytes, label: "WebGPU".into() };
     if let Some((device, max)) = GPU.with(|g| g.borrow().clone()) {
@@ -79,12 +85,44 @@ async fn adapter_max_buffer_bytes() -> Option<u64> {
     Some(bytes as u64)
 }
 
-/// Keeps `lm` as the page's model.
-pub fn set_model(lm: LoadedModel) {
-    MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(lm)));
+/// Why the WebGPU device was lost, if it was.
+pub fn gpu_lost() -> Option<String> {
+    GPU_LOST.with(|l| l.borrow().clone())
+}
+
+/// What the page says once the WebGPU device is gone.
+pub fn gpu_lost_message(why: &str) -> String {
+    format!("The GPU device was lost ({why}). Load the model again: it will run on the CPU. Reload the page to use WebGPU again.")
+}
+
+/// Calls `on_lost(why)` when the browser takes the WebGPU device away (a driver reset, a GPU that went
+/// away, a page that used too much of it). index.html forwards every device's `lost` promise as a
+/// `cram-gpu-lost` event; from then on the GPU and a model on it are gone, and [`choose_device`] falls
+/// back to the CPU (a WebGPU runtime cannot be set up twice in one page).
+pub fn watch_gpu_loss(on_lost: impl Fn(String) + 'static) {
+    use wasm_bindgen::JsCast;
+    let Some(window) = web_sys::window() else { return };
+    gloo_events::EventListener::new(&window, "cram-gpu-lost", move |event| {
+        let why = event.dyn_ref::<web_sys::CustomEvent>().and_then(|e| e.detail().as_string()).unwrap_or_else(|| "no reason given".into());
+        GPU.with(|g| g.borrow_mut().take());
+        GPU_LOST.with(|l| *l.borrow_mut() = Some(why.clone()));
+        MODEL.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.as_ref().is_some_and(|(_, gpu)| *gpu) {
+                *m = None;
+            }
+        });
+        on_lost(why);
+    })
+    .forget();
+}
+
+/// Keeps `lm` as the page's model; `gpu` says whether it lives on the GPU.
+pub fn set_model(lm: LoadedModel, gpu: bool) {
+    MODEL.with(|m| *m.borrow_mut() = Some((Rc::new(lm), gpu)));
 }
 
 /// The page's model, if one is loaded.
 pub fn model() -> Option<Rc<LoadedModel>> {
-    MODEL.with(|m| m.borrow().clone())
+    MODEL.with(|m| m.borrow().as_ref().map(|(lm, _)| lm.clone()))
 }

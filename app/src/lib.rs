@@ -29,7 +29,7 @@ pub fn start() {
     leptos::mount::mount_to_body(App);
 }
 
-/// Shows an unrecoverable error (a panic: a lost GPU device, a bug) in the page's `#fatal` box,
+/// Shows an unrecoverable error (a panic: a bug, a GPU that refused the work) in the page's `#fatal` box,
 /// which lives outside the Leptos tree so it works when the app itself is gone.
 fn show_fatal(message: &str) {
     let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("fatal")) else {

@@ -11,8 +11,6 @@ use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob, decode_text_async};
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::engine;
 use crate::state::{AppState, CurvePoint, RunPhase, RunResult};
@@ -41,6 +39,9 @@ const GREEDY_EVERY_SECONDS: f64 = 1.0;
 const GREEDY_COST_FACTOR: f64 = 4.0;
 thread_local! {
     static STOP: Cell<bool> = const { Cell::new(false) };
+    /// Counts runs; a run whose number is no longer current was abandoned ([`abandon_run`]) and leaves
+    /// the page alone.
+    static RUN: Cell<u64> = const { Cell::new(0) };
     /// What export needs from the last run: its recipe and outcome.
     static LAST: RefCell<Option<(CramConfig, CramOutcome)>> = const { RefCell::new(None) };
 }
@@ -50,6 +51,17 @@ pub fn request_stop() {
     STOP.with(|s| s.set(true));
 }
 
+/// Gives up the running loop at once (its device is gone): it stops after the current step, and
+/// whatever it finishes with is not shown.
+pub fn abandon_run() {
+    request_stop();
+    RUN.with(|r| r.set(r.get() + 1));
+}
+
+fn current(run: u64) -> bool {
+    RUN.with(|r| r.get() == run)
+}
+
 /// The recipe and outcome of the last finished run.
 pub fn last_run() -> Option<(CramConfig, CramOutcome)> {
     LAST.with(|l| l.borrow().clone())
@@ -57,12 +69,7 @@ pub fn last_run() -> Option<(CramConfig, CramOutcome)> {
 
 /// Lets the browser run its event loop once (a zero-delay timeout).
 pub async fn yield_to_browser() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), 0);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+    gloo_timers::future::TimeoutFuture::new(0).await;
 }
 
 fn now_seconds() -> f64 {
@@ -178,14 +185,20 @@ pub async fn compress(state: AppState) {
     };
     state.reset_run();
     STOP.with(|s| s.set(false));
+    let run = RUN.with(|r| {
+        r.set(r.get() + 1);
+        r.get()
+    });
+    let fail = |e: String| {
+        if current(run) {
+            state.error.set(Some(e));
+            state.phase.set(RunPhase::Failed);
+        }
+    };
     let prepared = recipe(&state).and_then(|cfg| Ok((cfg, target_ids(&lm, &state.text.get_untracked(), state.tokens.get_untracked())?)));
     let (cfg, ids) = match prepared {
         Ok(p) => p,
-        Err(e) => {
-            state.error.set(Some(e));
-            state.phase.set(RunPhase::Failed);
-            return;
-        }
+        Err(e) => return fail(e),
     };
     state.pieces.set(pieces(&lm, &ids));
     state.phase.set(RunPhase::Running);
@@ -193,24 +206,22 @@ pub async fn compress(state: AppState) {
     let mut obs = LiveObserver { state, started: now_seconds() };
     let outcome = match optimise(&lm, cfg.clone(), job, &mut obs).await {
         Ok(o) => o,
-        Err(e) => {
-            state.error.set(Some(e));
-            state.phase.set(RunPhase::Failed);
-            return;
-        }
+        Err(e) => return fail(e),
     };
+    if !current(run) {
+        return;
+    }
     let stopped = STOP.with(|s| s.get());
     state.phase.set(RunPhase::Decoding);
     yield_to_browser().await;
     let target = &outcome.ids;
     let decoded_ids = match decode_text_async(&lm, &outcome.memory, &outcome.given_ids, target.len(), None).await {
         Ok(ids) => ids,
-        Err(e) => {
-            state.error.set(Some(format!("decoding failed: {e}")));
-            state.phase.set(RunPhase::Failed);
-            return;
-        }
+        Err(e) => return fail(format!("decoding failed: {e}")),
     };
+    if !current(run) {
+        return;
+    }
     state.greedy.set(pieces(&lm, &decoded_ids).into_iter().zip(decoded_ids.iter().zip(target)).map(|(p, (d, t))| (p, d == t)).collect());
     let original = lm.tokenizer.decode(target).unwrap_or_default();
     let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();

@@ -124,6 +124,42 @@ await test('a model over the WebGPU buffer limit gets a clear message', () =>
     if (!/too large for this GPU's buffers/.test(msg) || !/embedding/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
   }, smallGpuBuffers));
 
+// Keeps every WebGPU device the page gets, so that a test can take it away as a driver reset would.
+function keepGpuDevices() {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    (globalThis.testGpuDevices ||= []).push(device);
+    return device;
+  };
+}
+
+await test('a GPU device lost mid-run gets a clear message, and the page goes on on the CPU', () =>
+  withPage(['--enable-unsafe-webgpu'], async (page) => {
+    await loadModel(page, TINY, 'auto');
+    const label = await page.getByTestId('device-label').innerText();
+    if (label !== 'WebGPU') throw new Error(`expected the WebGPU device, got ${JSON.stringify(label)}`);
+    await page.getByTestId('text').fill(TEXT);
+    for (const [id, v] of Object.entries({ tokens: '12', lr: '0.00001', 'max-steps': '5000' })) await setField(page, id, v);
+    await page.getByTestId('compress').click();
+    // Some steps done (the teacher-forced row is coloured from each step), then the device goes.
+    await page.locator('[data-testid=strip-teacher-forced] .tok.ok, [data-testid=strip-teacher-forced] .tok.bad').first().waitFor({ timeout: 2 * MINUTE });
+    const devices = await page.evaluate(() => { (globalThis.testGpuDevices || []).forEach((d) => d.destroy()); return (globalThis.testGpuDevices || []).length; });
+    if (devices < 1) throw new Error('the page requested no WebGPU device');
+    await page.locator('[data-testid=run-state][data-state=failed]').waitFor({ timeout: MINUTE });
+    const runMsg = await page.getByTestId('error').innerText();
+    const modelMsg = await page.getByTestId('model-error').innerText();
+    for (const msg of [runMsg, modelMsg]) {
+      if (!/The GPU device was lost/.test(msg) || !/run on the CPU/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
+    }
+    if (await page.getByTestId('fatal').isVisible()) throw new Error(`the app stopped: ${await page.getByTestId('fatal').innerText()}`);
+    // Loading again (device still "auto") lands on the CPU, says why, and the usual run works.
+    await loadModel(page, TINY);
+    const after = await page.getByTestId('device-label').innerText();
+    if (!/^CPU \(fallback: the GPU device was lost/.test(after)) throw new Error(`device after the loss: ${JSON.stringify(after)}`);
+    await compressAndCheck(page, 'after-gpu-loss');
+  }, keepGpuDevices));
+
 writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -9,7 +9,9 @@ mod teach;
 
 use leptos::prelude::*;
 
-use crate::state::AppState;
+use crate::engine;
+use crate::run;
+use crate::state::{AppState, ModelStatus, RunPhase};
 
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};
@@ -21,6 +23,7 @@ pub use teach::Teaching;
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
+    engine::watch_gpu_loss(move |why| on_gpu_lost(state, &why));
     view! {
         <header>
             <h1>"cram"</h1>
@@ -50,6 +53,22 @@ pub fn App() -> impl IntoView {
             <CramImport state=state />
         </section>
         <footer>"cram-core " {cram_core::VERSION} " · Kuratov et al., \"Cramming 1568 Tokens into a Single Vector and Back Again\" (ACL 2025)"</footer>
+    }
+}
+
+/// The browser took the WebGPU device away: a model on it is gone and so is a run on it; the page
+/// says why and what to do (load again, on the CPU), and stays usable.
+fn on_gpu_lost(state: AppState, why: &str) {
+    let on_gpu = matches!(state.model.get_untracked(), ModelStatus::Ready(info) if info.gpu);
+    if !on_gpu {
+        return;
+    }
+    let message = engine::gpu_lost_message(why);
+    state.model.set(ModelStatus::Failed(message.clone()));
+    if matches!(state.phase.get_untracked(), RunPhase::Running | RunPhase::Decoding) {
+        run::abandon_run();
+        state.error.set(Some(message));
+        state.phase.set(RunPhase::Failed);
     }
 }
 
