@@ -103,7 +103,8 @@ pub fn watch_gpu_loss(on_lost: impl Fn(String) + 'static) {
     use wasm_bindgen::JsCast;
     let Some(window) = web_sys::window() else { return };
     gloo_events::EventListener::new(&window, "cram-gpu-lost", move |event| {
-        let why = event.dyn_ref::<web_sys::CustomEvent>().and_then(|e| e.detail().as_string()).unwrap_or_else(|| "no reason given".into());
+        let detail = event.dyn_ref::<web_sys::CustomEvent>().and_then(|e| e.detail().as_string());
+        let why = detail.map(|d| d.trim_end_matches('.').to_string()).unwrap_or_else(|| "no reason given".into());
         GPU.with(|g| g.borrow_mut().take());
         GPU_LOST.with(|l| *l.borrow_mut() = Some(why.clone()));
         MODEL.with(|m| {

@@ -16,6 +16,8 @@ const results = {};
 const withPage = (args, fn, initScript) => open(base, args, fn, initScript);
 
 async function test(name, fn) {
+  // E2E_ONLY=<regex> runs only the tests whose names match (a quick local check).
+  if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -147,6 +149,7 @@ await test('a GPU device lost mid-run gets a clear message, and the page goes on
     const devices = await page.evaluate(() => { (globalThis.testGpuDevices || []).forEach((d) => d.destroy()); return (globalThis.testGpuDevices || []).length; });
     if (devices < 1) throw new Error('the page requested no WebGPU device');
     await page.locator('[data-testid=run-state][data-state=failed]').waitFor({ timeout: MINUTE });
+    await page.getByTestId('model-error').waitFor({ timeout: MINUTE });
     const runMsg = await page.getByTestId('error').innerText();
     const modelMsg = await page.getByTestId('model-error').innerText();
     for (const msg of [runMsg, modelMsg]) {

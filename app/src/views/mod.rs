@@ -65,8 +65,13 @@ fn on_gpu_lost(state: AppState, why: &str) {
     }
     let message = engine::gpu_lost_message(why);
     state.model.set(ModelStatus::Failed(message.clone()));
-    if matches!(state.phase.get_untracked(), RunPhase::Running | RunPhase::Decoding) {
+    // A run on the device is abandoned; one that failed on it (a readback can fail before the loss
+    // is reported) is explained by the loss.
+    let phase = state.phase.get_untracked();
+    if matches!(phase, RunPhase::Running | RunPhase::Decoding) {
         run::abandon_run();
+    }
+    if matches!(phase, RunPhase::Running | RunPhase::Decoding | RunPhase::Failed) {
         state.error.set(Some(message));
         state.phase.set(RunPhase::Failed);
     }
