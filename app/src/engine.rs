@@ -42,8 +42,7 @@ thread_local! {
     static GPU: RefCell<Option<(Device, Option<u64>)>> = const { RefCell::new(None) };
     /// Why the browser took the WebGPU device away, once it has (see [`watch_gpu_loss`]).
     static GPU_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
-    /// The page's model, and whether it lives on the GPU.
-    static MODEL: RefCell<Option<(Rc<LoadedModel>, bool)>> = const { RefCell::new(None) };
+    static MODEL: RefCell<Option<Rc<LoadedModel>>> = const { RefCell::new(None) };
 }
 
 /// The device for `pref`. The WebGPU runtime can be initialised once per page, so it is kept.
@@ -97,33 +96,31 @@ pub fn gpu_lost_message(why: &str) -> String {
 
 /// Calls `on_lost(why)` when the browser takes the WebGPU device away (a driver reset, a GPU that went
 /// away, a page that used too much of it). index.html forwards every device's `lost` promise as a
-/// `cram-gpu-lost` event; from then on the GPU and a model on it are gone, and [`choose_device`] falls
-/// back to the CPU (a WebGPU runtime cannot be set up twice in one page).
+/// `cram-gpu-lost` event; from then on [`choose_device`] falls back to the CPU (a WebGPU runtime cannot
+/// be set up twice in one page). `on_lost` drops a model that lived on the GPU ([`forget_model`]).
 pub fn watch_gpu_loss(on_lost: impl Fn(String) + 'static) {
     use wasm_bindgen::JsCast;
     let Some(window) = web_sys::window() else { return };
     gloo_events::EventListener::new(&window, "cram-gpu-lost", move |event| {
         let detail = event.dyn_ref::<web_sys::CustomEvent>().and_then(|e| e.detail().as_string());
         let why = detail.map(|d| d.trim_end_matches('.').to_string()).unwrap_or_else(|| "no reason given".into());
-        GPU.with(|g| g.borrow_mut().take());
         GPU_LOST.with(|l| *l.borrow_mut() = Some(why.clone()));
-        MODEL.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.as_ref().is_some_and(|(_, gpu)| *gpu) {
-                *m = None;
-            }
-        });
         on_lost(why);
     })
     .forget();
 }
 
-/// Keeps `lm` as the page's model; `gpu` says whether it lives on the GPU.
-pub fn set_model(lm: LoadedModel, gpu: bool) {
-    MODEL.with(|m| *m.borrow_mut() = Some((Rc::new(lm), gpu)));
+/// Keeps `lm` as the page's model.
+pub fn set_model(lm: LoadedModel) {
+    MODEL.with(|m| *m.borrow_mut() = Some(Rc::new(lm)));
+}
+
+/// Drops the page's model (its device is gone).
+pub fn forget_model() {
+    MODEL.with(|m| *m.borrow_mut() = None);
 }
 
 /// The page's model, if one is loaded.
 pub fn model() -> Option<Rc<LoadedModel>> {
-    MODEL.with(|m| m.borrow().as_ref().map(|(lm, _)| lm.clone()))
+    MODEL.with(|m| m.borrow().clone())
 }

@@ -64,6 +64,7 @@ fn on_gpu_lost(state: AppState, why: &str) {
         return;
     }
     let message = engine::gpu_lost_message(why);
+    engine::forget_model();
     state.model.set(ModelStatus::Failed(message.clone()));
     // A run on the device is abandoned; one that failed on it (a readback can fail before the loss
     // is reported) is explained by the loss.

@@ -58,7 +58,7 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
                 gpu: device.gpu,
                 seconds: now() - started,
             };
-            engine::set_model(lm, device.gpu);
+            engine::set_model(lm);
             state.model.set(ModelStatus::Ready(info));
         }
         Err(e) => state.model.set(ModelStatus::Failed(e)),
