@@ -244,6 +244,33 @@ pub enum ProtocolArg {
     Paper,
 }
 
+/// A named recipe.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RecipeArg {
+    /// dense at lr 0.1: the fewest steps to a greedy-exact text.
+    Fast,
+    /// memory at lr 1e-2: Kuratov et al. exactly.
+    Paper,
+}
+
+/// Where the memory vectors start.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InitArg {
+    /// N(0, std²): the paper's.
+    Normal,
+    /// The mean of the text's token embeddings.
+    TextMean,
+}
+
+/// How the learning rate changes with the step.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ScheduleArg {
+    /// The same rate at every step.
+    Constant,
+    /// Linear warmup, then a cosine decay.
+    Cosine,
+}
+
 /// What is trained per text.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum MethodArg {
@@ -259,12 +286,17 @@ pub enum MethodArg {
     Progressive,
 }
 
-/// The recipe; defaults are the paper's.
+/// The recipe: `--recipe` sets the method and learning rate, the other flags override it.
 #[derive(Debug, Clone, Args)]
 pub struct RecipeArgs {
-    /// What is trained per text.
-    #[arg(long, value_enum, default_value = "memory")]
-    pub method: MethodArg,
+    /// Starting point: fast (dense at lr 0.1, the fewest steps to a greedy-exact text; the default
+    /// with --protocol greedy) or paper (memory at lr 1e-2, Kuratov et al.; the default with
+    /// --protocol paper). --method gives that method's own defaults instead.
+    #[arg(long, value_enum)]
+    pub recipe: Option<RecipeArg>,
+    /// What is trained per text (default: the recipe's).
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
     /// Number of memory vectors K (default 1; not with --method lora). `cram capacity` takes a list
     /// to sweep, e.g. 1,2,4,8,16 (the paper's Figure 4).
     #[arg(long, visible_alias = "mems", value_delimiter = ',')]
@@ -287,7 +319,8 @@ pub struct RecipeArgs {
     /// Input layout (default: sink for the greedy protocol, paper for the paper protocol).
     #[arg(long, value_enum)]
     pub layout: Option<LayoutArg>,
-    /// AdamW learning rate (default 1e-2, the paper's; 0.1 for --method progressive, its paper's).
+    /// AdamW learning rate (default: the recipe's; with --method, that method's paper's: 1e-2, or
+    /// 0.1 for progressive).
     #[arg(long)]
     pub lr: Option<f64>,
     /// AdamW beta1.
@@ -311,6 +344,21 @@ pub struct RecipeArgs {
     /// Standard deviation of the initial vectors (default: that of the embedding matrix).
     #[arg(long)]
     pub init_std: Option<f32>,
+    /// Where the vectors start: normal (N(0, std²), the paper's) or text-mean (the mean of the
+    /// text's own token embeddings).
+    #[arg(long, value_enum, default_value = "normal")]
+    pub init: InitArg,
+    /// Learning-rate schedule: constant (the paper's), or cosine (linear warmup, then a cosine
+    /// decay to --min-lr at --max-steps; progressive cramming restarts it at every added token and
+    /// ends it at --steps-per-token).
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleArg,
+    /// Warmup steps of --schedule cosine.
+    #[arg(long, default_value_t = 100)]
+    pub warmup: usize,
+    /// Final learning rate of --schedule cosine.
+    #[arg(long, default_value_t = 1e-3)]
+    pub min_lr: f64,
     /// Seed of the initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

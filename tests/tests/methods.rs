@@ -26,7 +26,7 @@ fn decompresses(dir: &Dir, file: &str) -> String {
 #[test]
 fn every_method_compresses_and_decompresses() {
     let dir = Dir::new();
-    let plain = compress(&dir, "memory.cram", &[]);
+    let plain = compress(&dir, "memory.cram", &["--method", "memory"]);
     let d = plain["trainable_parameters"].as_u64().unwrap();
     let back = decompresses(&dir, "memory.cram");
     for (name, flags, params) in [
@@ -52,6 +52,30 @@ fn every_method_compresses_and_decompresses() {
         }
         assert_eq!(decompresses(&dir, &file), back, "{name}");
     }
+}
+
+/// The default recipe (`fast`: dense at lr 0.1) gets 6 tokens of the tiny Llama greedy-exact in at
+/// most a third of the steps of `--recipe paper` (memory at lr 1e-2), and its file decodes.
+#[test]
+fn the_default_recipe_needs_a_third_of_the_paper_recipes_steps() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let run = |recipe: &[&str], out: &str| {
+        let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "--tokens", "6", "--max-steps", "3000", "-o", out, "--json"];
+        args.extend_from_slice(recipe);
+        dir.cram(&args).expect_code(0).json()
+    };
+    let fast = run(&[], "fast.cram");
+    let paper = run(&["--recipe", "paper"], "paper.cram");
+    assert_eq!(fast["method"], "dense", "{fast}");
+    assert_eq!(paper["method"], "memory", "{paper}");
+    // the tiny Llama has d = 64: one vector, or one vector and a Linear(64, 64)
+    assert_eq!(paper["trainable_parameters"], 64, "{paper}");
+    assert_eq!(fast["trainable_parameters"], 64 + 64 * 64 + 64, "{fast}");
+    let (f, p) = (fast["steps"].as_u64().unwrap(), paper["steps"].as_u64().unwrap());
+    assert!(3 * f <= p, "fast took {f} steps, paper {p}");
+    assert_eq!(decompresses(&dir, "fast.cram"), decompresses(&dir, "paper.cram"));
 }
 
 #[test]

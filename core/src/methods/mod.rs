@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::models::ModelConfig;
 use crate::models::lora::LoraTarget;
 use crate::optim::adamw::AdamWConfig;
+use crate::optim::schedule::Schedule;
 use crate::{Error, Result};
 
 /// What is trained for each text.
@@ -87,6 +88,38 @@ impl Method {
     }
 }
 
+/// A named starting point for the recipe: which method runs when none is named, and at what
+/// learning rate. Naming a method (`--method`) gives that method's own paper defaults instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipe {
+    /// The fewest steps to a greedy-exact text that cram measured on SmolLM2-135M (README, "Steps
+    /// to exact"): one vector through a trainable dense layer (`dense`, the file still holds one
+    /// vector per K) at lr 0.1. The default under the greedy protocol.
+    #[default]
+    Fast,
+    /// Kuratov et al. exactly: `memory` at lr 1e-2, constant, N(0, std of the embeddings).
+    Paper,
+}
+
+impl Recipe {
+    /// The method it runs.
+    pub fn method(self) -> Method {
+        match self {
+            Recipe::Fast => Method::Dense,
+            Recipe::Paper => Method::Memory,
+        }
+    }
+
+    /// Its learning rate.
+    pub fn lr(self) -> f64 {
+        match self {
+            Recipe::Fast => 0.1,
+            Recipe::Paper => Method::Memory.default_lr(),
+        }
+    }
+}
+
 /// Where the memory vectors sit in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +130,18 @@ pub enum Layout {
     /// trainable vectors need not be the attention sink of Llama-family models (see method notes).
     #[default]
     Sink,
+}
+
+/// Where the memory vectors start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorInit {
+    /// N(0, std²) with the standard deviation of the embedding matrix (the paper) or `init_std`.
+    #[default]
+    Normal,
+    /// Every vector at the mean of the text's own token embeddings (dense: the vectors m; lowdim
+    /// keeps its code's normal start).
+    TextMean,
 }
 
 /// When a text counts as crammed.
@@ -145,6 +190,12 @@ pub struct CramConfig {
     pub seed: u64,
     /// Standard deviation of the initial vectors; `None` = that of the input-embedding matrix.
     pub init_std: Option<f32>,
+    /// How the learning rate changes with each text's step.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Where the memory vectors start.
+    #[serde(default)]
+    pub init: VectorInit,
 }
 
 impl Default for CramConfig {
@@ -160,6 +211,8 @@ impl Default for CramConfig {
             paper_threshold: 0.99,
             seed: 0,
             init_std: None,
+            schedule: Schedule::Constant,
+            init: VectorInit::Normal,
         }
     }
 }
@@ -214,6 +267,12 @@ impl CramConfig {
         }
         if self.init_std.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
             return bad("--init-std must be a positive number");
+        }
+        if self.init == VectorInit::TextMean && matches!(self.method, Method::Lowdim { .. } | Method::Lora { .. }) {
+            return bad("--init text-mean sets the memory vectors; lowdim and lora train none directly");
+        }
+        if let Err(e) = self.schedule.validate(self.adamw.lr) {
+            return bad(&e);
         }
         Ok(())
     }

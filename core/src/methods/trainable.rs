@@ -126,6 +126,22 @@ impl Trainable {
         Ok(out)
     }
 
+    /// Sets every memory vector (the piece `mem`) of `params` to `vector` (`[d]`); `false` when the
+    /// method has no such piece (lowdim, LoRA).
+    pub fn set_vectors(&self, params: &mut [f32], vector: &[f32]) -> bool {
+        let mut offset = 0;
+        for p in &self.pieces {
+            if p.name == "mem" && p.shape[1] == vector.len() {
+                for row in params[offset..offset + p.len()].chunks_exact_mut(p.shape[1]) {
+                    row.copy_from_slice(vector);
+                }
+                return true;
+            }
+            offset += p.len();
+        }
+        false
+    }
+
     /// One `[batch, rows, cols]` leaf per piece from the parameters of each text of a batch, on the
     /// autodiff device, taking gradients.
     pub fn leaves(&self, params: &[&[f32]], device: &Device) -> Vec<Tensor<3>> {

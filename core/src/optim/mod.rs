@@ -2,4 +2,5 @@
 //! the same for every model family.
 
 pub mod adamw;
+pub mod schedule;
 pub mod trainer;

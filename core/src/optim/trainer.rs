@@ -17,7 +17,7 @@ use crate::decode::{embed_ids, greedy_decode_async};
 use crate::load::LoadedModel;
 use crate::memory::Memory;
 use crate::methods::trainable::Trainable;
-use crate::methods::{CramConfig, Layout, Method, Protocol};
+use crate::methods::{CramConfig, Layout, Method, Protocol, VectorInit};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
@@ -426,7 +426,7 @@ impl Cramming {
                     slot.stage_steps = 0;
                     continue;
                 }
-                slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, grad[row]);
+                slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, slot.stage_steps), &mut slot.params, grad[row]);
                 if slot.stage_steps >= steps_per_token {
                     done.push((row, StopReason::StageBudget));
                 }
@@ -443,7 +443,7 @@ impl Cramming {
                 done.push((row, StopReason::Success));
                 continue;
             }
-            slot.opt.step(&cfg.adamw, cfg.adamw.lr, &mut slot.params, grad[row]);
+            slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, slot.steps), &mut slot.params, grad[row]);
             if slot.steps >= cfg.max_steps {
                 done.push((row, StopReason::MaxSteps));
             } else if slot.since_best >= cfg.patience {
@@ -459,8 +459,12 @@ impl Cramming {
         while self.slots.len() < self.batch && self.next < self.texts.len() {
             let next = self.next;
             let mut rng = rand::rngs::StdRng::seed_from_u64(self.cfg.seed ^ (next as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let params = self.trainable.init(&mut rng)?;
+            let mut params = self.trainable.init(&mut rng)?;
             let ids = &self.texts[next].ids;
+            if self.cfg.init == VectorInit::TextMean {
+                let mean = readback::floats(embed_ids(&lm.model, ids).mean_dim(1)).await?;
+                self.trainable.set_vectors(&mut params, &mean);
+            }
             let target_len = if matches!(self.cfg.method, Method::Progressive { .. }) { 1 } else { ids.len() };
             self.slots.push(Slot {
                 text: next,

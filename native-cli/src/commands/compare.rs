@@ -19,7 +19,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         .iter()
         .map(|&method| {
             let mut r = args.recipe.clone();
-            r.method = method;
+            r.method = Some(method);
             let (lowrank, lora) = (matches!(method, MethodArg::Lowdim | MethodArg::Lora), method == MethodArg::Lora);
             r.rank = r.rank.filter(|_| lowrank);
             r.targets = r.targets.filter(|_| lora);

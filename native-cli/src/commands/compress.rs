@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use cram_core::format::CramFile;
-use cram_core::methods::{CramConfig, Layout, Method, Protocol};
+use cram_core::methods::{CramConfig, Layout, Method, Protocol, Recipe, VectorInit};
 use cram_core::models::lora::parse_targets;
 use cram_core::optim::adamw::AdamWConfig;
+use cram_core::optim::schedule::Schedule;
 use cram_core::optim::trainer::{StopReason, TextJob, cram_texts};
 
-use crate::cli::{CompressArgs, LayoutArg, MethodArg, ProtocolArg, RecipeArgs};
+use crate::cli::{CompressArgs, LayoutArg, MethodArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg, InitArg};
 use crate::progress::Progress;
 
 /// The checked recipe of the flags.
@@ -20,8 +21,16 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         ProtocolArg::Greedy => Protocol::Greedy,
         ProtocolArg::Paper => Protocol::Paper,
     };
+    let recipe = match (r.recipe, protocol) {
+        (Some(RecipeArg::Fast), _) | (None, Protocol::Greedy) => Recipe::Fast,
+        (Some(RecipeArg::Paper), _) | (None, Protocol::Paper) => Recipe::Paper,
+    };
+    let method_arg = r.method.unwrap_or(match recipe.method() {
+        Method::Dense => MethodArg::Dense,
+        _ => MethodArg::Memory,
+    });
     // Default layout: the paper's with its protocol; LoRA trains no vector, so it keeps the sink.
-    let layout = match (r.layout, protocol, r.method) {
+    let layout = match (r.layout, protocol, method_arg) {
         (Some(LayoutArg::Paper), _, _) => Layout::Paper,
         (Some(LayoutArg::Sink), _, _) | (None, _, MethodArg::Lora) | (None, Protocol::Greedy, _) => Layout::Sink,
         (None, Protocol::Paper, _) => Layout::Paper,
@@ -32,11 +41,11 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         }
         Ok(())
     };
-    only("--rank", r.rank.is_some() && !matches!(r.method, MethodArg::Lowdim | MethodArg::Lora), "lowdim or lora")?;
-    only("--targets", r.targets.is_some() && r.method != MethodArg::Lora, "lora")?;
-    only("--lora-alpha", r.lora_alpha.is_some() && r.method != MethodArg::Lora, "lora")?;
-    only("--steps-per-token", r.steps_per_token.is_some() && r.method != MethodArg::Progressive, "progressive")?;
-    let name = r.method.to_possible_value().expect("every method has a name").get_name().to_string();
+    only("--rank", r.rank.is_some() && !matches!(method_arg, MethodArg::Lowdim | MethodArg::Lora), "lowdim or lora")?;
+    only("--targets", r.targets.is_some() && method_arg != MethodArg::Lora, "lora")?;
+    only("--lora-alpha", r.lora_alpha.is_some() && method_arg != MethodArg::Lora, "lora")?;
+    only("--steps-per-token", r.steps_per_token.is_some() && method_arg != MethodArg::Progressive, "progressive")?;
+    let name = method_arg.to_possible_value().expect("every method has a name").get_name().to_string();
     let mut method = Method::with_defaults(&name, r.rank)?;
     match &mut method {
         Method::Lora { targets, alpha, .. } => {
@@ -61,7 +70,17 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         (_, Some(&[k])) => k,
         (_, Some(_)) => bail!("--mem takes one number here; `cram capacity --mem 1,2,4` sweeps several"),
     };
-    let lr = method.default_lr();
+    let lr = if r.method.is_some() { method.default_lr() } else { recipe.lr() };
+    let schedule = match r.schedule {
+        ScheduleArg::Constant => Schedule::Constant,
+        ScheduleArg::Cosine => {
+            let total = match method {
+                Method::Progressive { steps_per_token } => steps_per_token,
+                _ => r.max_steps,
+            };
+            Schedule::WarmupCosine { warmup: r.warmup, total, min_lr: r.min_lr }
+        }
+    };
     let cfg = CramConfig {
         method,
         mem,
@@ -73,6 +92,11 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         paper_threshold: 0.99,
         seed: r.seed,
         init_std: r.init_std,
+        schedule,
+        init: match r.init {
+            InitArg::Normal => VectorInit::Normal,
+            InitArg::TextMean => VectorInit::TextMean,
+        },
     };
     cfg.validate()?;
     Ok(cfg)
