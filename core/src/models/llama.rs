@@ -10,7 +10,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kv_cache::{KvCache, LayerKv};
-use super::lora::{self, Lora, LoraSet, LoraSite, LoraTarget};
+use super::lora::{self, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
 use crate::{Error, Result};
@@ -145,41 +145,32 @@ impl LlamaRmsNorm {
 /// SwiGLU: `down(silu(gate(x)) * up(x))`.
 #[derive(Debug, Clone)]
 pub struct LlamaMlp {
-    /// `gate_proj` and `up_proj` side by side, `[d, 2 · intermediate]`: one matmul instead of two.
-    gate_up_proj: Linear,
-    /// LoRA adapters of `gate_proj` and `up_proj` (the LoRA method).
-    gate_up_lora: [Option<Lora>; 2],
+    gate_proj: Linear,
+    up_proj: Linear,
     down_proj: Linear,
-    intermediate_size: usize,
 }
 
 impl LlamaMlp {
     fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
         let (d, i, b) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
         Ok(Self {
-            gate_up_proj: Linear::side_by_side(&[w.pp("gate_proj").linear(d, i, b)?, w.pp("up_proj").linear(d, i, b)?]),
-            gate_up_lora: [None, None],
+            gate_proj: w.pp("gate_proj").linear(d, i, b)?,
+            up_proj: w.pp("up_proj").linear(d, i, b)?,
             down_proj: w.pp("down_proj").linear(i, d, b)?,
-            intermediate_size: i,
         })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [gate, up] = Linear::split_adapted(self.gate_up_proj.forward(x.clone()), &[self.intermediate_size; 2], &self.gate_up_lora, &x)
-            .try_into()
-            .expect("two parts");
-        self.down_proj.forward(silu(gate) * up)
+        self.down_proj.forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
     }
 }
 
 /// Causal self-attention with grouped-query heads and rotary positions.
 #[derive(Debug, Clone)]
 pub struct LlamaAttention {
-    /// `q_proj`, `k_proj` and `v_proj` side by side, `[d, (heads + 2 · kv_heads) · head_dim]`: one
-    /// matmul instead of three, large enough for the CPU backend to use every core at short lengths.
-    qkv_proj: Linear,
-    /// LoRA adapters of `q_proj`, `k_proj` and `v_proj` (the LoRA method).
-    qkv_lora: [Option<Lora>; 3],
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
     o_proj: Linear,
     num_heads: usize,
     num_kv_heads: usize,
@@ -189,14 +180,10 @@ pub struct LlamaAttention {
 impl LlamaAttention {
     fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
         let (d, hd, b) = (cfg.hidden_size, cfg.head_dim(), cfg.attention_bias);
-        let projections = [
-            w.pp("q_proj").linear(d, cfg.num_attention_heads * hd, b)?,
-            w.pp("k_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
-            w.pp("v_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
-        ];
         Ok(Self {
-            qkv_proj: Linear::side_by_side(&projections),
-            qkv_lora: [None, None, None],
+            q_proj: w.pp("q_proj").linear(d, cfg.num_attention_heads * hd, b)?,
+            k_proj: w.pp("k_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
+            v_proj: w.pp("v_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
             o_proj: w.pp("o_proj").linear(cfg.num_attention_heads * hd, d, b)?,
             num_heads: cfg.num_attention_heads,
             num_kv_heads: cfg.num_kv_heads(),
@@ -210,13 +197,9 @@ impl LlamaAttention {
             // [batch, seq, n * head_dim] -> [batch, n, seq, head_dim]
             t.reshape([batch, seq, n, self.head_dim]).swap_dims(1, 2)
         };
-        let (q_width, kv_width) = (self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim);
-        let [q, k, v] = Linear::split_adapted(self.qkv_proj.forward(x.clone()), &[q_width, kv_width, kv_width], &self.qkv_lora, &x)
-            .try_into()
-            .expect("three parts");
-        let q = rope.apply(heads(q, self.num_heads), cos, sin);
-        let k = rope.apply(heads(k, self.num_kv_heads), cos, sin);
-        let v = heads(v, self.num_kv_heads);
+        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.num_heads), cos, sin);
+        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads), cos, sin);
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
         // with a cache: the keys and values of earlier positions come first
         let (k, v) = match cache {
             Some(cache) => cache.append(k, v),
@@ -330,10 +313,13 @@ impl LlamaForCausalLM {
         let mut model = self.clone();
         for (i, layer) in model.layers.iter_mut().enumerate() {
             let attn = &mut layer.self_attn;
-            attn.qkv_lora = ["q_proj", "k_proj", "v_proj"].map(|m| set.get(i, m));
+            attn.q_proj.lora = set.get(i, "q_proj");
+            attn.k_proj.lora = set.get(i, "k_proj");
+            attn.v_proj.lora = set.get(i, "v_proj");
             attn.o_proj.lora = set.get(i, "o_proj");
             let mlp = &mut layer.mlp;
-            mlp.gate_up_lora = ["gate_proj", "up_proj"].map(|m| set.get(i, m));
+            mlp.gate_proj.lora = set.get(i, "gate_proj");
+            mlp.up_proj.lora = set.get(i, "up_proj");
             mlp.down_proj.lora = set.get(i, "down_proj");
         }
         model

@@ -121,8 +121,8 @@ impl ModelConfig {
         let candidates = match self {
             ModelConfig::Llama(c) => [
                 ("embedding", v * d),
-                ("fused gate_proj + up_proj", 2 * d * c.intermediate_size),
-                ("fused q_proj + k_proj + v_proj", d * (c.num_attention_heads + 2 * c.num_kv_heads()) * c.head_dim()),
+                ("MLP projection", d * c.intermediate_size),
+                ("query projection", d * c.num_attention_heads * c.head_dim()),
             ],
             ModelConfig::GptNeox(c) => [("embedding", v * d), ("MLP projection", d * c.intermediate_size), ("fused query_key_value", 3 * d * d)],
         };

@@ -147,36 +147,6 @@ impl Linear {
         Self { weight, bias, lora: None }
     }
 
-    /// Maps with the same input side by side, as one map whose output is theirs concatenated
-    /// (`q_proj`, `k_proj`, `v_proj` → one `[in, q + k + v]` weight): one matmul instead of several.
-    /// Adapters are not carried over; see [`Linear::split_adapted`].
-    pub fn side_by_side(parts: &[Linear]) -> Self {
-        let weight = Tensor::cat(parts.iter().map(|p| p.weight.clone()).collect(), 1);
-        let bias = parts.iter().all(|p| p.bias.is_some()).then(|| Tensor::cat(parts.iter().filter_map(|p| p.bias.clone()).collect(), 0));
-        Self { weight, bias, lora: None }
-    }
-
-    /// Cuts the output `y` of a [`Linear::side_by_side`] map into its parts of `widths`, each plus
-    /// the contribution of its own adapter for the input `x`, if it has one.
-    ///
-    /// # Shapes
-    /// y `[batch, seq, Σ widths]`, x `[batch, seq, in]` → `[batch, seq, width]` each
-    pub fn split_adapted(y: Tensor<3>, widths: &[usize], adapters: &[Option<crate::models::lora::Lora>], x: &Tensor<3>) -> Vec<Tensor<3>> {
-        let mut start = 0;
-        widths
-            .iter()
-            .zip(adapters)
-            .map(|(&w, lora)| {
-                let part = y.clone().narrow(2, start, w);
-                start += w;
-                match lora {
-                    Some(lora) => part + lora.delta(x.clone()),
-                    None => part,
-                }
-            })
-            .collect()
-    }
-
     /// # Shapes
     /// `[batch, seq, in]` → `[batch, seq, out]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
