@@ -13,11 +13,18 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc instead of the system allocator: each optimiser step allocates and frees the same large
-/// buffers, which glibc hands back to the kernel and faults in again, zeroed, on the next step.
+/// buffers (the logits alone are 50 MB at 256 tokens), which glibc hands back to the kernel and
+/// faults in again, zeroed, on the next step. mimalloc keeps them, once told not to purge freed
+/// memory (by default it does so after 10 ms, which is shorter than a step).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h (the same index in mimalloc v2 and v3); -1 = never purge.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // SAFETY: sets one mimalloc option before any thread is started; mimalloc reads it on each purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let args = cli::Cli::parse();
     match commands::run(args) {
         Ok(code) => code,
