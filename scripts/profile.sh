@@ -3,15 +3,17 @@
 # it works in VMs without hardware counters) of `cram bench` on SmolLM2-135M at each length, samples
 # grouped by symbol into matmul / softmax+exp / element-wise / autodiff / allocation / threads / other.
 #   bash scripts/profile.sh [--lengths 16,64,256] [--steps 20]
-# Needs perf (Debian: linux-perf) and a release build (CRAM, default target/release/cram). Model
-# loading is in the samples too; --steps makes it a small share. Prints a Markdown table.
+# Needs perf (Debian: linux-perf) and a release build (CRAM, default target/release/cram). Sampling
+# starts --delay ms after launch (default 5000), past model loading and the first step; the row
+# "model loading" shows what is left of it. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lengths=16,64,256 steps=20
+lengths=16,64,256 steps=20 delay=5000
 while [ $# -gt 0 ]; do
   case "$1" in
     --lengths) lengths=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
+    --delay) delay=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -22,7 +24,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 IFS=, read -ra ls <<<"$lengths"
 for L in "${ls[@]}"; do
-  perf record -q -e cpu-clock -F 999 -o "$dir/$L.data" -- "$cram" bench --lengths "$L" --steps "$steps" --json >"$dir/$L.json" 2>/dev/null
+  perf record -q -D "$delay" -e cpu-clock -F 999 -o "$dir/$L.data" -- "$cram" bench --lengths "$L" --steps "$steps" --json >"$dir/$L.json" 2>/dev/null
   perf report -i "$dir/$L.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' >"$dir/$L.txt"
 done
 python3 - "$dir" "${ls[@]}" <<'EOF'

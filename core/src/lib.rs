@@ -23,6 +23,7 @@ pub mod methods;
 pub mod metrics;
 pub mod models;
 pub mod optim;
+pub mod plan;
 pub mod readback;
 pub mod score;
 pub mod tokenizer;

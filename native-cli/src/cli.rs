@@ -30,6 +30,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Time optimiser steps per length and batch size, optionally against PyTorch.
     Bench(BenchArgs),
+    /// The memory of one optimiser step from the model's config alone, and whether it fits.
+    Plan(PlanArgs),
     /// Make evaluation texts: book chunks or random words.
     #[command(subcommand)]
     Data(DataCommand),
@@ -136,6 +138,40 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub reference_threads: usize,
     /// Print JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A config.json, a model folder, a .gguf file (metadata only) or an alias.
+    #[arg(long, short, default_value = cram_core::load::DEFAULT_MODEL)]
+    pub model: String,
+    /// Text tokens per text.
+    #[arg(long)]
+    pub tokens: usize,
+    /// Memory vectors per text.
+    #[arg(long, default_value_t = 1)]
+    pub mem: usize,
+    /// Texts optimised at once.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Format of the weights and activations: f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// What is trained (the default recipe's method).
+    #[arg(long, value_enum, default_value = "dense")]
+    pub method: MethodArg,
+    /// Rank of --method lowdim or lora.
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Input layout (sink puts one token in front of the memory).
+    #[arg(long, value_enum, default_value = "sink")]
+    pub layout: LayoutArg,
+    /// The device's memory in GB (default: this machine's available RAM).
+    #[arg(long)]
+    pub device_memory: Option<f64>,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -225,3 +225,20 @@ fn a_vector_crammed_on_wgpu_decompresses_on_either_device() {
     let back = dir.cram(&["decompress", "cpu.cram", "--model", &model, "--device", "wgpu"]).expect_code(0);
     assert_eq!(back.stdout, on_cpu.stdout);
 }
+
+/// `cram plan` works from a config.json alone (no weights) and says whether a run fits: the paper's
+/// headline, 1568 tokens on Llama-3.1-8B in bf16, fits an 80 GB GPU, and only checkpointed in 24 GB.
+#[test]
+fn plan_reads_a_config_alone_and_says_what_fits() {
+    let dir = Dir::new();
+    let config = root().join("data/configs/llama-3.1-8b.json").display().to_string();
+    let plan = |gb: &str| dir.cram(&["plan", "--model", &config, "--tokens", "1568", "--dtype", "bf16", "--device-memory", gb, "--json"]).expect_code(0).json();
+    let big = plan("80");
+    assert_eq!(big["positions"], 1569, "{big}");
+    assert_eq!(big["weights_bytes"], 8_030_261_248u64 * 2, "{big}");
+    assert_eq!((big["fits"].clone(), big["fits_checkpointed"].clone()), (true.into(), true.into()), "{big}");
+    let small = plan("24");
+    assert_eq!((small["fits"].clone(), small["fits_checkpointed"].clone()), (false.into(), true.into()), "{small}");
+    dir.cram(&["plan", "--model", &config, "--tokens", "16", "--dtype", "f8"]).expect_error("unknown dtype `f8`");
+    dir.cram(&["plan", "--model", "no-such-config.json", "--tokens", "16"]).expect_error("no such file");
+}

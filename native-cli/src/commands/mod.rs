@@ -7,6 +7,7 @@ mod compress;
 mod data;
 mod decompress;
 mod info;
+mod plan;
 mod score;
 
 use std::io::Read;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(a) => compare::run(a),
         Command::Merge(a) => capacity::merge(a),
         Command::Bench(a) => bench::run(a),
+        Command::Plan(a) => plan::run(a),
         Command::Data(a) => data::run(a),
     }
 }

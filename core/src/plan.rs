@@ -1,0 +1,205 @@
+//! How much memory a cramming run needs, from the architecture alone (`config.json`), so a run can be
+//! planned before anything is downloaded: the weights, the activations autodiff keeps for the
+//! backward pass (all of them, or with per-layer checkpointing only each layer's input plus one
+//! layer's worth), the logits and cross-entropy over the vocabulary, and the optimiser state.
+//!
+//! The activation counts follow cram's own forward passes (`models/llama.rs`, `models/gpt_neox.rs`):
+//! per layer and position, every tensor the backward pass reads. They are estimates of the
+//! allocator's peak (temporaries freed during the forward pass are not counted), checked against
+//! measured peaks in README.
+
+use serde::{Deserialize, Serialize};
+
+use crate::methods::Method;
+use crate::methods::trainable::Trainable;
+use crate::models::ModelConfig;
+use crate::{Error, Result};
+
+/// The number format of the weights and activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// 4 bytes.
+    #[default]
+    F32,
+    /// bfloat16, 2 bytes.
+    Bf16,
+    /// IEEE half, 2 bytes.
+    F16,
+}
+
+impl Dtype {
+    /// Bytes per value.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::Bf16 | Dtype::F16 => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Dtype::F32),
+            "bf16" => Ok(Dtype::Bf16),
+            "f16" => Ok(Dtype::F16),
+            other => Err(Error::Input(format!("unknown dtype `{other}`; choose f32, bf16 or f16"))),
+        }
+    }
+}
+
+/// What is planned: one optimiser step over `batch` texts of `tokens` tokens each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRequest {
+    /// Text tokens per text.
+    pub tokens: usize,
+    /// Memory vectors per text.
+    pub mem: usize,
+    /// Tokens in front of the memory (1 for the sink layout, 0 for the paper's).
+    pub prefix: usize,
+    /// Texts optimised at once.
+    pub batch: usize,
+    /// Format of the weights and activations (the logits and the optimiser are f32 always).
+    pub dtype: Dtype,
+    /// What is trained.
+    pub method: Method,
+}
+
+/// The memory of one step, in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoryPlan {
+    /// Positions the model runs over per text: prefix + memory + tokens - 1.
+    pub positions: usize,
+    /// The frozen weights as cram holds them (a tied head is kept a second time, transposed).
+    pub weights_bytes: u64,
+    /// Activations kept for the backward pass, without checkpointing.
+    pub activations_bytes: u64,
+    /// The same with per-layer checkpointing: each layer's input, plus one layer recomputed.
+    pub activations_checkpointed_bytes: u64,
+    /// Logits, log-probabilities and their gradient over the vocabulary (f32).
+    pub logits_bytes: u64,
+    /// Trainable values, their gradients and AdamW's two moments (f32, on the host).
+    pub optimizer_bytes: u64,
+    /// Everything, without checkpointing.
+    pub total_bytes: u64,
+    /// Everything, with checkpointing.
+    pub total_checkpointed_bytes: u64,
+}
+
+/// Values one decoder layer keeps per position for the backward pass, with `ctx` positions of
+/// context (the attention scores and probabilities of a query cover every key).
+pub fn layer_activations_per_position(config: &ModelConfig, ctx: usize) -> u64 {
+    let ctx = ctx as u64;
+    match config {
+        ModelConfig::Llama(c) => {
+            let (d, i, h) = (c.hidden_size as u64, c.intermediate_size as u64, c.num_attention_heads as u64);
+            let (q, kv) = (h * c.head_dim() as u64, c.num_kv_heads() as u64 * c.head_dim() as u64);
+            // grouped-query attention repeats the keys and values up to the query heads
+            let repeated = if c.num_kv_heads() < c.num_attention_heads { 2 * q } else { 0 };
+            // norm in/out (2d), q k v (q + 2kv), rotated q k (q + kv), scores and probabilities
+            // (2 h ctx), attention output before and after the head merge (2q), o_proj out and the
+            // residual (2d), second norm in/out (2d), gate, up, silu, product (4i), down out (d)
+            7 * d + 4 * i + 3 * q + 3 * kv + 2 * q + repeated + 2 * h * ctx
+        }
+        ModelConfig::GptNeox(c) => {
+            let (d, i, h) = (c.hidden_size as u64, c.intermediate_size as u64, c.num_attention_heads as u64);
+            // norms in/out (4d), fused qkv (3d), rotated q k (2d), scores and probabilities (2 h ctx),
+            // attention output before and after the merge (2d), dense out (d), residuals (2d),
+            // dense_h_to_4h out and the exact GELU's erf terms (3i), dense_4h_to_h in and out (i + d)
+            14 * d + 4 * i + 2 * h * ctx
+        }
+    }
+}
+
+/// The memory plan of `request` on a model of `config`.
+pub fn plan(config: &ModelConfig, request: &PlanRequest) -> Result<MemoryPlan> {
+    if request.tokens < 1 || request.batch < 1 {
+        return Err(Error::Input("--tokens and --batch must be at least 1".into()));
+    }
+    let (d, v, layers) = (config.hidden_size() as u64, config.vocab_size() as u64, config.num_layers() as u64);
+    let positions = request.prefix + request.mem + request.tokens - 1;
+    let (b, t, bytes) = (request.batch as u64, positions as u64, request.dtype.bytes());
+    let tied = match config {
+        ModelConfig::Llama(c) => c.tie_word_embeddings,
+        ModelConfig::GptNeox(c) => c.tie_word_embeddings,
+    };
+    let weights = (config.parameters() as u64 + if tied { v * d } else { 0 }) * bytes;
+    let per_layer = layer_activations_per_position(config, positions);
+    // the inputs, the final norm's input and output
+    let outside = 3 * d;
+    let activations = b * t * (layers * per_layer + outside) * bytes;
+    let checkpointed = b * t * (layers * d + per_layer + outside) * bytes;
+    let logits = b * request.tokens as u64 * v * 3 * 4;
+    let trainable = Trainable::new(&request.method, request.mem, config, 1.0)?.len() as u64;
+    let optimizer = b * trainable * 4 * 4;
+    let total = weights + activations + logits + optimizer;
+    let total_checkpointed = weights + checkpointed + logits + optimizer;
+    Ok(MemoryPlan {
+        positions,
+        weights_bytes: weights,
+        activations_bytes: activations,
+        activations_checkpointed_bytes: checkpointed,
+        logits_bytes: logits,
+        optimizer_bytes: optimizer,
+        total_bytes: total,
+        total_checkpointed_bytes: total_checkpointed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(name: &str) -> ModelConfig {
+        let path = format!("{}/../data/configs/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        ModelConfig::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn request(tokens: usize, dtype: Dtype) -> PlanRequest {
+        PlanRequest { tokens, mem: 1, prefix: 1, batch: 1, dtype, method: Method::Memory }
+    }
+
+    /// The published parameter counts: Pythia-160M 162,322,944 (untied embed_in and embed_out);
+    /// Llama-3.1-8B 8,030,261,248.
+    #[test]
+    fn parameter_counts_are_the_published_ones() {
+        assert_eq!(config("pythia-160m").parameters(), 162_322_944);
+        assert_eq!(config("llama-3.1-8b").parameters(), 8_030_261_248);
+    }
+
+    /// Pythia-160M, 80 tokens (its capacity in the paper), f32, by hand: sink + vector + 79 = 81
+    /// positions; per layer and position 14·768 + 4·3072 + 2·12·81 = 24,984 values.
+    #[test]
+    fn pythia_160m_by_hand() {
+        let p = plan(&config("pythia-160m"), &request(80, Dtype::F32)).unwrap();
+        assert_eq!(p.positions, 81);
+        assert_eq!(p.weights_bytes, 162_322_944 * 4);
+        assert_eq!(p.activations_bytes, 81 * (12 * 24_984 + 3 * 768) * 4);
+        assert_eq!(p.activations_checkpointed_bytes, 81 * (12 * 768 + 24_984 + 3 * 768) * 4);
+        assert_eq!(p.logits_bytes, 80 * 50_304 * 3 * 4);
+        assert_eq!(p.optimizer_bytes, 768 * 16);
+        assert_eq!(p.total_bytes, p.weights_bytes + p.activations_bytes + p.logits_bytes + p.optimizer_bytes);
+    }
+
+    /// Llama-3.1-8B, 1568 tokens (the paper's headline), bf16, by hand: 1569 positions; per layer
+    /// and position 7·4096 + 4·14336 + 5·4096 + 3·1024 + 2·4096 (GQA) + 2·32·1569 = 218,176 values.
+    #[test]
+    fn llama_3_1_8b_by_hand() {
+        let p = plan(&config("llama-3.1-8b"), &request(1568, Dtype::Bf16)).unwrap();
+        assert_eq!(p.positions, 1569);
+        assert_eq!(p.weights_bytes, 8_030_261_248 * 2);
+        assert_eq!(p.activations_bytes, 1569 * (32 * 218_176 + 3 * 4096) * 2);
+        assert_eq!(p.activations_checkpointed_bytes, 1569 * (32 * 4096 + 218_176 + 3 * 4096) * 2);
+        assert_eq!(p.logits_bytes, 1568 * 128_256 * 12);
+        // about 16.1 GB of weights, 22.0 GB of activations or 1.1 GB checkpointed, 2.4 GB of logits
+        assert!(p.total_bytes < 80_000_000_000 && p.total_checkpointed_bytes < 20_000_000_000, "{p:?}");
+    }
+
+    #[test]
+    fn bad_requests_are_errors() {
+        assert!(plan(&config("pythia-160m"), &request(0, Dtype::F32)).is_err());
+        assert!("f8".parse::<Dtype>().is_err());
+    }
+}
