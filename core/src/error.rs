@@ -6,13 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    /// A file could not be read. (The OS error is part of the message, not a `source`: error
+    /// chains printed with `{:#}` would say it twice.)
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A weight the model needs is not in the checkpoint.
     #[error("the checkpoint has no tensor `{name}`")]
@@ -45,12 +46,12 @@ pub enum Error {
         message: String,
     },
     /// A GGUF file that cannot be parsed or holds something unsupported.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Gguf {
         /// The file.
         path: String,
-        /// What is wrong.
-        source: crate::weights::gguf::GgufError,
+        /// What is wrong (in the message, not a `source`, so that it is printed once).
+        cause: crate::weights::gguf::GgufError,
     },
     /// A tokenizer that cannot be loaded or does not fit the model.
     #[error("tokenizer: {0}")]
@@ -86,6 +87,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), cause: source }
     }
 }

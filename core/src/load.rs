@@ -118,7 +118,7 @@ impl LoadedModel {
 
     fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device, max_buffer_bytes: Option<u64>) -> Result<Self> {
         let config = ckpt.config()?;
-        let tokenizer = Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), source })?);
+        let tokenizer = Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), cause: source })?);
         let dtype = ckpt.file().dominant_type_name();
         Self::build(config, &ckpt, tokenizer, device, name, &dtype, max_buffer_bytes)
     }

@@ -242,3 +242,15 @@ fn plan_reads_a_config_alone_and_says_what_fits() {
     dir.cram(&["plan", "--model", &config, "--tokens", "16", "--dtype", "f8"]).expect_error("unknown dtype `f8`");
     dir.cram(&["plan", "--model", "no-such-config.json", "--tokens", "16"]).expect_error("no such file");
 }
+
+/// A missing file is one line that names it and gives the OS's reason once (the reason used to be
+/// printed twice, as the message and again as its source).
+#[test]
+fn a_missing_file_is_named_with_its_cause_once() {
+    let dir = Dir::new();
+    for args in [&["decompress", "missing.cram"][..], &["info", "--model", "missing-folder/"][..]] {
+        let run = dir.cram(args).expect_error("missing");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.matches("os error 2").count() <= 1, "{}", run.stderr);
+    }
+}

@@ -23,8 +23,8 @@ impl GgufCheckpoint {
     /// Parses `bytes`; `path` names the file in error messages.
     pub fn from_bytes(path: impl Into<String>, bytes: Bytes) -> Result<Self> {
         let path = path.into();
-        let file = GgufFile::read(bytes).map_err(|source| Error::Gguf { path: path.clone(), source })?;
-        let arch = file.get_str("general.architecture").map_err(|source| Error::Gguf { path: path.clone(), source })?.to_string();
+        let file = GgufFile::read(bytes).map_err(|source| Error::Gguf { path: path.clone(), cause: source })?;
+        let arch = file.get_str("general.architecture").map_err(|source| Error::Gguf { path: path.clone(), cause: source })?.to_string();
         let mut ckpt = Self { path, file, arch, heads: (0, 0) };
         if matches!(ckpt.arch.as_str(), "llama" | "gptneox") {
             let a = ckpt.arch.clone();
@@ -55,7 +55,7 @@ impl GgufCheckpoint {
     }
 
     fn err(&self, source: super::gguf::GgufError) -> Error {
-        Error::Gguf { path: self.path.clone(), source }
+        Error::Gguf { path: self.path.clone(), cause: source }
     }
 
     fn u64(&self, key: &str) -> Result<u64> {
