@@ -3,6 +3,32 @@
 //! `main` parses the flags and calls one function per subcommand; every error is printed once, with
 //! its causes, and exits with status 2. A run whose texts did not all come back exits with 1.
 
+/// `println!` that never panics: a closed standard output (`cram ... | head`) must not abort a run
+/// whose results are already written (`println!` panics when the write fails).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see [`outln!`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics: progress and warnings go to standard error, which may be closed
+/// (`2>&1 | head`) or unwritable while the run goes on.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod progress;
@@ -32,7 +58,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -28,7 +28,7 @@ impl Progress {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("\nstopping: keeping the best vectors so far (Ctrl-C again to quit at once)");
+            errln!("\nstopping: keeping the best vectors so far (Ctrl-C again to quit at once)");
         });
         Self { bar: None, stop, current: None, started: web_time::Instant::now() }
     }
@@ -66,7 +66,7 @@ impl Observer for Progress {
                 b.set_message(msg);
             }
         } else if r.step == 1 || r.step % LOG_EVERY == 0 {
-            eprintln!("step {} {msg} [{:.0}s]", r.step, self.started.elapsed().as_secs_f64());
+            errln!("step {} {msg} [{:.0}s]", r.step, self.started.elapsed().as_secs_f64());
         }
     }
 
@@ -76,7 +76,7 @@ impl Observer for Progress {
         }
         self.current = None;
         let m = &o.metrics;
-        eprintln!(
+        errln!(
             "{}: {:?} after {} steps in {:.1}s: {} tokens, accuracy {:.3}, greedy-exact {}{}",
             o.text_id,
             o.stop,

@@ -254,3 +254,22 @@ fn a_missing_file_is_named_with_its_cause_once() {
         assert!(run.stderr.matches("os error 2").count() <= 1, "{}", run.stderr);
     }
 }
+
+/// A closed or full standard error (`2>&1 | head`, `2>/dev/full`) does not abort a run: progress
+/// writes that fail are dropped, the file is written and the exit code is the run's (it was a panic,
+/// exit 101, and no file).
+#[test]
+fn an_unwritable_stderr_does_not_abort_a_run() {
+    let dir = Dir::new();
+    dir.write("text.txt", "Alice was beginning to get very tired of sitting");
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let out = std::process::Command::new(cram_bin())
+        .current_dir(dir.path("."))
+        .args(["compress", "--model", &tiny_model(), "--text", "text.txt", "--tokens", "6", "-o", "t.cram"])
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(dir.path("t.cram").exists());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote t.cram"));
+}

@@ -68,7 +68,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             }
             let spent = clock.times.last().expect("two").duration_since(clock.times[0]).as_secs_f64();
             let per_step = spent / (clock.times.len() - 1) as f64;
-            eprintln!("length {len} batch {b}: {per_step:.4} s/step");
+            errln!("length {len} batch {b}: {per_step:.4} s/step");
             rows.push(BenchRow {
                 implementation: "cram",
                 length: len,
@@ -93,14 +93,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if args.json {
         for r in &rows {
-            println!("{}", serde_json::to_string(r)?);
+            outln!("{}", serde_json::to_string(r)?);
         }
     } else {
-        println!("{:>7} {:>6} {:>12} {:>16} {:>14} {:>10}", "length", "batch", "s/step", "texts*steps/s", "pytorch s/step", "speed-up");
+        outln!("{:>7} {:>6} {:>12} {:>16} {:>14} {:>10}", "length", "batch", "s/step", "texts*steps/s", "pytorch s/step", "speed-up");
         for r in &rows {
             let pt = r.pytorch_seconds_per_step.map_or("-".into(), |s| format!("{s:.4}"));
             let up = r.speedup_vs_pytorch.map_or("-".into(), |s| format!("{s:.2}x"));
-            println!("{:>7} {:>6} {:>12.4} {:>16.2} {:>14} {:>10}", r.length, r.batch, r.seconds_per_step, r.texts_steps_per_second, pt, up);
+            outln!("{:>7} {:>6} {:>12.4} {:>16.2} {:>14} {:>10}", r.length, r.batch, r.seconds_per_step, r.texts_steps_per_second, pt, up);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -120,7 +120,7 @@ fn run_reference(args: &BenchArgs, model_path: &str, ids: &[Vec<u32>]) -> Result
     // the first texts that are long enough, which are the same ones.
     std::fs::write(&ids_file, serde_json::to_string(ids)?)?;
     let join = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
-    eprintln!("running the PyTorch reference ({} threads)...", args.reference_threads);
+    errln!("running the PyTorch reference ({} threads)...", args.reference_threads);
     let out = std::process::Command::new("bash")
         .arg(&script)
         .args(["--model", model_path, "--ids"])

@@ -27,7 +27,7 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>> {
         }
         match serde_json::from_str::<Record>(line) {
             Ok(r) => out.push(r),
-            Err(_) if i + 1 == lines.len() => eprintln!("{}: ignoring an incomplete last line", path.display()),
+            Err(_) if i + 1 == lines.len() => errln!("{}: ignoring an incomplete last line", path.display()),
             Err(e) => bail!("{}:{}: not a cram result line: {e}", path.display(), i + 1),
         }
     }
@@ -125,7 +125,7 @@ pub fn sweep(
         for &len in lengths {
             let chosen: Vec<&(String, Vec<u32>)> = texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples).collect();
             if chosen.len() < samples {
-                eprintln!("warning: only {} text(s) have {len} tokens or more (asked for {samples})", chosen.len());
+                errln!("warning: only {} text(s) have {len} tokens or more (asked for {samples})", chosen.len());
             }
             for (id, ids) in chosen {
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
@@ -136,7 +136,7 @@ pub fn sweep(
             }
         }
     }
-    eprintln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
+    errln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
     let file = std::fs::OpenOptions::new().create(true).append(true).open(out).with_context(|| format!("cannot write {}", out.display()))?;
     let mut writer = RecordWriter { progress: Progress::new(), file, error: None, written: 0 };
     let mut cfg = cfg.clone();
@@ -157,10 +157,10 @@ pub fn sweep(
 /// Prints the table of `out` and writes its plots into `plot`.
 pub fn report(out: &Path, plot: Option<&Path>) -> Result<()> {
     let records = read_records(out)?;
-    print!("{}", report::table(&report::rows(&records)));
+    out!("{}", report::table(&report::rows(&records)));
     if let Some(dir) = plot {
         for p in report::plots(&records, dir)? {
-            eprintln!("wrote {}", p.display());
+            errln!("wrote {}", p.display());
         }
     }
     Ok(())
@@ -201,9 +201,9 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode> {
         }
     }
     cram_core::format::write_atomic(&args.output, out.as_bytes())?;
-    eprintln!("{} result(s) from {} file(s) into {}", all.len(), args.inputs.len(), args.output.display());
+    errln!("{} result(s) from {} file(s) into {}", all.len(), args.inputs.len(), args.output.display());
     if args.table {
-        print!("{}", report::table(&report::rows(&all)));
+        out!("{}", report::table(&report::rows(&all)));
     }
     Ok(ExitCode::SUCCESS)
 }

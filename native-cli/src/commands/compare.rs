@@ -41,7 +41,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         }
     }
     report(&args.run.out, args.run.plot.as_deref())?;
-    println!();
-    print!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
+    outln!();
+    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
     Ok(ExitCode::SUCCESS)
 }

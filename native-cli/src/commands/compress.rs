@@ -120,18 +120,18 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     file.write(&output)?;
     let m = &outcome.metrics;
     if args.json {
-        println!("{}", serde_json::to_string(m)?);
+        outln!("{}", serde_json::to_string(m)?);
     } else {
         let holder = match cfg.method {
             Method::Lora { rank, .. } => format!("rank-{rank} LoRA adapters ({} values)", m.trainable_parameters),
             _ => format!("{} vector(s) of {} floats, {} values trained", m.mem, lm.config.hidden_size(), m.trainable_parameters),
         };
-        println!("wrote {} ({} tokens in {holder})", output.display(), m.tokens);
-        println!("method {}  steps {}  seconds {:.1}  teacher-forced accuracy {:.4}  greedy-exact {}", m.method, m.steps, m.seconds, m.teacher_forced_accuracy, m.greedy_exact);
+        outln!("wrote {} ({} tokens in {holder})", output.display(), m.tokens);
+        outln!("method {}  steps {}  seconds {:.1}  teacher-forced accuracy {:.4}  greedy-exact {}", m.method, m.steps, m.seconds, m.teacher_forced_accuracy, m.greedy_exact);
         if let Some(h) = m.horizon {
-            println!("horizon {h} of {} tokens (the file holds those {h})", m.tokens);
+            outln!("horizon {h} of {} tokens (the file holds those {h})", m.tokens);
         }
-        println!(
+        outln!(
             "token gain {:.1}  information gain {:.1} bits  capacity utilisation {:.3} of {:.0} tokens",
             m.token_gain, m.information_gain_bits, m.capacity_utilization, m.theoretical_capacity_tokens
         );
@@ -141,7 +141,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
         Protocol::Paper => outcome.stop == StopReason::Success,
     };
     if !ok {
-        eprintln!("the text did not cram completely ({:?}); the file keeps the best vectors found", outcome.stop);
+        errln!("the text did not cram completely ({:?}); the file keeps the best vectors found", outcome.stop);
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

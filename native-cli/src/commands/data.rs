@@ -20,14 +20,14 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                 bail!("{}: no book was long enough for chunks of {} words", a.books.display(), a.words);
             }
             write_atomic(&a.out, jsonl::to_jsonl(&chunks)?.as_bytes())?;
-            eprintln!("wrote {} chunk(s) to {}", chunks.len(), a.out.display());
+            errln!("wrote {} chunk(s) to {}", chunks.len(), a.out.display());
         }
         DataCommand::RandomWords(a) => {
             let text = std::fs::read_to_string(&a.vocab).with_context(|| format!("cannot read {}", a.vocab.display()))?;
             let vocab = random_words::parse_vocab(&text);
             let texts = random_words::random_word_texts(&vocab, a.count, a.words, a.seed)?;
             write_atomic(&a.out, jsonl::to_jsonl(&texts)?.as_bytes())?;
-            eprintln!("wrote {} text(s) to {}", texts.len(), a.out.display());
+            errln!("wrote {} text(s) to {}", texts.len(), a.out.display());
         }
     }
     Ok(ExitCode::SUCCESS)

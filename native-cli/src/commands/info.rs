@@ -27,17 +27,17 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         "tokenizer_fingerprint": lm.identity.tokenizer_fingerprint,
     });
     if args.json {
-        println!("{info}");
+        outln!("{info}");
     } else {
-        println!("model        {}", args.model.model);
-        println!("family       {}", c.family());
-        println!("layers       {}", c.num_layers());
-        println!("d_model      {}", c.hidden_size());
-        println!("vocab        {}", c.vocab_size());
-        println!("context      {}", c.max_position_embeddings());
-        println!("parameters   {:.1}M", c.parameters() as f64 / 1e6);
-        println!("dtype        f32 (file: {})", lm.identity.file_dtype);
-        println!("capacity     {capacity:.0} tokens per vector (d * 16 / log2 V)");
+        outln!("model        {}", args.model.model);
+        outln!("family       {}", c.family());
+        outln!("layers       {}", c.num_layers());
+        outln!("d_model      {}", c.hidden_size());
+        outln!("vocab        {}", c.vocab_size());
+        outln!("context      {}", c.max_position_embeddings());
+        outln!("parameters   {:.1}M", c.parameters() as f64 / 1e6);
+        outln!("dtype        f32 (file: {})", lm.identity.file_dtype);
+        outln!("capacity     {capacity:.0} tokens per vector (d * 16 / log2 V)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,22 +64,22 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         v["budget_bytes"] = budget.into();
         v["fits"] = fits(p.total_bytes).into();
         v["fits_checkpointed"] = fits(p.total_checkpointed_bytes).into();
-        println!("{v}");
+        outln!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} ({}, {} layers, d {}), {} tokens x {} text(s), {} weights and activations", args.model, config.family(), config.num_layers(), config.hidden_size(), args.tokens, args.batch, args.dtype);
-    println!("  positions per text      {}", p.positions);
-    println!("  weights                 {}", gb(p.weights_bytes));
-    println!("  activations             {}  (checkpointed per layer: {})", gb(p.activations_bytes), gb(p.activations_checkpointed_bytes));
-    println!("  logits and CE (f32)     {}", gb(p.logits_bytes));
-    println!("  optimiser (f32, host)   {}", gb(p.optimizer_bytes));
-    println!("  total                   {}  (checkpointed: {})", gb(p.total_bytes), gb(p.total_checkpointed_bytes));
+    outln!("{} ({}, {} layers, d {}), {} tokens x {} text(s), {} weights and activations", args.model, config.family(), config.num_layers(), config.hidden_size(), args.tokens, args.batch, args.dtype);
+    outln!("  positions per text      {}", p.positions);
+    outln!("  weights                 {}", gb(p.weights_bytes));
+    outln!("  activations             {}  (checkpointed per layer: {})", gb(p.activations_bytes), gb(p.activations_checkpointed_bytes));
+    outln!("  logits and CE (f32)     {}", gb(p.logits_bytes));
+    outln!("  optimiser (f32, host)   {}", gb(p.optimizer_bytes));
+    outln!("  total                   {}  (checkpointed: {})", gb(p.total_bytes), gb(p.total_checkpointed_bytes));
     match budget {
         Some(b) => {
             let word = |f: Option<bool>| if f == Some(true) { "fits" } else { "does not fit" };
-            println!("  {} ({source}): {} without checkpointing, {} with", gb(b), word(fits(p.total_bytes)), word(fits(p.total_checkpointed_bytes)));
+            outln!("  {} ({source}): {} without checkpointing, {} with", gb(b), word(fits(p.total_bytes)), word(fits(p.total_checkpointed_bytes)));
         }
-        None => println!("  give --device-memory GB to check whether it fits"),
+        None => outln!("  give --device-memory GB to check whether it fits"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,11 +13,11 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let ids = super::tokens_of(&lm, &text, args.tokens)?;
     let s = score_text(&lm.model, &ids)?;
     if args.json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
     } else {
-        println!("tokens               {}", s.tokens);
-        println!("nll                  {:.4} nats/token ({:.4} bits)", s.nll_nats_per_token, s.nll_bits_per_token);
-        println!("next-token accuracy  {:.4}", s.next_token_accuracy);
+        outln!("tokens               {}", s.tokens);
+        outln!("nll                  {:.4} nats/token ({:.4} bits)", s.nll_nats_per_token, s.nll_bits_per_token);
+        outln!("next-token accuracy  {:.4}", s.next_token_accuracy);
     }
     Ok(ExitCode::SUCCESS)
 }
