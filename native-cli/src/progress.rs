@@ -77,7 +77,7 @@ impl Observer for Progress {
         self.current = None;
         let m = &o.metrics;
         errln!(
-            "{}: {:?} after {} steps in {:.1}s: {} tokens, accuracy {:.3}, greedy-exact {}{}",
+            "{}: {} after {} steps in {:.1}s: {} tokens, accuracy {:.3}, greedy-exact {}{}",
             o.text_id,
             o.stop,
             m.steps,

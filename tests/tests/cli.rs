@@ -273,3 +273,15 @@ fn an_unwritable_stderr_does_not_abort_a_run() {
     assert!(dir.path("t.cram").exists());
     assert!(String::from_utf8_lossy(&out.stdout).contains("wrote t.cram"));
 }
+
+/// A text that runs out of steps says so in words (exit 1, the file keeps the best vectors).
+#[test]
+fn a_run_out_of_steps_says_so_in_words() {
+    let dir = Dir::new();
+    dir.write("text.txt", "Alice was beginning to get very tired of sitting by her sister on the bank");
+    let run = dir.cram(&["compress", "--model", &tiny_model(), "--text", "text.txt", "--tokens", "10", "--max-steps", "2", "-o", "t.cram"]).expect_code(1);
+    assert!(run.stderr.contains("the step budget ran out after 2 steps"), "{}", run.stderr);
+    assert!(run.stderr.contains("did not cram completely (the step budget ran out)"), "{}", run.stderr);
+    assert!(!run.stderr.contains("MaxSteps"), "{}", run.stderr);
+    assert!(dir.path("t.cram").exists());
+}

@@ -49,6 +49,19 @@ pub enum StopReason {
     Interrupted,
 }
 
+impl std::fmt::Display for StopReason {
+    /// Words for people (results files keep the snake_case names).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::Success => "crammed",
+            StopReason::MaxSteps => "the step budget ran out",
+            StopReason::Patience => "no better accuracy within the patience",
+            StopReason::StageBudget => "a progressive stage ran out of steps",
+            StopReason::Interrupted => "stopped on request",
+        })
+    }
+}
+
 /// What the loop reports after each step of each text.
 #[derive(Debug, Clone)]
 pub struct StepReport<'a> {

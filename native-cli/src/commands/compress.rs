@@ -141,7 +141,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
         Protocol::Paper => outcome.stop == StopReason::Success,
     };
     if !ok {
-        errln!("the text did not cram completely ({:?}); the file keeps the best vectors found", outcome.stop);
+        errln!("the text did not cram completely ({}); the file keeps the best vectors found", outcome.stop);
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
