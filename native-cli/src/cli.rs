@@ -240,6 +240,13 @@ pub struct ModelArgs {
     pub device: DeviceArg,
 }
 
+impl ModelArgs {
+    /// The device as `--device` spells it.
+    pub fn device_name(&self) -> String {
+        self.device.to_possible_value().expect("every device has a name").get_name().to_string()
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     #[command(flatten)]

@@ -22,13 +22,56 @@ pub struct Record {
     /// The measures of `cram compress --json`.
     #[serde(flatten)]
     pub metrics: CramMetrics,
+    /// What made it: the model, the recipe and cram's version ([`run_tag`]); absent in files of
+    /// cram versions before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<serde_json::Value>,
 }
 
 impl Record {
-    /// The key that identifies a run in resumption and merging.
-    pub fn key(&self) -> (String, usize, usize, String) {
-        (self.text_id.clone(), self.length, self.metrics.mem, self.metrics.method.clone())
+    /// The key that identifies a run in resumption and merging: the text, its length, the vectors,
+    /// the method, and what made it, so that results of another model or recipe are never taken
+    /// for the same run.
+    pub fn key(&self) -> (String, usize, usize, String, String) {
+        let run = self.run.as_ref().map_or(String::new(), |r| r.to_string());
+        (self.text_id.clone(), self.length, self.metrics.mem, self.metrics.method.clone(), run)
     }
+}
+
+/// What a results line records of the run that made it: the model's identity (its weights'
+/// fingerprint, as `.cram` files hold it), the whole recipe but the vector count (a sweep's axis),
+/// the device and cram's version.
+pub fn run_tag(lm: &cram_core::LoadedModel, cfg: &cram_core::methods::CramConfig, device: &str) -> serde_json::Value {
+    let mut recipe = serde_json::to_value(cfg).expect("configs serialise");
+    if let Some(r) = recipe.as_object_mut() {
+        r.remove("mem");
+    }
+    serde_json::json!({
+        "model": lm.identity.weights_fingerprint,
+        "recipe": recipe,
+        "device": device,
+        "cram": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The parts of two run tags that differ (`recipe.adamw`, `model`, ...), for a message.
+pub fn tag_differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["model", "device", "cram"] {
+        if a.get(key) != b.get(key) {
+            out.push(key.to_string());
+        }
+    }
+    let (ra, rb) = (a.get("recipe").and_then(|r| r.as_object()), b.get("recipe").and_then(|r| r.as_object()));
+    if let (Some(ra), Some(rb)) = (ra, rb) {
+        let keys: std::collections::BTreeSet<&String> = ra.keys().chain(rb.keys()).collect();
+        for k in keys {
+            if ra.get(k) != rb.get(k) {
+                out.push(format!("recipe.{k} ({} here, {} there)", rb.get(k).map_or("none".into(), |v| v.to_string()), ra.get(k).map_or("none".into(), |v| v.to_string())));
+            }
+        }
+    }
+    out
 }
 
 /// Mean measures of the texts of one (method, vectors, length) cell.

@@ -81,3 +81,29 @@ fn data_commands_make_the_shipped_eval_sets() {
     std::fs::write(books.join("a.txt"), "One. Two! Three? Four.\n\nFive six. Seven.").unwrap();
     dir.cram(&["data", "books", "--books", "books", "--words", "100000", "--out", "b.jsonl"]).expect_error("long enough");
 }
+
+/// Results of another recipe never mix in silently: every line records the model and the recipe,
+/// a sweep on the same file with another --lr is refused with what differs, and `cram merge` keeps
+/// both recipes' lines instead of dropping the second as duplicates.
+#[test]
+fn a_results_file_of_another_recipe_is_refused_and_merge_keeps_both() {
+    let dir = Dir::new();
+    let (model, data) = (tiny_model(), root().join("data/eval/books.jsonl").display().to_string());
+    let run = |out: &str, lr: &str| {
+        dir.cram(&["capacity", "--model", &model, "--data", &data, "--lengths", "4", "--samples", "2", "--lr", lr, "--max-steps", "300", "--out", out])
+    };
+    run("a.jsonl", "0.1").expect_code(0);
+    let first = lines(&dir, "a.jsonl");
+    assert_eq!(first.len(), 2);
+    for r in &first {
+        assert!(r["run"]["model"].as_str().is_some_and(|m| !m.is_empty()), "{r}");
+        assert_eq!(r["run"]["recipe"]["adamw"]["lr"], 0.1, "{r}");
+    }
+    run("a.jsonl", "0.2").expect_error("recipe.adamw");
+    assert_eq!(lines(&dir, "a.jsonl").len(), 2, "nothing was appended");
+    run("a.jsonl", "0.1").expect_code(0);
+    assert_eq!(lines(&dir, "a.jsonl").len(), 2, "the same recipe resumes: nothing to do");
+    run("b.jsonl", "0.2").expect_code(0);
+    dir.cram(&["merge", "a.jsonl", "b.jsonl", "-o", "all.jsonl"]).expect_code(0);
+    assert_eq!(lines(&dir, "all.jsonl").len(), 4, "both recipes' lines are kept");
+}

@@ -46,6 +46,8 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 /// Appends each finished text to the results file as it comes, so a sweep can be resumed.
 struct RecordWriter {
     progress: Progress,
+    /// What made the runs ([`report::run_tag`]), written on every line.
+    tag: serde_json::Value,
     file: std::fs::File,
     error: Option<std::io::Error>,
     written: usize,
@@ -62,6 +64,7 @@ impl Observer for RecordWriter {
             length: o.metrics.tokens,
             stop: serde_json::to_value(o.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
             metrics: o.metrics.clone(),
+            run: Some(self.tag.clone()),
         };
         let line = serde_json::to_string(&record).expect("records serialise") + "\n";
         if let Err(e) = self.file.write_all(line.as_bytes()).and_then(|_| self.file.flush()) {
@@ -115,9 +118,21 @@ pub fn sweep(
     batch: usize,
     shard: Option<(usize, usize)>,
     out: &Path,
+    device: &str,
 ) -> Result<bool> {
-    let done: HashSet<_> = if out.exists() { read_records(out)?.iter().map(Record::key).collect() } else { HashSet::new() };
     let method = cfg.method.name().to_string();
+    let tag = report::run_tag(lm, cfg, device);
+    let existing = if out.exists() { read_records(out)? } else { Vec::new() };
+    // Lines of the same method made otherwise (another model, recipe, device or version) would mix
+    // into the same table: refuse, naming what differs.
+    if let Some(other) = existing.iter().find(|r| r.metrics.method == method && r.run.as_ref() != Some(&tag)) {
+        let what = match &other.run {
+            Some(t) => report::tag_differences(t, &tag).join(", "),
+            None => "they were made by an older cram that did not record its model and recipe".into(),
+        };
+        bail!("{} holds {method} results made otherwise: {what}; give another --out", out.display());
+    }
+    let done: HashSet<_> = existing.iter().map(Record::key).collect();
     // Every run of the sweep, in a fixed order; a shard takes every n-th.
     let mut plan: Vec<(usize, TextJob)> = Vec::new();
     let mut index = 0usize;
@@ -130,7 +145,7 @@ pub fn sweep(
             for (id, ids) in chosen {
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
                 index += 1;
-                if mine && !done.contains(&(id.clone(), len, mem, method.clone())) {
+                if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag.to_string())) {
                     plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec() }));
                 }
             }
@@ -138,7 +153,7 @@ pub fn sweep(
     }
     errln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
     let file = std::fs::OpenOptions::new().create(true).append(true).open(out).with_context(|| format!("cannot write {}", out.display()))?;
-    let mut writer = RecordWriter { progress: Progress::new(), file, error: None, written: 0 };
+    let mut writer = RecordWriter { progress: Progress::new(), tag, file, error: None, written: 0 };
     let mut cfg = cfg.clone();
     for &mem in mems {
         let jobs: Vec<TextJob> = plan.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();
@@ -183,7 +198,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out)?;
+    sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())?;
     report(&args.run.out, args.run.plot.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }

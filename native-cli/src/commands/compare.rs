@@ -36,7 +36,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         cfg.validate_for(&lm.config)?;
     }
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, None, &args.run.out)? {
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, None, &args.run.out, &args.model.device_name())? {
             break;
         }
     }
