@@ -78,6 +78,21 @@ fn the_default_recipe_needs_a_third_of_the_paper_recipes_steps() {
     assert_eq!(decompresses(&dir, "fast.cram"), decompresses(&dir, "paper.cram"));
 }
 
+/// The study's options run end to end: a warmup + cosine schedule and vectors started at the
+/// text's mean embedding reach a greedy-exact file that decodes.
+#[test]
+fn the_schedule_and_init_options_cram_and_decode() {
+    let dir = Dir::new();
+    for (out, flags) in [
+        ("cosine.cram", vec!["--schedule", "cosine", "--warmup", "10", "--min-lr", "0.001"]),
+        ("mean.cram", vec!["--method", "memory", "--init", "text-mean"]),
+    ] {
+        let m = compress(&dir, out, &flags);
+        assert_eq!(m["greedy_exact"], true, "{out}: {m}");
+        decompresses(&dir, out);
+    }
+}
+
 #[test]
 fn lora_under_the_paper_protocol_keeps_the_sink_and_decompresses() {
     let dir = Dir::new();
@@ -120,6 +135,8 @@ fn bad_method_options_give_one_clear_error() {
     cram_owned(&dir, &with(&["--method", "progressive", "--protocol", "paper"])).expect_error("greedy by construction");
     cram_owned(&dir, &with(&["--method", "lora", "--layout", "paper"])).expect_error("use --layout sink");
     cram_owned(&dir, &with(&["--steps-per-token", "5"])).expect_error("--method progressive");
+    cram_owned(&dir, &with(&["--method", "lora", "--init", "text-mean"])).expect_error("--init text-mean");
+    cram_owned(&dir, &with(&["--schedule", "cosine", "--max-steps", "50"])).expect_error("the cosine must end after the warmup (100 steps)");
     assert!(!dir.path("bad.cram").exists(), "a failed run left a file");
 }
 

@@ -233,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn set_vectors_fills_every_memory_vector_and_nothing_else() {
+        let c = tiny();
+        let t = Trainable::new(&Method::Dense, 2, &c, 0.02).unwrap();
+        let mut params = vec![0.5f32; t.len()];
+        let mean: Vec<f32> = (0..8).map(|i| i as f32).collect();
+        assert!(t.set_vectors(&mut params, &mean));
+        assert_eq!(&params[..8], &mean[..]);
+        assert_eq!(&params[8..16], &mean[..]);
+        assert!(params[16..].iter().all(|&p| p == 0.5), "the dense layer is untouched");
+        let lowdim = Trainable::new(&Method::Lowdim { rank: 3 }, 1, &c, 0.02).unwrap();
+        assert!(!lowdim.set_vectors(&mut vec![0.0; lowdim.len()], &mean), "lowdim has no vectors to set");
+    }
+
+    #[test]
     fn dense_vectors_are_w_m_plus_b() {
         let c = tiny();
         let t = Trainable::new(&Method::Dense, 1, &c, 0.02).unwrap();
