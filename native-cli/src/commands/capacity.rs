@@ -133,6 +133,7 @@ pub fn sweep(
         bail!("{} holds {method} results made otherwise: {what}; give another --out", out.display());
     }
     let done: HashSet<_> = existing.iter().map(Record::key).collect();
+    let tag_key = tag.to_string();
     // Every run of the sweep, in a fixed order; a shard takes every n-th.
     let mut plan: Vec<(usize, TextJob)> = Vec::new();
     let mut index = 0usize;
@@ -145,7 +146,7 @@ pub fn sweep(
             for (id, ids) in chosen {
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
                 index += 1;
-                if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag.to_string())) {
+                if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag_key.clone())) {
                     plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec() }));
                 }
             }

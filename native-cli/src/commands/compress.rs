@@ -25,10 +25,10 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         (Some(RecipeArg::Fast), _) | (None, Protocol::Greedy) => Recipe::Fast,
         (Some(RecipeArg::Paper), _) | (None, Protocol::Paper) => Recipe::Paper,
     };
-    let method_arg = r.method.unwrap_or(match recipe.method() {
-        Method::Dense => MethodArg::Dense,
-        _ => MethodArg::Memory,
-    });
+    let method_arg = match r.method {
+        Some(m) => m,
+        None => MethodArg::from_str(recipe.method().name(), false).map_err(|e| anyhow::anyhow!(e))?,
+    };
     // Default layout: the paper's with its protocol; LoRA trains no vector, so it keeps the sink.
     let layout = match (r.layout, protocol, method_arg) {
         (Some(LayoutArg::Paper), _, _) => Layout::Paper,
