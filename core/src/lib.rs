@@ -8,10 +8,12 @@
 //! - [`tokenizer`]: `tokenizer.json` or GGUF metadata, the same on every target.
 //! - [`load`]: one `--model` string to a [`LoadedModel`].
 //! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
+//! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
 //! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
 
+pub mod checkpoint;
 pub mod data;
 pub mod decode;
 pub mod device;

@@ -5,6 +5,7 @@
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 
+use crate::device::Precision;
 use crate::models::{Model, ModelConfig};
 use crate::tokenizer::{Tokenizer, hex};
 use crate::weights::gguf_checkpoint::GgufCheckpoint;
@@ -52,6 +53,8 @@ pub struct LoadedModel {
     pub identity: ModelIdentity,
     /// The device the weights live on (without autodiff).
     pub device: Device,
+    /// The dtype of the weights there.
+    pub precision: Precision,
 }
 
 /// Hashes each tensor a model loads: cheap (a strided sample) and independent of the file format.
@@ -90,14 +93,16 @@ impl LoadedModel {
         origin: &str,
         file_dtype: &str,
         max_buffer_bytes: Option<u64>,
+        precision: Precision,
     ) -> Result<Self> {
         let device = device.clone().without_autodiff();
+        precision.check(&device)?;
         tokenizer.check_fits(config.vocab_size(), origin)?;
         if let Some(limit) = max_buffer_bytes {
             check_buffer_limit(&config, limit, origin)?;
         }
         let fp = FingerprintingSource { inner: source, hasher: Default::default() };
-        let model = Model::load(&config, &Weights::new(&fp, &device))?;
+        let model = Model::load(&config, &Weights::new(&fp, &device).with_dtype(precision.dtype()))?;
         let identity = ModelIdentity {
             family: config.family().into(),
             config_hash: hex(&Sha256::digest(config.canonical_json().as_bytes())),
@@ -106,21 +111,21 @@ impl LoadedModel {
             source: origin.into(),
             file_dtype: file_dtype.into(),
         };
-        Ok(Self { model, config, tokenizer, identity, device })
+        Ok(Self { model, config, tokenizer, identity, device, precision })
     }
 
     /// A model from GGUF bytes (the tokenizer comes from the same file); `max_buffer_bytes` as in
     /// [`LoadedModel::build`].
     pub fn from_gguf_bytes(name: &str, bytes: Bytes, device: &Device, max_buffer_bytes: Option<u64>) -> Result<Self> {
         let ckpt = GgufCheckpoint::from_bytes(name, bytes)?;
-        Self::from_gguf(ckpt, name, device, max_buffer_bytes)
+        Self::from_gguf(ckpt, name, device, max_buffer_bytes, Precision::F32)
     }
 
-    fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device, max_buffer_bytes: Option<u64>) -> Result<Self> {
+    fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device, max_buffer_bytes: Option<u64>, precision: Precision) -> Result<Self> {
         let config = ckpt.config()?;
         let tokenizer = Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), cause: source })?);
         let dtype = ckpt.file().dominant_type_name();
-        Self::build(config, &ckpt, tokenizer, device, name, &dtype, max_buffer_bytes)
+        Self::build(config, &ckpt, tokenizer, device, name, &dtype, max_buffer_bytes, precision)
     }
 
     /// A model from the files of a Hugging Face folder, given as bytes; `max_buffer_bytes` as in
@@ -133,17 +138,35 @@ impl LoadedModel {
         device: &Device,
         max_buffer_bytes: Option<u64>,
     ) -> Result<Self> {
+        Self::from_hf(name, config_json, tokenizer_json, shards, device, max_buffer_bytes, Precision::F32)
+    }
+
+    fn from_hf(
+        name: &str,
+        config_json: &str,
+        tokenizer_json: &[u8],
+        shards: Vec<(String, Bytes)>,
+        device: &Device,
+        max_buffer_bytes: Option<u64>,
+        precision: Precision,
+    ) -> Result<Self> {
         let config = ModelConfig::from_json(config_json).map_err(|e| Error::Config(format!("{name}/config.json: {e}")))?;
         let tokenizer = Tokenizer::from_json_bytes(tokenizer_json, &format!("{name}/tokenizer.json"))?;
         let files = shards.into_iter().map(|(n, b)| SafetensorsFile::from_bytes(n, b)).collect::<Result<Vec<_>>>()?;
         let dtype = "safetensors".to_string();
-        Self::build(config, &ShardedSafetensors::new(files), tokenizer, device, name, &dtype, max_buffer_bytes)
+        Self::build(config, &ShardedSafetensors::new(files), tokenizer, device, name, &dtype, max_buffer_bytes, precision)
     }
 
     /// Loads what `spec` names: a `.gguf` path, a Hugging Face folder, an alias, or a hub id
     /// (`owner/name[@revision]`).
     #[cfg(feature = "native")]
     pub fn load(spec: &str, device: &Device) -> Result<Self> {
+        Self::load_as(spec, device, Precision::F32)
+    }
+
+    /// [`LoadedModel::load`] with the weights stored on the device in `precision`.
+    #[cfg(feature = "native")]
+    pub fn load_as(spec: &str, device: &Device, precision: Precision) -> Result<Self> {
         use std::path::Path;
         if spec.trim().is_empty() {
             return Err(Error::ModelNotFound("--model is empty".into()));
@@ -156,18 +179,18 @@ impl LoadedModel {
                     path.display()
                 )));
             }
-            return Self::load_path(&path, device);
+            return Self::load_path_as(&path, device, precision);
         }
         let path = Path::new(spec);
         if path.exists() {
-            return Self::load_path(path, device);
+            return Self::load_path_as(path, device, precision);
         }
         if spec.ends_with(".gguf") || spec.starts_with('.') || spec.starts_with('/') || spec.contains('\\') {
             return Err(Error::ModelNotFound(format!("{spec}: no such file or folder")));
         }
         if looks_like_hub_id(spec) {
             let dir = crate::weights::hub::download_model(spec)?;
-            return Self::load_path(&dir, device);
+            return Self::load_path_as(&dir, device, precision);
         }
         Err(Error::ModelNotFound(format!(
             "`{spec}` is neither a file, a folder, a known alias ({}) nor a hub id like `EleutherAI/pythia-160m`",
@@ -178,6 +201,12 @@ impl LoadedModel {
     /// Loads a `.gguf` file or a Hugging Face folder from disk.
     #[cfg(feature = "native")]
     pub fn load_path(path: &std::path::Path, device: &Device) -> Result<Self> {
+        Self::load_path_as(path, device, Precision::F32)
+    }
+
+    /// [`LoadedModel::load_path`] with the weights stored on the device in `precision`.
+    #[cfg(feature = "native")]
+    pub fn load_path_as(path: &std::path::Path, device: &Device, precision: Precision) -> Result<Self> {
         let name = path.display().to_string();
         if path.is_dir() {
             let read = |f: &str| std::fs::read(path.join(f)).map_err(|e| Error::io(path.join(f), e));
@@ -200,10 +229,10 @@ impl LoadedModel {
                     Ok((p.display().to_string(), Bytes::map(&p)?))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            return Self::from_hf_bytes(&name, &config, &tokenizer, shards, device, None);
+            return Self::from_hf(&name, &config, &tokenizer, shards, device, None, precision);
         }
         let ckpt = GgufCheckpoint::open(path)?;
-        Self::from_gguf(ckpt, &name, device, None)
+        Self::from_gguf(ckpt, &name, device, None, precision)
     }
 }
 

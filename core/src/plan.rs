@@ -8,47 +8,13 @@
 //! allocator's peak (temporaries freed during the forward pass are not counted), checked against
 //! measured peaks in README.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::device::Precision;
 use crate::methods::Method;
 use crate::methods::trainable::Trainable;
 use crate::models::ModelConfig;
 use crate::{Error, Result};
-
-/// The number format of the weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Dtype {
-    /// 4 bytes.
-    #[default]
-    F32,
-    /// bfloat16, 2 bytes.
-    Bf16,
-    /// IEEE half, 2 bytes.
-    F16,
-}
-
-impl Dtype {
-    /// Bytes per value.
-    pub fn bytes(self) -> u64 {
-        match self {
-            Dtype::F32 => 4,
-            Dtype::Bf16 | Dtype::F16 => 2,
-        }
-    }
-}
-
-impl std::str::FromStr for Dtype {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "f32" => Ok(Dtype::F32),
-            "bf16" => Ok(Dtype::Bf16),
-            "f16" => Ok(Dtype::F16),
-            other => Err(Error::Input(format!("unknown dtype `{other}`; choose f32, bf16 or f16"))),
-        }
-    }
-}
 
 /// What is planned: one optimiser step over `batch` texts of `tokens` tokens each.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +28,7 @@ pub struct PlanRequest {
     /// Texts optimised at once.
     pub batch: usize,
     /// Format of the weights and activations (the logits and the optimiser are f32 always).
-    pub dtype: Dtype,
+    pub dtype: Precision,
     /// What is trained.
     pub method: Method,
 }
@@ -88,28 +54,39 @@ pub struct MemoryPlan {
     pub total_checkpointed_bytes: u64,
 }
 
-/// Values one decoder layer keeps per position for the backward pass, with `ctx` positions of
-/// context (the attention scores and probabilities of a query cover every key).
-pub fn layer_activations_per_position(config: &ModelConfig, ctx: usize) -> u64 {
+/// Bytes one decoder layer keeps per position for the backward pass, with `ctx` positions of context
+/// (the attention scores and probabilities of a query cover every key) and the weights in
+/// `precision`. In bf16/f16 the norms and the softmax compute in f32 (as transformers does), so
+/// those tensors are counted at 4 bytes, plus the probabilities cast back for the product with v.
+pub fn layer_activation_bytes_per_position(config: &ModelConfig, ctx: usize, precision: Precision) -> u64 {
     let ctx = ctx as u64;
-    match config {
+    let (d, h) = (config.hidden_size() as u64, config.num_attention_heads() as u64);
+    // values in the model's dtype, besides the scores and probabilities
+    let values = match config {
         ModelConfig::Llama(c) => {
-            let (d, i, h) = (c.hidden_size as u64, c.intermediate_size as u64, c.num_attention_heads as u64);
+            let i = c.intermediate_size as u64;
             let (q, kv) = (h * c.head_dim() as u64, c.num_kv_heads() as u64 * c.head_dim() as u64);
             // grouped-query attention repeats the keys and values up to the query heads
             let repeated = if c.num_kv_heads() < c.num_attention_heads { 2 * q } else { 0 };
-            // norm in/out (2d), q k v (q + 2kv), rotated q k (q + kv), scores and probabilities
-            // (2 h ctx), attention output before and after the head merge (2q), o_proj out and the
-            // residual (2d), second norm in/out (2d), gate, up, silu, product (4i), down out (d)
-            7 * d + 4 * i + 3 * q + 3 * kv + 2 * q + repeated + 2 * h * ctx
+            // norm in/out (2d), q k v (q + 2kv), rotated q k (q + kv), attention output before and
+            // after the head merge (2q), o_proj out and the residual (2d), second norm in/out (2d),
+            // gate, up, silu, product (4i), down out (d)
+            7 * d + 4 * i + 3 * q + 3 * kv + 2 * q + repeated
         }
         ModelConfig::GptNeox(c) => {
-            let (d, i, h) = (c.hidden_size as u64, c.intermediate_size as u64, c.num_attention_heads as u64);
-            // norms in/out (4d), fused qkv (3d), rotated q k (2d), scores and probabilities (2 h ctx),
-            // attention output before and after the merge (2d), dense out (d), residuals (2d),
-            // dense_h_to_4h out and the exact GELU's erf terms (3i), dense_4h_to_h in and out (i + d)
-            14 * d + 4 * i + 2 * h * ctx
+            let i = c.intermediate_size as u64;
+            // norms in/out (4d), fused qkv (3d), rotated q k (2d), attention output before and
+            // after the merge (2d), dense out (d), residuals (2d), dense_h_to_4h out and the exact
+            // GELU's erf terms (3i), dense_4h_to_h in and out (i + d)
+            14 * d + 4 * i
         }
+    };
+    // scores and probabilities (2 h ctx), in f32 whatever the weights' dtype
+    let attention = 2 * h * ctx * 4;
+    match precision {
+        Precision::F32 => values * 4 + attention,
+        // + the two norms' f32 inputs (2d) and the probabilities cast back (h ctx)
+        reduced => values * reduced.bytes() as u64 + 2 * d * 4 + attention + h * ctx * reduced.bytes() as u64,
     }
 }
 
@@ -120,17 +97,18 @@ pub fn plan(config: &ModelConfig, request: &PlanRequest) -> Result<MemoryPlan> {
     }
     let (d, v, layers) = (config.hidden_size() as u64, config.vocab_size() as u64, config.num_layers() as u64);
     let positions = request.prefix + request.mem + request.tokens - 1;
-    let (b, t, bytes) = (request.batch as u64, positions as u64, request.dtype.bytes());
+    let (b, t, bytes) = (request.batch as u64, positions as u64, request.dtype.bytes() as u64);
     let tied = match config {
         ModelConfig::Llama(c) => c.tie_word_embeddings,
         ModelConfig::GptNeox(c) => c.tie_word_embeddings,
     };
     let weights = (config.parameters() as u64 + if tied { v * d } else { 0 }) * bytes;
-    let per_layer = layer_activations_per_position(config, positions);
+    let per_layer = layer_activation_bytes_per_position(config, positions, request.dtype);
     // the inputs, the final norm's input and output
-    let outside = 3 * d;
-    let activations = b * t * (layers * per_layer + outside) * bytes;
-    let checkpointed = b * t * (layers * d + per_layer + outside) * bytes;
+    let outside = 3 * d * bytes;
+    let activations = b * t * (layers * per_layer + outside);
+    // with checkpointing: each layer's input, and one layer recomputed at a time
+    let checkpointed = b * t * (layers * d * bytes + per_layer + outside);
     let logits = b * request.tokens as u64 * v * 3 * 4;
     let trainable = Trainable::new(&request.method, request.mem, config, 1.0)?.len() as u64;
     let optimizer = b * trainable * 4 * 4;
@@ -157,7 +135,7 @@ mod tests {
         ModelConfig::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
-    fn request(tokens: usize, dtype: Dtype) -> PlanRequest {
+    fn request(tokens: usize, dtype: Precision) -> PlanRequest {
         PlanRequest { tokens, mem: 1, prefix: 1, batch: 1, dtype, method: Method::Memory }
     }
 
@@ -173,33 +151,43 @@ mod tests {
     /// positions; per layer and position 14·768 + 4·3072 + 2·12·81 = 24,984 values.
     #[test]
     fn pythia_160m_by_hand() {
-        let p = plan(&config("pythia-160m"), &request(80, Dtype::F32)).unwrap();
+        let p = plan(&config("pythia-160m"), &request(80, Precision::F32)).unwrap();
         assert_eq!(p.positions, 81);
         assert_eq!(p.weights_bytes, 162_322_944 * 4);
         assert_eq!(p.activations_bytes, 81 * (12 * 24_984 + 3 * 768) * 4);
-        assert_eq!(p.activations_checkpointed_bytes, 81 * (12 * 768 + 24_984 + 3 * 768) * 4);
+        assert_eq!(p.activations_checkpointed_bytes, 81 * (12 * 768 * 4 + 24_984 * 4 + 3 * 768 * 4));
         assert_eq!(p.logits_bytes, 80 * 50_304 * 3 * 4);
         assert_eq!(p.optimizer_bytes, 768 * 16);
         assert_eq!(p.total_bytes, p.weights_bytes + p.activations_bytes + p.logits_bytes + p.optimizer_bytes);
     }
 
     /// Llama-3.1-8B, 1568 tokens (the paper's headline), bf16, by hand: 1569 positions; per layer
-    /// and position 7·4096 + 4·14336 + 5·4096 + 3·1024 + 2·4096 (GQA) + 2·32·1569 = 218,176 values.
+    /// and position 7·4096 + 4·14336 + 5·4096 + 3·1024 + 2·4096 (GQA) = 117,760 bf16 values, the two
+    /// norms' f32 inputs 2·4096, the f32 scores and probabilities 2·32·1569 and the probabilities in
+    /// bf16 32·1569: 117,760·2 + 8,192·4 + 100,416·4 + 50,208·2 = 770,368 bytes.
     #[test]
     fn llama_3_1_8b_by_hand() {
-        let p = plan(&config("llama-3.1-8b"), &request(1568, Dtype::Bf16)).unwrap();
+        let p = plan(&config("llama-3.1-8b"), &request(1568, Precision::Bf16)).unwrap();
         assert_eq!(p.positions, 1569);
         assert_eq!(p.weights_bytes, 8_030_261_248 * 2);
-        assert_eq!(p.activations_bytes, 1569 * (32 * 218_176 + 3 * 4096) * 2);
-        assert_eq!(p.activations_checkpointed_bytes, 1569 * (32 * 4096 + 218_176 + 3 * 4096) * 2);
+        assert_eq!(p.activations_bytes, 1569 * (32 * 770_368 + 3 * 4096 * 2));
+        assert_eq!(p.activations_checkpointed_bytes, 1569 * (32 * 4096 * 2 + 770_368 + 3 * 4096 * 2));
         assert_eq!(p.logits_bytes, 1568 * 128_256 * 12);
-        // about 16.1 GB of weights, 22.0 GB of activations or 1.1 GB checkpointed, 2.4 GB of logits
-        assert!(p.total_bytes < 80_000_000_000 && p.total_checkpointed_bytes < 20_000_000_000, "{p:?}");
+        // about 16.1 GB of weights, 38.7 GB of activations or 1.7 GB checkpointed, 2.4 GB of logits
+        assert!(p.total_bytes < 80_000_000_000 && p.total_checkpointed_bytes < 21_000_000_000, "{p:?}");
+    }
+
+    #[test]
+    fn parameter_counts_of_the_paper_models_are_the_published_ones() {
+        assert_eq!(config("pythia-410m").parameters(), 405_334_016);
+        assert_eq!(config("pythia-1.4b").parameters(), 1_414_647_808);
+        assert_eq!(config("llama-3.2-1b").parameters(), 1_235_814_400);
+        assert_eq!(config("llama-3.2-3b").parameters(), 3_212_749_824);
     }
 
     #[test]
     fn bad_requests_are_errors() {
-        assert!(plan(&config("pythia-160m"), &request(0, Dtype::F32)).is_err());
-        assert!("f8".parse::<Dtype>().is_err());
+        assert!(plan(&config("pythia-160m"), &request(0, Precision::F32)).is_err());
+        assert!("f8".parse::<Precision>().is_err());
     }
 }

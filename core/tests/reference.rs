@@ -10,53 +10,94 @@ mod common;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::*;
+use cram_core::device::Precision;
 
+/// The f32 tolerance: absolute, against transformers in f32.
 const TOL: f64 = 1e-4;
+
+/// What bf16/f16 may cost, per tensor: transformers' own error in that dtype against its f32 result
+/// (`fixtures/reduced_precision.json`, made by `scripts/reference/reduced_precision.py`: max |x -
+/// x_f32| / max |x_f32|), at most twice over, plus half a unit in the last place of the dtype (2^-9
+/// for bf16, 2^-12 for f16). cram rounds at other points than PyTorch, so its error is of the same
+/// size but not the same; the numbers each case prints show how close it is.
+fn reduced_tolerance(case: &str, precision: Precision, tensor: &str) -> f64 {
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("reduced_precision.json")).unwrap()).unwrap();
+    let (name, half_ulp) = match precision {
+        Precision::Bf16 => ("bf16", 2f64.powi(-9)),
+        Precision::F16 => ("f16", 2f64.powi(-12)),
+        Precision::F32 => unreachable!("f32 is checked against TOL"),
+    };
+    let theirs = json["cases"][case][name][tensor].as_f64().unwrap_or_else(|| panic!("no {name} {tensor} for {case} in reduced_precision.json"));
+    2.0 * theirs + half_ulp
+}
 
 fn to_vec(t: Tensor<3>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
 
+/// `max |a - b|`, in f32 absolute, else relative to `max |b|`.
+fn diff(a: &[f32], b: &[f64], precision: Precision) -> f64 {
+    let scale = if precision == Precision::F32 { 1.0 } else { b.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-12) };
+    max_abs_diff(a, b) / scale
+}
+
 /// Logits from ids, from embeddings, the loss and its gradient on `device`, all against the
-/// reference. `None` (no wgpu adapter) skips.
-fn check_case(device: Option<Device>, case: &str, file: Option<&str>) {
+/// reference, with the weights in `precision` and, with `checkpoint`, the gradient through per-layer
+/// activation checkpointing. `None` (no wgpu adapter) skips, and so does a device that cannot
+/// compute in `precision`.
+fn check_case_as(device: Option<Device>, case: &str, file: Option<&str>, precision: Precision, checkpoint: bool) {
     let Some(device) = device else { return };
-    let model = load_network(case, file, &device);
+    if let Err(e) = precision.check(&device) {
+        eprintln!("skipping {case} in {precision}: {e}");
+        return;
+    }
+    let model = load_network_as(case, file, &device, precision);
     let r = reference(case);
     let ids = &r["input_ids"];
     let t = ids.shape[1];
 
     let id_tensor = Tensor::<2, Int>::from_data(TensorData::new(ids.data.iter().map(|&x| x as i32).collect::<Vec<_>>(), [1, t]), &device);
     let logits = to_vec(model.forward(id_tensor));
-    let ids_diff = max_abs_diff(&logits, &r["logits_ids"].data);
+    let ids_diff = diff(&logits, &r["logits_ids"].data, precision);
 
     let e = &r["inputs_embeds"];
     let d = e.shape[2];
     let ad = device.clone().autodiff();
     let embeds = Tensor::<3>::from_data(TensorData::new(e.data.iter().map(|&x| x as f32).collect::<Vec<_>>(), [1, t, d]), &ad).require_grad();
-    let logits = model.forward_embeds(embeds.clone());
-    let embeds_diff = max_abs_diff(&to_vec(logits.clone().without_autodiff()), &r["logits_embeds"].data);
-
     let labels = Tensor::<3, Int>::from_data(TensorData::new(r["labels"].data.iter().map(|&x| x as i32).collect::<Vec<_>>(), [1, t, 1]), &device);
-    let loss = log_softmax(logits, 2).gather(2, labels).neg().mean();
-    let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
-    let loss_diff = (loss_value - r["loss"].data[0]).abs();
-    let grads = loss.backward();
-    let grad = to_vec(embeds.grad(&grads).expect("gradient reaches the embeddings"));
-    let grad_diff = max_abs_diff(&grad, &r["grad_inputs_embeds"].data);
+    let (grads, (logits, loss_value)) = cram_core::checkpoint::backward(&model, embeds.clone(), checkpoint, |hidden| {
+        let logits = model.lm_head(hidden);
+        let loss = log_softmax(logits.clone(), 2).gather(2, labels).neg().mean();
+        let loss_value = loss.clone().without_autodiff().into_scalar::<f32>() as f64;
+        (loss, (logits.without_autodiff(), loss_value))
+    });
+    let embeds_diff = diff(&to_vec(logits), &r["logits_embeds"].data, precision);
+    let loss_diff = diff(&[loss_value as f32], &r["loss"].data, precision);
+    let grad = to_vec(grads.iter().find_map(|g| embeds.grad(g)).expect("gradient reaches the embeddings"));
+    let grad_diff = diff(&grad, &r["grad_inputs_embeds"].data, precision);
     let grad_scale = r["grad_inputs_embeds"].data.iter().fold(0.0f64, |m, g| m.max(g.abs()));
 
-    eprintln!("{case} on {device:?}: max |diff| logits(ids) {ids_diff:.1e}, logits(embeds) {embeds_diff:.1e}, loss {loss_diff:.1e}, grad {grad_diff:.1e} (largest |grad| {grad_scale:.1e})");
-    assert!(ids_diff < TOL, "{case}: logits from ids differ by {ids_diff}");
-    assert!(embeds_diff < TOL, "{case}: logits from embeddings differ by {embeds_diff}");
-    assert!(loss_diff < TOL, "{case}: loss {loss_value} vs {}", r["loss"].data[0]);
-    assert!(grad_diff < TOL, "{case}: gradient differs by {grad_diff}");
+    let how = if precision == Precision::F32 { "max |diff|" } else { "max |diff| / max |reference|" };
+    eprintln!(
+        "{case} on {device:?} in {precision}{}: {how} logits(ids) {ids_diff:.1e}, logits(embeds) {embeds_diff:.1e}, loss {loss_diff:.1e}, grad {grad_diff:.1e} (largest |grad| {grad_scale:.1e})",
+        if checkpoint { " with checkpointing" } else { "" }
+    );
+    let tol = |tensor: &str| if precision == Precision::F32 { TOL } else { reduced_tolerance(case, precision, tensor) };
+    assert!(ids_diff < tol("logits_ids"), "{case}: logits from ids differ by {ids_diff} (allowed {})", tol("logits_ids"));
+    assert!(embeds_diff < tol("logits_embeds"), "{case}: logits from embeddings differ by {embeds_diff} (allowed {})", tol("logits_embeds"));
+    assert!(loss_diff < tol("loss"), "{case}: loss {loss_value} vs {} (allowed {})", r["loss"].data[0], tol("loss"));
+    assert!(grad_diff < tol("grad_inputs_embeds"), "{case}: gradient differs by {grad_diff} (allowed {})", tol("grad_inputs_embeds"));
 }
 
 /// One test per fixture case, each on the device `$device` gives (an `Option<Device>`).
 macro_rules! reference_cases {
     ($device:expr) => {
-        use super::check_case;
+        reference_cases!($device, cram_core::device::Precision::F32, false);
+    };
+    ($device:expr, $precision:expr, $checkpoint:expr) => {
+        fn check_case(device: Option<burn::tensor::Device>, case: &str, file: Option<&str>) {
+            super::check_case_as(device, case, file, $precision, $checkpoint);
+        }
 
         #[test]
         fn gpt_neox_parallel_residual() {
@@ -105,11 +146,44 @@ mod cpu {
     reference_cases!(Some(crate::common::cpu()));
 }
 
+/// The CPU with per-layer activation checkpointing: the same gradients as without.
+mod cpu_checkpoint {
+    reference_cases!(Some(crate::common::cpu()), cram_core::device::Precision::F32, true);
+}
+
+/// The CPU with bf16 weights (the CPU backend converts them to f32 for every product).
+mod cpu_bf16 {
+    reference_cases!(Some(crate::common::cpu()), cram_core::device::Precision::Bf16, false);
+}
+
+/// The CPU with f16 weights.
+mod cpu_f16 {
+    reference_cases!(Some(crate::common::cpu()), cram_core::device::Precision::F16, false);
+}
+
 /// wgpu (Vulkan; Mesa's lavapipe on a machine without a GPU). Skips without an adapter unless
 /// `CRAM_REQUIRE_WGPU=1`.
 #[cfg(feature = "wgpu")]
 mod wgpu {
     reference_cases!(crate::common::wgpu_or_skip());
+}
+
+/// wgpu with checkpointing.
+#[cfg(feature = "wgpu")]
+mod wgpu_checkpoint {
+    reference_cases!(crate::common::wgpu_or_skip(), cram_core::device::Precision::F32, true);
+}
+
+/// wgpu with f16 weights, where the adapter computes in f16 (lavapipe does).
+#[cfg(feature = "wgpu")]
+mod wgpu_f16 {
+    reference_cases!(crate::common::wgpu_or_skip(), cram_core::device::Precision::F16, false);
+}
+
+/// wgpu with bf16 weights, where the adapter computes in bf16.
+#[cfg(feature = "wgpu")]
+mod wgpu_bf16 {
+    reference_cases!(crate::common::wgpu_or_skip(), cram_core::device::Precision::Bf16, false);
 }
 
 #[test]

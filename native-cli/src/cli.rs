@@ -230,6 +230,13 @@ pub enum DeviceArg {
     Cuda,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    F32,
+    Bf16,
+    F16,
+}
+
 #[derive(Debug, Args)]
 pub struct ModelArgs {
     /// A .gguf file, a Hugging Face folder, a hub id (owner/name[@revision]) or an alias.
@@ -238,6 +245,11 @@ pub struct ModelArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
+    /// The dtype of the weights on the device; the memory vectors, their gradients and the
+    /// optimiser stay f32 (the paper's mixed precision). Default: f32 on the CPU; on a GPU bf16
+    /// where the device computes in it, else f32.
+    #[arg(long, value_enum)]
+    pub dtype: Option<DtypeArg>,
 }
 
 impl ModelArgs {
@@ -405,6 +417,11 @@ pub struct RecipeArgs {
     /// Seed of the initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Activation checkpointing per decoder layer: keeps only each layer's input and recomputes the
+    /// layer in the backward pass (one more forward pass per step, much less memory for long texts
+    /// on large models; `cram plan` shows both). The same gradients; not with --method lora.
+    #[arg(long)]
+    pub checkpoint: bool,
 }
 
 #[derive(Debug, Args)]

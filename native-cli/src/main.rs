@@ -31,6 +31,7 @@ macro_rules! errln {
 
 mod cli;
 mod commands;
+mod host_memory;
 mod progress;
 mod report;
 

@@ -50,6 +50,7 @@ pub fn run_tag(lm: &cram_core::LoadedModel, cfg: &cram_core::methods::CramConfig
         "model": lm.identity.weights_fingerprint,
         "recipe": recipe,
         "device": device,
+        "dtype": lm.precision,
         "cram": env!("CARGO_PKG_VERSION"),
     })
 }
@@ -57,7 +58,7 @@ pub fn run_tag(lm: &cram_core::LoadedModel, cfg: &cram_core::methods::CramConfig
 /// The parts of two run tags that differ (`recipe.adamw`, `model`, ...), for a message.
 pub fn tag_differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
-    for key in ["model", "device", "cram"] {
+    for key in ["model", "device", "dtype", "cram"] {
         if a.get(key) != b.get(key) {
             out.push(key.to_string());
         }

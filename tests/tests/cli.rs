@@ -285,3 +285,37 @@ fn a_run_out_of_steps_says_so_in_words() {
     assert!(!run.stderr.contains("MaxSteps"), "{}", run.stderr);
     assert!(dir.path("t.cram").exists());
 }
+
+#[test]
+fn bf16_weights_cram_record_their_dtype_and_decompress_in_it() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", "b.cram", "--json", "--dtype", "bf16"];
+    args.extend_from_slice(FAST);
+    let m = dir.cram(&args).expect_code(0).json();
+    assert_eq!(m["greedy_exact"], true, "{m}");
+    let file = cram_core::format::CramFile::read(&dir.path("b.cram")).unwrap();
+    assert_eq!(file.precision, cram_core::device::Precision::Bf16);
+    // Without --dtype, decompression uses the file's; the vectors stay f32 in the file.
+    let run = dir.cram(&["decompress", "b.cram", "--model", &model]).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?}", run.stdout);
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--dtype", "f64"]).expect_code(2);
+}
+
+#[test]
+fn checkpointing_takes_the_same_steps_to_the_same_vectors() {
+    let dir = Dir::new();
+    let plain = compress_tiny(&dir, "plain.cram");
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", "ckpt.cram", "--json", "--checkpoint"];
+    args.extend_from_slice(FAST);
+    let ckpt = dir.cram(&args).expect_code(0).json();
+    // The gradients equal the plain ones up to rounding, so the run follows the same path.
+    assert_eq!(ckpt["steps"], plain["steps"], "{ckpt}\n{plain}");
+    assert_eq!(ckpt["greedy_exact"], true);
+    let run = dir.cram(&["decompress", "ckpt.cram", "--model", &model]).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?}", run.stdout);
+    let err = dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--checkpoint", "--method", "lora"]).expect_code(2);
+    assert!(err.stderr.contains("--checkpoint") && err.stderr.lines().count() == 1, "{}", err.stderr);
+}

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
+use crate::device::Precision;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::memory::{LoraWeights, Memory};
 use crate::methods::{CramConfig, Layout, Protocol};
@@ -46,6 +47,9 @@ pub struct CramFile {
     pub metrics: CramMetrics,
     /// The cram version that wrote the file.
     pub created_by: String,
+    /// The dtype the model's weights had while the vectors were trained: decoding in the same dtype
+    /// gives the text back exactly (metadata `dtype`; files without it were made in f32).
+    pub precision: Precision,
 }
 
 /// sha256 of a text, lower-case hex.
@@ -74,6 +78,7 @@ impl CramFile {
             text_sha256: text_sha256(&lm.tokenizer.decode(&outcome.ids)?),
             metrics: outcome.metrics.clone(),
             created_by: format!("cram {}", crate::VERSION),
+            precision: lm.precision,
         })
     }
 
@@ -94,6 +99,7 @@ impl CramFile {
         meta.insert("text_sha256".to_string(), self.text_sha256.clone());
         meta.insert("metrics".to_string(), json(&self.metrics));
         meta.insert("created_by".to_string(), self.created_by.clone());
+        meta.insert("dtype".to_string(), self.precision.name().to_string());
         let mut tensors: Vec<(String, [usize; 2], Vec<u8>)> = Vec::new();
         if self.memory.k > 0 {
             tensors.push(("mem".into(), [self.memory.k, self.width], f32_bytes(&self.memory.vectors)));
@@ -171,6 +177,10 @@ impl CramFile {
             text_sha256: get("text_sha256")?,
             metrics: parse(&get("metrics")?, "metrics", &bad)?,
             created_by: get("created_by")?,
+            precision: match meta.get("dtype") {
+                Some(d) => d.parse().map_err(|_| bad(format!("metadata `dtype` is `{d}`, not f32, bf16 or f16")))?,
+                None => Precision::F32,
+            },
         };
         if file.given_ids.len() > file.tokens {
             return Err(bad(format!("{} given tokens but only {} tokens in all", file.given_ids.len(), file.tokens)));

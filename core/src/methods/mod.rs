@@ -196,6 +196,11 @@ pub struct CramConfig {
     /// Where the memory vectors start.
     #[serde(default)]
     pub init: VectorInit,
+    /// Activation checkpointing per decoder layer ([`crate::checkpoint`]): less memory, one more
+    /// forward pass per step, the same gradients. How a step is computed, not what it computes, so
+    /// it is not written out with the recipe (results with and without it belong together).
+    #[serde(default, skip_serializing)]
+    pub checkpoint: bool,
 }
 
 impl Default for CramConfig {
@@ -213,6 +218,7 @@ impl Default for CramConfig {
             init_std: None,
             schedule: Schedule::Constant,
             init: VectorInit::Normal,
+            checkpoint: false,
         }
     }
 }
@@ -234,6 +240,9 @@ impl CramConfig {
                 }
                 if self.layout == Layout::Paper {
                     return bad("--method lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use --layout sink");
+                }
+                if self.checkpoint {
+                    return bad("--checkpoint recomputes the layers for gradients w.r.t. the model's inputs; --method lora trains inside the layers (use memory, dense, lowdim or progressive)");
                 }
             }
             Method::Lowdim { rank } if *rank < 1 => return bad("--rank must be at least 1"),

@@ -5,7 +5,7 @@
 //! per head (`[n_head, 3, head_dim]`), partial rotary embeddings (`rotary_pct` of each head, NeoX
 //! `rotate_half` style), exact GELU, an optional parallel residual, an untied `embed_out` head.
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::llama::causal_attention;
@@ -137,10 +137,13 @@ impl GptNeoxLayerNorm {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        // normalised in f32 whatever the weights' dtype (autocast runs layer_norm in f32)
+        let dtype = x.dtype();
+        let x = x.cast(FloatDType::F32);
         let mean = x.clone().mean_dim(2);
         let centered = x - mean;
         let variance = centered.clone().square().mean_dim(2);
-        centered * variance.add_scalar(self.eps).sqrt().recip() * self.weight.clone().unsqueeze::<3>() + self.bias.clone().unsqueeze::<3>()
+        (centered * variance.add_scalar(self.eps).sqrt().recip()).cast(dtype) * self.weight.clone().unsqueeze::<3>() + self.bias.clone().unsqueeze::<3>()
     }
 }
 
@@ -280,7 +283,7 @@ impl GptNeoxForCausalLM {
             .collect::<Result<Vec<_>>>()?;
         let embed_out = if cfg.tie_word_embeddings {
             let e = m.pp("embed_in").host("weight", &[v, d])?;
-            Linear::new(Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&e.data, v, d), [d, v]), w.device()), None)
+            Linear::new(w.upload(crate::weights::transpose(&e.data, v, d), [d, v]), None)
         } else {
             w.pp("embed_out").linear(d, v, false)?
         };
@@ -326,9 +329,8 @@ impl GptNeoxForCausalLM {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states(&self, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
-        let device: Device = inputs_embeds.device();
         let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
-        let (cos, sin) = self.rope.cos_sin_from(start, seq, &device.without_autodiff());
+        let (cos, sin) = self.rope.cos_sin_like(start, seq, &inputs_embeds);
         let mut x = inputs_embeds;
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x, &self.rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
@@ -336,6 +338,24 @@ impl GptNeoxForCausalLM {
         if let Some(cache) = cache {
             cache.advance(seq);
         }
+        self.final_layer_norm.forward(x)
+    }
+
+    /// Layer `index` alone, at positions `0..seq` and without a cache: the unit that activation
+    /// checkpointing recomputes.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
+        let (cos, sin) = self.rope.cos_sin_like(0, x.dims()[1], &x);
+        self.layers[index].forward(x, &self.rope, &cos, &sin, None)
+    }
+
+    /// `final_layer_norm`.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
         self.final_layer_norm.forward(x)
     }
 

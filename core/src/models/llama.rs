@@ -6,7 +6,7 @@
 //! optional tied LM head. Field names are the checkpoint's (`embed_tokens`, `self_attn`, `q_proj`, ...).
 
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kv_cache::{KvCache, LayerKv};
@@ -137,8 +137,11 @@ impl LlamaRmsNorm {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        // in f32 whatever the weights' dtype, cast back before the weight (as transformers does)
+        let dtype = x.dtype();
+        let x = x.cast(FloatDType::F32);
         let variance = x.clone().square().mean_dim(2);
-        x * (variance.add_scalar(self.eps)).sqrt().recip() * self.weight.clone().unsqueeze::<3>()
+        (x * (variance.add_scalar(self.eps)).sqrt().recip()).cast(dtype) * self.weight.clone().unsqueeze::<3>()
     }
 }
 
@@ -235,11 +238,13 @@ pub(crate) fn repeat_kv(x: Tensor<4>, n_rep: usize) -> Tensor<4> {
 pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let [_, _, seq, head_dim] = q.dims();
     let total = k.dims()[2];
-    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
+    let dtype = q.dtype();
+    // the softmax in f32 whatever the weights' dtype (transformers' eager attention does the same)
+    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt()).cast(FloatDType::F32);
     // query i sits at position total - seq + i and sees the keys up to it
     let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, total], (total - seq) as i64, &scores.device()).unsqueeze::<4>();
     let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
-    softmax(scores, 3).matmul(v)
+    softmax(scores, 3).cast(dtype).matmul(v)
 }
 
 /// One pre-norm decoder layer: `x + attn(norm(x))`, then `h + mlp(norm(h))`.
@@ -291,7 +296,7 @@ impl LlamaForCausalLM {
             if !cfg.tie_word_embeddings {
                 return Err(Error::MissingTensor { name: "lm_head.weight".into() });
             }
-            Linear::new(Tensor::from_data(burn::tensor::TensorData::new(crate::weights::transpose(&embed.data, v, d), [d, v]), w.device()), None)
+            Linear::new(w.upload(crate::weights::transpose(&embed.data, v, d), [d, v]), None)
         } else {
             w.pp("lm_head").linear(d, v, false)?
         };
@@ -300,7 +305,7 @@ impl LlamaForCausalLM {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config: cfg.clone(),
-            embed_tokens: Tensor::from_data(burn::tensor::TensorData::new(embed.data, [v, d]), w.device()),
+            embed_tokens: w.upload(embed.data, [v, d]),
             layers,
             norm: LlamaRmsNorm::load(&m.pp("norm"), d, cfg.rms_norm_eps)?,
             lm_head,
@@ -344,9 +349,8 @@ impl LlamaForCausalLM {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states(&self, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
-        let device: Device = inputs_embeds.device();
         let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
-        let (cos, sin) = self.rope.cos_sin_from(start, seq, &device.without_autodiff());
+        let (cos, sin) = self.rope.cos_sin_like(start, seq, &inputs_embeds);
         let mut x = inputs_embeds;
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x, &self.rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
@@ -354,6 +358,24 @@ impl LlamaForCausalLM {
         if let Some(cache) = cache {
             cache.advance(seq);
         }
+        self.norm.forward(x)
+    }
+
+    /// Decoder layer `index` alone, at positions `0..seq` and without a cache: the unit that
+    /// activation checkpointing recomputes.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
+        let (cos, sin) = self.rope.cos_sin_like(0, x.dims()[1], &x);
+        self.layers[index].forward(x, &self.rope, &cos, &sin, None)
+    }
+
+    /// The norm after the last layer.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
         self.norm.forward(x)
     }
 

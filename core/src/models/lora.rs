@@ -99,7 +99,9 @@ impl Lora {
     /// # Shapes
     /// `[batch, seq, in]` → `[batch, seq, out]`
     pub fn delta(&self, x: Tensor<3>) -> Tensor<3> {
-        x.matmul(self.a.clone()).matmul(self.b.clone()).mul_scalar(self.scale)
+        // the adapter is trained in f32; the frozen model may compute in bf16/f16
+        let dtype = x.dtype();
+        x.cast(burn::tensor::FloatDType::F32).matmul(self.a.clone()).matmul(self.b.clone()).mul_scalar(self.scale).cast(dtype)
     }
 }
 

@@ -10,7 +10,7 @@ pub mod llama;
 pub mod lora;
 pub mod rope;
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use gpt_neox::{GptNeoxConfig, GptNeoxForCausalLM};
@@ -75,6 +75,14 @@ impl ModelConfig {
         match self {
             ModelConfig::Llama(c) => c.num_hidden_layers,
             ModelConfig::GptNeox(c) => c.num_hidden_layers,
+        }
+    }
+
+    /// Attention (query) heads.
+    pub fn num_attention_heads(&self) -> usize {
+        match self {
+            ModelConfig::Llama(c) => c.num_attention_heads,
+            ModelConfig::GptNeox(c) => c.num_attention_heads,
         }
     }
 
@@ -201,25 +209,57 @@ impl Model {
         }
     }
 
-    /// Token embeddings.
+    /// The dtype the weights are stored and computed in (f32, or bf16/f16 on a GPU). Embeddings and
+    /// logits cross the model's boundary in f32 whatever it is, so the trainable vectors, their
+    /// gradients and the optimiser stay in f32 (the paper's mixed precision).
+    pub fn dtype(&self) -> FloatDType {
+        self.embedding_matrix().dtype().into()
+    }
+
+    /// Token embeddings, in f32.
     ///
     /// # Shapes
     /// `[batch, seq]` → `[batch, seq, d]`
     pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        match self {
+        let e = match self {
             Model::Llama(m) => m.embed(ids),
             Model::GptNeox(m) => m.embed(ids),
-        }
+        };
+        e.cast(FloatDType::F32)
     }
 
-    /// Final hidden states for input embeddings.
+    /// Final hidden states for input embeddings, in the model's dtype.
     ///
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
+        let x = inputs_embeds.cast(self.dtype());
         match self {
-            Model::Llama(m) => m.hidden_states(inputs_embeds, None),
-            Model::GptNeox(m) => m.hidden_states(inputs_embeds, None),
+            Model::Llama(m) => m.hidden_states(x, None),
+            Model::GptNeox(m) => m.hidden_states(x, None),
+        }
+    }
+
+    /// Decoder layer `index` alone (positions from 0, no cache), for activation checkpointing; `x`
+    /// is in the model's dtype.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Model::Llama(m) => m.decoder_layer(index, x),
+            Model::GptNeox(m) => m.decoder_layer(index, x),
+        }
+    }
+
+    /// The norm after the last layer; with the layers in turn it makes [`Model::hidden_states`].
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Model::Llama(m) => m.final_norm(x),
+            Model::GptNeox(m) => m.final_norm(x),
         }
     }
 
@@ -229,6 +269,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states_cached(&self, inputs_embeds: Tensor<3>, cache: &mut kv_cache::KvCache) -> Tensor<3> {
+        let inputs_embeds = inputs_embeds.cast(self.dtype());
         match self {
             Model::Llama(m) => m.hidden_states(inputs_embeds, Some(cache)),
             Model::GptNeox(m) => m.hidden_states(inputs_embeds, Some(cache)),
@@ -240,15 +281,16 @@ impl Model {
         kv_cache::KvCache::new(self.config().num_layers())
     }
 
-    /// Logits for final hidden states.
+    /// Logits for final hidden states, in f32 (as transformers upcasts them for the loss).
     ///
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, vocab]`
     pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
-        match self {
+        let logits = match self {
             Model::Llama(m) => m.lm_head(hidden),
             Model::GptNeox(m) => m.lm_head(hidden),
-        }
+        };
+        logits.cast(FloatDType::F32)
     }
 
     /// Logits for input embeddings: the path cramming uses.

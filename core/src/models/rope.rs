@@ -92,6 +92,13 @@ impl Rope {
         (Tensor::from_data(TensorData::new(cos, shape), device), Tensor::from_data(TensorData::new(sin, shape), device))
     }
 
+    /// [`Rope::cos_sin_from`] on the device of `x` (without autodiff), in its dtype: the tables are
+    /// computed in f32 and cast, as transformers does.
+    pub fn cos_sin_like(&self, start: usize, seq_len: usize, x: &Tensor<3>) -> (Tensor<4>, Tensor<4>) {
+        let (cos, sin) = self.cos_sin_from(start, seq_len, &x.device().without_autodiff());
+        (cos.cast(x.dtype()), sin.cast(x.dtype()))
+    }
+
     /// Rotates the first `rotary_dim` features of each head; the rest pass through (GPT-NeoX partial rotary).
     ///
     /// # Shapes

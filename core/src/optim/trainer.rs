@@ -13,6 +13,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 
+use crate::checkpoint;
 use crate::decode::{embed_ids, greedy_decode_async};
 use crate::load::LoadedModel;
 use crate::memory::Memory;
@@ -149,23 +150,40 @@ pub fn prefix_ids(lm: &LoadedModel, layout: Layout) -> Result<Vec<u32>> {
     })
 }
 
-/// Logits of the text targets `first..n` after `prefix` (`[B, P, d]`), for texts padded to one length.
+/// The model's inputs for texts padded to one length: `prefix` (`[B, P, d]`), then t_1..t_{n-1}
+/// (the output before t_i predicts t_i).
 ///
 /// # Shapes
-/// prefix `[B, P, d]` → `[B, n_max - first, vocab]`
-fn text_logits(model: &Model, prefix: Tensor<3>, texts: &[&[u32]], first: usize) -> Tensor<3> {
+/// prefix `[B, P, d]` → `[B, P + n_max - 1, d]`
+fn text_inputs(model: &Model, prefix: Tensor<3>, texts: &[&[u32]]) -> Tensor<3> {
     let n_max = texts.iter().map(|t| t.len()).max().unwrap_or(0);
-    let [b, p, _] = prefix.dims();
-    // Inputs are t_1..t_{n-1}; the output before t_i predicts t_i.
+    let b = prefix.dims()[0];
     let mut x = vec![prefix];
     if n_max > 1 {
         let ids: Vec<i32> = texts.iter().flat_map(|t| (0..n_max - 1).map(move |i| t.get(i).copied().unwrap_or(0) as i32)).collect();
         let device = model.embedding_matrix().device();
         x.push(model.embed(Tensor::<2, Int>::from_data(TensorData::new(ids, [b, n_max - 1]), &device)));
     }
-    let x = Tensor::cat(x, 1);
-    let hidden = model.hidden_states(x).narrow(1, p + first - 1, n_max - first);
-    model.lm_head(hidden)
+    Tensor::cat(x, 1)
+}
+
+/// Logits of the text targets `first..n_max` from the final hidden states of [`text_inputs`] after a
+/// prefix of `p` positions.
+///
+/// # Shapes
+/// hidden `[B, P + n_max - 1, d]` → `[B, n_max - first, vocab]`
+fn target_logits(model: &Model, hidden: Tensor<3>, p: usize, first: usize, n_max: usize) -> Tensor<3> {
+    model.lm_head(hidden.narrow(1, p + first - 1, n_max - first))
+}
+
+/// Logits of the text targets `first..n` after `prefix` (`[B, P, d]`), for texts padded to one length.
+///
+/// # Shapes
+/// prefix `[B, P, d]` → `[B, n_max - first, vocab]`
+fn text_logits(model: &Model, prefix: Tensor<3>, texts: &[&[u32]], first: usize) -> Tensor<3> {
+    let n_max = texts.iter().map(|t| t.len()).max().unwrap_or(0);
+    let p = prefix.dims()[1];
+    target_logits(model, model.hidden_states(text_inputs(model, prefix, texts)), p, first, n_max)
 }
 
 /// Per text: negative log-likelihood of each target `first..n` and whether the argmax is right.
@@ -372,15 +390,22 @@ impl Cramming {
             parts.push(lm.model.embed(Tensor::<2, Int>::from_data(TensorData::new(p, [b, self.prefix.len()]), &plain)).autodiff());
         }
         parts.extend(mem);
-        let logits = text_logits(model, Tensor::cat(parts, 1), &ids, first);
-        let (loss, nll, hits) = score_tensors(logits, &ids, first);
-        let grads = loss.backward();
+        let prefix = Tensor::cat(parts, 1);
+        let (p, n_max) = (prefix.dims()[1], ids.iter().map(|t| t.len()).max().unwrap_or(0));
+        let inputs = text_inputs(model, prefix, &ids);
+        let (grads, (nll, hits)) = checkpoint::backward(model, inputs, cfg.checkpoint, |hidden| {
+            let (loss, nll, hits) = score_tensors(target_logits(model, hidden, p, first, n_max), &ids, first);
+            (loss, (nll, hits))
+        });
         let scores = read_scores(nll, hits, &ids, first).await?;
         // All gradients in one read: [B, rows * cols] per piece, side by side, so that row r is text r's
         // gradient in the layout of its flat parameters.
         let per_piece = leaves
             .iter()
-            .map(|leaf| Ok(leaf.grad(&grads).ok_or_else(|| Error::Device("no gradient reached the trainable tensors".into()))?.reshape([b as i64, -1])))
+            .map(|leaf| {
+                let grad = grads.iter().find_map(|g| leaf.grad(g)).ok_or_else(|| Error::Device("no gradient reached the trainable tensors".into()))?;
+                Ok(grad.reshape([b as i64, -1]))
+            })
             .collect::<Result<Vec<Tensor<2>>>>()?;
         let grad = readback::floats(Tensor::cat(per_piece, 1)).await?;
         let grad: Vec<&[f32]> = grad.chunks_exact(self.trainable.len()).collect();
@@ -598,7 +623,8 @@ pub async fn decode_text_async(lm: &LoadedModel, memory: &Memory, given: &[u32],
 
 /// Standard deviation of the input-embedding matrix: the scale of the paper's initialisation.
 pub async fn embedding_std(model: &Model) -> Result<f32> {
-    let e = model.embedding_matrix().clone();
+    // in f32: a mean over millions of bf16 values would lose the digits that matter
+    let e = model.embedding_matrix().clone().cast(burn::tensor::FloatDType::F32);
     let mean = e.clone().mean();
     let var = (e - mean.unsqueeze::<2>()).square().mean();
     let v = readback::floats(var).await?.first().copied().unwrap_or(f32::NAN);

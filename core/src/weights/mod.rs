@@ -9,7 +9,7 @@ pub mod hub;
 pub mod names;
 pub mod safetensors;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
 use crate::{Error, Result};
 
@@ -42,6 +42,23 @@ impl AsRef<[u8]> for Bytes {
 }
 
 impl Bytes {
+    /// Tells the OS that `range` of a memory-mapped file is read and done with: its pages leave this
+    /// process's resident memory (they are read from the file again if ever touched). Loading calls
+    /// it after converting each weight, so a model streams through host memory one tensor at a
+    /// time instead of staying mapped in whole beside its copy on the device. A no-op for owned bytes.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        #[cfg(all(feature = "native", unix))]
+        if let Bytes::Mapped(map) = self {
+            if range.end <= map.len() && range.start < range.end {
+                // SAFETY: the map is a read-only file mapping; MADV_DONTNEED only drops its pages from
+                // this process, and any later read faults them in from the unchanged file.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.end - range.start) };
+            }
+        }
+        #[cfg(not(all(feature = "native", unix)))]
+        let _ = range;
+    }
+
     /// Memory-maps `path` (natively); the file must not change while it is mapped.
     #[cfg(feature = "native")]
     pub fn map(path: &std::path::Path) -> Result<Self> {
@@ -58,30 +75,42 @@ pub trait TensorSource {
     fn tensor(&self, name: &str) -> Result<Option<HostTensor>>;
 }
 
-/// A [`TensorSource`] seen at a name prefix, with the device tensors are made on
-/// (the candle `VarBuilder` idea).
+/// A [`TensorSource`] seen at a name prefix, with the device tensors are made on and the dtype they
+/// are stored in there (the candle `VarBuilder` idea).
 #[derive(Clone)]
 pub struct Weights<'a> {
     source: &'a dyn TensorSource,
     prefix: String,
     device: Device,
+    dtype: FloatDType,
 }
 
 impl<'a> Weights<'a> {
-    /// The root view of `source`; tensors are created on `device`.
+    /// The root view of `source`; tensors are created on `device` in f32.
     pub fn new(source: &'a dyn TensorSource, device: &Device) -> Self {
-        Self { source, prefix: String::new(), device: device.clone() }
+        Self { source, prefix: String::new(), device: device.clone(), dtype: FloatDType::F32 }
+    }
+
+    /// The same view, storing tensors on the device in `dtype` (bf16/f16 weights on a GPU).
+    pub fn with_dtype(self, dtype: FloatDType) -> Self {
+        Self { dtype, ..self }
     }
 
     /// The view one level down: `pp("layers.0")`.
     pub fn pp(&self, name: impl std::fmt::Display) -> Self {
         let prefix = if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) };
-        Self { source: self.source, prefix, device: self.device.clone() }
+        Self { prefix, ..self.clone() }
     }
 
     /// The device tensors are made on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// A device tensor in this view's dtype from f32 host values. Each weight is converted on its
+    /// own, so the host holds at most one weight in f32 at a time.
+    pub fn upload<const D: usize>(&self, data: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+        Tensor::<D>::from_data(TensorData::new(data, shape), &self.device).cast(self.dtype)
     }
 
     fn full_name(&self, name: &str) -> String {
@@ -106,13 +135,13 @@ impl<'a> Weights<'a> {
     /// The tensor `name` of rank `D` on the device, checked against `shape`.
     pub fn get<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
         let t = self.host(name, &shape)?;
-        Ok(Tensor::from_data(TensorData::new(t.data, shape), &self.device))
+        Ok(self.upload(t.data, shape))
     }
 
     /// A PyTorch `nn.Linear` stored as `[out, in]`, returned as burn's `[in, out]`.
     pub fn linear(&self, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
         let w = self.host("weight", &[out_features, in_features])?;
-        let weight = Tensor::<2>::from_data(TensorData::new(transpose(&w.data, out_features, in_features), [in_features, out_features]), &self.device);
+        let weight = self.upload(transpose(&w.data, out_features, in_features), [in_features, out_features]);
         let bias = if bias { Some(self.get("bias", [out_features])?) } else { None };
         Ok(Linear { weight, bias, lora: None })
     }

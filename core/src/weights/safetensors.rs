@@ -59,6 +59,7 @@ impl TensorSource for SafetensorsFile {
             Dtype::F64 => raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32).collect(),
             other => return Err(bad(format!("tensor `{name}` has dtype {other:?}; cram reads F32, F16, BF16 and F64 weights"))),
         };
+        self.bytes.release(self.data_start + start..self.data_start + end);
         Ok(Some(HostTensor { shape: info.shape.clone(), data }))
     }
 }

@@ -72,17 +72,22 @@ pub fn wgpu_or_skip() -> Option<Device> {
 /// Only the network of a fixture on `device`: a folder (config.json + model.safetensors) or a GGUF
 /// file in it. The tiny random checkpoints have no tokenizer, so this skips the tokenizer.
 pub fn load_network(case: &str, file: Option<&str>, device: &Device) -> cram_core::Model {
+    load_network_as(case, file, device, cram_core::device::Precision::F32)
+}
+
+/// [`load_network`] with the weights in `precision` on the device.
+pub fn load_network_as(case: &str, file: Option<&str>, device: &Device, precision: cram_core::device::Precision) -> cram_core::Model {
     use cram_core::weights::{Weights, gguf_checkpoint::GgufCheckpoint, safetensors::SafetensorsFile};
     let dir = fixture(case);
     match file {
         Some(f) => {
             let ckpt = GgufCheckpoint::open(&dir.join(f)).expect("gguf parses");
-            cram_core::Model::load(&ckpt.config().expect("config"), &Weights::new(&ckpt, device)).expect("model loads")
+            cram_core::Model::load(&ckpt.config().expect("config"), &Weights::new(&ckpt, device).with_dtype(precision.dtype())).expect("model loads")
         }
         None => {
             let config = cram_core::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).expect("config");
             let st = SafetensorsFile::open(&dir.join("model.safetensors")).expect("safetensors parses");
-            cram_core::Model::load(&config, &Weights::new(&st, device)).expect("model loads")
+            cram_core::Model::load(&config, &Weights::new(&st, device).with_dtype(precision.dtype())).expect("model loads")
         }
     }
 }

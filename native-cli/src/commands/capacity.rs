@@ -26,7 +26,13 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>> {
             continue;
         }
         match serde_json::from_str::<Record>(line) {
-            Ok(r) => out.push(r),
+            Ok(mut r) => {
+                // Lines written before the dtype was recorded were computed in f32.
+                if let Some(run) = r.run.as_mut().and_then(|t| t.as_object_mut()) {
+                    run.entry("dtype").or_insert_with(|| "f32".into());
+                }
+                out.push(r)
+            }
             Err(_) if i + 1 == lines.len() => errln!("{}: ignoring an incomplete last line", path.display()),
             Err(e) => bail!("{}:{}: not a cram result line: {e}", path.display(), i + 1),
         }

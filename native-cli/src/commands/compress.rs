@@ -97,6 +97,7 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
             InitArg::Normal => VectorInit::Normal,
             InitArg::TextMean => VectorInit::TextMean,
         },
+        checkpoint: r.checkpoint,
     };
     cfg.validate()?;
     Ok(cfg)
@@ -120,14 +121,26 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     file.write(&output)?;
     let m = &outcome.metrics;
     if args.json {
-        outln!("{}", serde_json::to_string(m)?);
+        let mut line = serde_json::to_value(m)?;
+        line["dtype"] = lm.precision.name().into();
+        line["device"] = args.model.device_name().into();
+        outln!("{line}");
     } else {
         let holder = match cfg.method {
             Method::Lora { rank, .. } => format!("rank-{rank} LoRA adapters ({} values)", m.trainable_parameters),
             _ => format!("{} vector(s) of {} floats, {} values trained", m.mem, lm.config.hidden_size(), m.trainable_parameters),
         };
         outln!("wrote {} ({} tokens in {holder})", output.display(), m.tokens);
-        outln!("method {}  steps {}  seconds {:.1}  teacher-forced accuracy {:.4}  greedy-exact {}", m.method, m.steps, m.seconds, m.teacher_forced_accuracy, m.greedy_exact);
+        outln!(
+            "method {}  steps {}  seconds {:.1}  teacher-forced accuracy {:.4}  greedy-exact {}  ({} on {})",
+            m.method,
+            m.steps,
+            m.seconds,
+            m.teacher_forced_accuracy,
+            m.greedy_exact,
+            lm.precision,
+            args.model.device_name()
+        );
         if let Some(h) = m.horizon {
             outln!("horizon {h} of {} tokens (the file holds those {h})", m.tokens);
         }

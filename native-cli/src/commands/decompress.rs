@@ -10,7 +10,7 @@ use crate::cli::DecompressArgs;
 
 pub fn run(args: DecompressArgs) -> Result<ExitCode> {
     let file = CramFile::read(&args.file)?;
-    let lm = super::load_model(&args.model)?;
+    let lm = super::load_model_or(&args.model, Some(file.precision))?;
     let text = file.decode(&lm).with_context(|| args.file.display().to_string())?;
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes())?,

@@ -16,9 +16,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cram_core::LoadedModel;
-use cram_core::device::DeviceChoice;
+use cram_core::device::{DeviceChoice, Precision};
 
-use crate::cli::{Cli, Command, DeviceArg, ModelArgs};
+use crate::cli::{Cli, Command, DeviceArg, DtypeArg, ModelArgs};
 
 /// Runs the subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -36,15 +36,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Loads the model named by `--model` on `--device`.
+/// Loads the model named by `--model` on `--device`, its weights in `--dtype` (default: the device's,
+/// see [`Precision::default_for`]).
 pub fn load_model(args: &ModelArgs) -> Result<LoadedModel> {
+    load_model_or(args, None)
+}
+
+/// [`load_model`], with `fallback` as the dtype when `--dtype` is not given (decompression decodes in
+/// the dtype the file was made in).
+pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<LoadedModel> {
     let choice = match args.device {
         DeviceArg::Cpu => DeviceChoice::Cpu,
         DeviceArg::Wgpu => DeviceChoice::Wgpu,
         DeviceArg::Cuda => DeviceChoice::Cuda,
     };
     let device = choice.device()?;
-    LoadedModel::load(&args.model, &device).with_context(|| format!("cannot load model `{}`", args.model))
+    let precision = match args.dtype {
+        Some(DtypeArg::F32) => Precision::F32,
+        Some(DtypeArg::Bf16) => Precision::Bf16,
+        Some(DtypeArg::F16) => Precision::F16,
+        None => fallback.unwrap_or_else(|| Precision::default_for(&device)),
+    };
+    LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))
 }
 
 /// Reads a text file, or standard input for `-`; an empty text is an error.
