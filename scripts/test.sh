@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, what README.md calls "run the tests" and CI runs:
 #  1. native: unit, fixture and end-to-end tests (the real default model included), every reference
-#     case and a cram round trip on the wgpu device too (Mesa's lavapipe where there is no GPU);
+#     case and a cram round trip on the wgpu device too (Mesa's lavapipe where there is no GPU), and
+#     scripts/gpu-check.sh --quick (the GPU machine check) on that device;
 #  2. wasm: the core on wasm32 in headless Chromium, on its CPU backend and WebGPU (scripts/test-wasm.sh);
 #  3. app: the web app built with trunk and driven in headless Chromium, its exports decompressed by
 #     the CLI (scripts/test-app.sh).
@@ -37,6 +38,17 @@ CRAM_REQUIRE_WGPU=1 cargo test --workspace --features cram-core/wgpu --no-fail-f
 native_passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
 native_failed=$(grep -Eo '[0-9]+ failed;' target/test.log | awk '{s+=$1} END {print s+0}')
 summary="native: $native_passed passed, $native_failed failed"
+
+# The GPU machine check, quick and on lavapipe here: the same build, so it costs its runs only.
+echo "== gpu-check: scripts/gpu-check.sh --quick on the wgpu device"
+if bash scripts/gpu-check.sh --quick >target/gpu-check.log 2>&1; then
+  summary="$summary; gpu-check: 1 passed, 0 failed"
+else
+  status=1
+  summary="$summary; gpu-check: 0 passed, 1 failed"
+  tail -40 target/gpu-check.log
+fi
+cat target/gpu-check/summary.txt 2>/dev/null || true
 
 if [ "$browser" = 0 ]; then
   echo "note: CRAM_SKIP_BROWSER=1: the wasm and app tests were skipped"

@@ -186,6 +186,28 @@ mod wgpu_bf16 {
     reference_cases!(crate::common::wgpu_or_skip(), cram_core::device::Precision::Bf16, false);
 }
 
+/// CUDA (cargo feature `cuda`; `bash scripts/gpu-check.sh --cuda` runs these): f32, checkpointed,
+/// bf16 and f16. Skips without a CUDA device unless `CRAM_REQUIRE_CUDA=1`.
+#[cfg(feature = "cuda")]
+mod cuda {
+    reference_cases!(crate::common::cuda_or_skip());
+}
+
+#[cfg(feature = "cuda")]
+mod cuda_checkpoint {
+    reference_cases!(crate::common::cuda_or_skip(), cram_core::device::Precision::F32, true);
+}
+
+#[cfg(feature = "cuda")]
+mod cuda_bf16 {
+    reference_cases!(crate::common::cuda_or_skip(), cram_core::device::Precision::Bf16, false);
+}
+
+#[cfg(feature = "cuda")]
+mod cuda_f16 {
+    reference_cases!(crate::common::cuda_or_skip(), cram_core::device::Precision::F16, false);
+}
+
 #[test]
 fn gguf_and_safetensors_of_the_same_weights_share_a_fingerprint() {
     let a = load("llama_gguf", None);

@@ -59,11 +59,20 @@ pub fn load_on(case: &str, file: Option<&str>, device: &Device) -> LoadedModel {
 /// lavapipe counts). Without an adapter the caller should skip, with a message, unless
 /// `CRAM_REQUIRE_WGPU=1`, where the absence is a failure (CI installs lavapipe and sets it).
 pub fn wgpu_or_skip() -> Option<Device> {
-    match cram_core::device::DeviceChoice::Wgpu.device() {
+    device_or_skip(cram_core::device::DeviceChoice::Wgpu, "CRAM_REQUIRE_WGPU")
+}
+
+/// The first CUDA device (cargo feature `cuda`), as [`wgpu_or_skip`] with `CRAM_REQUIRE_CUDA=1`.
+pub fn cuda_or_skip() -> Option<Device> {
+    device_or_skip(cram_core::device::DeviceChoice::Cuda, "CRAM_REQUIRE_CUDA")
+}
+
+fn device_or_skip(choice: cram_core::device::DeviceChoice, require: &str) -> Option<Device> {
+    match choice.device() {
         Ok(device) => Some(device),
-        Err(e) if std::env::var("CRAM_REQUIRE_WGPU").is_ok_and(|v| v == "1") => panic!("CRAM_REQUIRE_WGPU=1 but {e}"),
+        Err(e) if std::env::var(require).is_ok_and(|v| v == "1") => panic!("{require}=1 but {e}"),
         Err(e) => {
-            eprintln!("skipping the wgpu test: {e}");
+            eprintln!("skipping the {choice:?} test: {e}");
             None
         }
     }
