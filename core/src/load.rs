@@ -209,6 +209,18 @@ impl LoadedModel {
     pub fn load_path_as(path: &std::path::Path, device: &Device, precision: Precision) -> Result<Self> {
         let name = path.display().to_string();
         if path.is_dir() {
+            let weights = path.join("model.safetensors").exists() || path.join("model.safetensors.index.json").exists();
+            let missing: Vec<&str> = [
+                (!path.join("config.json").exists()).then_some("config.json"),
+                (!weights).then_some("weights (model.safetensors or model.safetensors.index.json)"),
+                (!path.join("tokenizer.json").exists()).then_some("tokenizer.json"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !missing.is_empty() {
+                return Err(Error::ModelNotFound(format!("{name} is not a Hugging Face model folder: it has no {}", missing.join(", no "))));
+            }
             let read = |f: &str| std::fs::read(path.join(f)).map_err(|e| Error::io(path.join(f), e));
             let config = String::from_utf8(read("config.json")?).map_err(|_| Error::Config(format!("{name}/config.json is not UTF-8")))?;
             let tokenizer = read("tokenizer.json")?;

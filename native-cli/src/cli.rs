@@ -14,7 +14,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show a model's family, size and the theoretical capacity of one vector.
+    /// Show a model's family, size and the theoretical capacity of one vector; or, given a .cram
+    /// file, what it holds and what made it.
     Info(InfoArgs),
     /// Score a text with the model alone: NLL and next-token accuracy.
     Score(ScoreArgs),
@@ -137,6 +138,9 @@ pub struct BenchArgs {
     /// Threads of the reference (PyTorch) run.
     #[arg(long, default_value_t = 1)]
     pub reference_threads: usize,
+    /// Time steps with per-layer activation checkpointing (one more forward pass per step).
+    #[arg(long)]
+    pub checkpoint: bool,
     /// Print JSON lines.
     #[arg(long)]
     pub json: bool,
@@ -261,6 +265,8 @@ impl ModelArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
+    /// A .cram file: print what it holds and what made it instead (no model is loaded).
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Print JSON.

@@ -19,7 +19,9 @@ pub struct Progress {
 const LOG_EVERY: usize = 100;
 
 impl Progress {
-    /// Installs the Ctrl-C handler (once per process) and returns the reporter.
+    /// Installs the stop handler (once per process) and returns the reporter. It hears Ctrl-C and,
+    /// through ctrlc's `termination` feature, SIGTERM and SIGHUP too: SLURM's `scancel` and a
+    /// preemption stop a run the way Ctrl-C does, keeping the best vectors and every finished line.
     pub fn new() -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -28,7 +30,7 @@ impl Progress {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            errln!("\nstopping: keeping the best vectors so far (Ctrl-C again to quit at once)");
+            errln!("\nstopping: keeping the best vectors so far (Ctrl-C or a second signal quits at once)");
         });
         Self { bar: None, stop, current: None, started: web_time::Instant::now() }
     }

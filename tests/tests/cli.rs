@@ -156,6 +156,11 @@ fn bad_model_files_give_one_clear_error() {
     let st = std::fs::read(fixture("llama_gguf/model.safetensors")).unwrap();
     std::fs::write(folder.join("model.safetensors"), &st[..st.len() / 2]).unwrap();
     dir.cram(&["info", "--model", "cut"]).expect_error("model.safetensors");
+    // A folder that is not a model names what it lacks.
+    std::fs::create_dir(dir.path("notes")).unwrap();
+    dir.write("notes/config.json", "{}");
+    let err = dir.cram(&["info", "--model", "notes"]).expect_code(2).stderr;
+    assert!(err.contains("not a Hugging Face model folder") && err.contains("no weights") && err.contains("no tokenizer.json") && !err.contains("no config.json"), "{err}");
     // An architecture cram does not know.
     let bert = dir.path("bert");
     std::fs::create_dir(&bert).unwrap();
@@ -297,6 +302,13 @@ fn bf16_weights_cram_record_their_dtype_and_decompress_in_it() {
     assert_eq!(m["greedy_exact"], true, "{m}");
     let file = cram_core::format::CramFile::read(&dir.path("b.cram")).unwrap();
     assert_eq!(file.precision, cram_core::device::Precision::Bf16);
+    // `cram info FILE.cram` reads the metadata without a model.
+    let info = dir.cram(&["info", "b.cram", "--json"]).expect_code(0).json();
+    assert_eq!(info["dtype"], "bf16", "{info}");
+    assert_eq!(info["tokens"], 6);
+    assert_eq!(info["model"]["weights_fingerprint"], file.model.weights_fingerprint.as_str());
+    assert!(dir.cram(&["info", "b.cram"]).expect_code(0).stdout.contains("made in bf16"));
+    dir.cram(&["info", "text.txt"]).expect_code(2);
     // Without --dtype, decompression uses the file's; the vectors stay f32 in the file.
     let run = dir.cram(&["decompress", "b.cram", "--model", &model]).expect_code(0);
     assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?}", run.stdout);

@@ -107,3 +107,45 @@ fn a_results_file_of_another_recipe_is_refused_and_merge_keeps_both() {
     dir.cram(&["merge", "a.jsonl", "b.jsonl", "-o", "all.jsonl"]).expect_code(0);
     assert_eq!(lines(&dir, "all.jsonl").len(), 4, "both recipes' lines are kept");
 }
+
+/// SIGTERM (SLURM's `scancel`, a preemption) stops a sweep as Ctrl-C does: exit 1, every finished
+/// line kept whole, the text cut short not recorded; the same command then finishes the sweep with
+/// each run exactly once.
+#[cfg(unix)]
+#[test]
+fn a_terminated_sweep_keeps_its_lines_and_resumes_without_duplicates() {
+    let dir = Dir::new();
+    let model = tiny_model();
+    let data = root().join("data/eval/books.jsonl").display().to_string();
+    // A tiny learning rate keeps every run busy for its whole step budget (about 3 s each).
+    let args = [
+        "capacity", "--model", &model, "--data", &data, "--lengths", "4,6", "--samples", "2", "--method", "memory", "--lr", "0.000001",
+        "--max-steps", "5000", "--patience", "5000", "--out", "t.jsonl",
+    ];
+    let mut child = std::process::Command::new(cram_bin())
+        .args(args)
+        .current_dir(dir.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(dir.path("t.jsonl")).map_or(true, |t| t.lines().count() < 1) {
+        assert!(started.elapsed().as_secs() < 120, "no result line within 2 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kept = lines(&dir, "t.jsonl");
+    assert!(!kept.is_empty() && kept.len() < 4, "the signal came mid-sweep: {} line(s)", kept.len());
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stopped before the sweep finished"), "{stderr}");
+    assert!(kept.iter().all(|r| r["stop"] != "interrupted"), "{kept:?}");
+    let again = dir.cram(&args).expect_code(0);
+    let all = lines(&dir, "t.jsonl");
+    assert_eq!(all.len(), 4, "{}", again.stderr);
+    let keys: std::collections::HashSet<String> = all.iter().map(|r| format!("{}@{}", r["text_id"], r["length"])).collect();
+    assert_eq!(keys.len(), 4, "each run once");
+}

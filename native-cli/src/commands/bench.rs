@@ -31,6 +31,8 @@ impl Observer for Clock {
 #[derive(Debug, Serialize)]
 struct BenchRow {
     implementation: &'static str,
+    dtype: &'static str,
+    checkpoint: bool,
     length: usize,
     batch: usize,
     steps: usize,
@@ -60,7 +62,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         ids_used.extend(chosen.iter().map(|i| i[..len].to_vec()));
         for &b in &args.batch {
             let jobs: Vec<TextJob> = chosen[..b].iter().enumerate().map(|(i, ids)| TextJob { id: format!("bench{i}"), ids: ids[..len].to_vec() }).collect();
-            let cfg = CramConfig { max_steps: args.steps + 1, patience: usize::MAX, ..Default::default() };
+            let cfg = CramConfig { max_steps: args.steps + 1, patience: usize::MAX, checkpoint: args.checkpoint, ..Default::default() };
             let mut clock = Clock { times: vec![] };
             cram_texts(&lm, &cfg, &jobs, b, &mut clock)?;
             if clock.times.len() < 2 {
@@ -71,6 +73,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             errln!("length {len} batch {b}: {per_step:.4} s/step");
             rows.push(BenchRow {
                 implementation: "cram",
+                dtype: lm.precision.name(),
+                checkpoint: args.checkpoint,
                 length: len,
                 batch: b,
                 steps: clock.times.len() - 1,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
 use cram_core::data::{Text, load_texts, random_words};
 use cram_core::methods::{CramConfig, Method};
-use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, TextJob, cram_texts};
+use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 
 use crate::cli::{CapacityArgs, MergeArgs, TextsArgs};
 use crate::progress::Progress;
@@ -65,6 +65,11 @@ impl Observer for RecordWriter {
     }
     fn on_done(&mut self, o: &CramOutcome) {
         self.progress.on_done(o);
+        // A text cut short by a stop request is no result: the run is redone on resume, so the
+        // table equals that of an uninterrupted sweep.
+        if o.stop == StopReason::Interrupted {
+            return;
+        }
         let record = Record {
             text_id: o.text_id.rsplit_once('@').map_or(o.text_id.as_str(), |(id, _)| id).to_string(),
             length: o.metrics.tokens,
@@ -205,9 +210,19 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())?;
+    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())?;
     report(&args.run.out, args.run.plot.as_deref())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(sweep_exit(finished, &args.run.out))
+}
+
+/// 0 when the sweep ran to its end; 1, with what to do, when a stop request (Ctrl-C, SIGTERM from
+/// `scancel` or a preemption) ended it early: every finished line is in the results file.
+pub fn sweep_exit(finished: bool, out: &Path) -> ExitCode {
+    if finished {
+        return ExitCode::SUCCESS;
+    }
+    errln!("stopped before the sweep finished; the finished runs are in {}: the same command resumes it", out.display());
+    ExitCode::from(1)
 }
 
 pub fn merge(args: MergeArgs) -> Result<ExitCode> {

@@ -35,13 +35,15 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     for cfg in &configs {
         cfg.validate_for(&lm.config)?;
     }
+    let mut finished = true;
     for cfg in &configs {
         if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, None, &args.run.out, &args.model.device_name())? {
+            finished = false;
             break;
         }
     }
     report(&args.run.out, args.run.plot.as_deref())?;
     outln!();
     out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
-    Ok(ExitCode::SUCCESS)
+    Ok(super::capacity::sweep_exit(finished, &args.run.out))
 }

@@ -3,11 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use cram_core::format::CramFile;
 use cram_core::metrics::theoretical_capacity_tokens;
 
 use crate::cli::InfoArgs;
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.file {
+        return cram_file(path, args.json);
+    }
     let started = web_time::Instant::now();
     let lm = super::load_model(&args.model)?;
     let load_seconds = started.elapsed().as_secs_f64();
@@ -50,4 +54,47 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         outln!("capacity     {capacity:.0} tokens per vector (d * 16 / log2 V)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cram info FILE.cram`: the file's metadata, read without loading any model.
+fn cram_file(path: &std::path::Path, json: bool) -> Result<ExitCode> {
+    let f = CramFile::read(path)?;
+    let holds = match &f.memory.lora {
+        Some(lora) => format!("LoRA adapters of rank {} ({} tensors)", lora.rank, lora.tensors.len()),
+        None => format!("{} vector(s) of {} floats", f.memory.k, f.width),
+    };
+    let m = &f.metrics;
+    if json {
+        let info = serde_json::json!({
+            "file": path.display().to_string(),
+            "method": f.method,
+            "layout": f.layout,
+            "protocol": f.protocol,
+            "tokens": f.tokens,
+            "mem": f.memory.k,
+            "width": f.width,
+            "prefix_ids": f.memory.prefix_ids,
+            "given_ids": f.given_ids,
+            "dtype": f.precision,
+            "model": f.model,
+            "text_sha256": f.text_sha256,
+            "created_by": f.created_by,
+            "metrics": f.metrics,
+        });
+        outln!("{info}");
+    } else {
+        outln!("file         {}", path.display());
+        outln!("holds        {holds}, {} tokens of text", f.tokens);
+        outln!("method       {} ({:?} layout, {:?} protocol), made in {} by {}", f.method, f.layout, f.protocol, f.precision, f.created_by);
+        outln!("model        {} from {} (file dtype {})", f.model.family, f.model.source, f.model.file_dtype);
+        outln!("             config {}, weights {}, tokenizer {}", short(&f.model.config_hash), short(&f.model.weights_fingerprint), short(&f.model.tokenizer_fingerprint));
+        outln!("result       {} steps, teacher-forced accuracy {:.4}, greedy-exact {}, information gain {:.1} bits", m.steps, m.teacher_forced_accuracy, m.greedy_exact, m.information_gain_bits);
+        outln!("text sha256  {}", f.text_sha256);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first 12 hex digits of a hash, enough for a person to compare.
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
 }
