@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, what README.md calls "run the tests" and CI runs:
+#  0. style: cargo fmt --check and cargo clippy -D warnings (the native crates);
 #  1. native: unit, fixture and end-to-end tests (the real default model included), every reference
 #     case and a cram round trip on the wgpu device too (Mesa's lavapipe where there is no GPU), and
 #     scripts/gpu-check.sh --quick (the GPU machine check) on that device;
@@ -28,6 +29,22 @@ if [ "$browser" = 1 ]; then
   app_build=$!
 fi
 
+# Habits first (fast): the tree formatted as rustfmt.toml says, and clippy clean with warnings as errors.
+echo "== style: cargo fmt --check, cargo clippy -D warnings"
+if cargo fmt --all -- --check >target/fmt.log 2>&1; then
+  style="fmt: 1 passed, 0 failed"
+else
+  status=1 style="fmt: 0 passed, 1 failed"
+  head -40 target/fmt.log
+fi
+if cargo clippy --workspace --features cram-core/wgpu --all-targets -- -D warnings >target/clippy.log 2>&1; then
+  style="$style; clippy: 1 passed, 0 failed"
+else
+  status=1 style="$style; clippy: 0 passed, 1 failed"
+  grep -E "^(error|warning)" -A8 target/clippy.log | head -60
+fi
+echo "$style"
+
 # One build with the wgpu backend: the CPU tests and the wgpu tests share it, so burn compiles once.
 # CRAM_REQUIRE_WGPU=1 turns "no wgpu adapter" into a failure instead of a skip.
 echo "== native: build (the end-to-end tests run the cram binary)"
@@ -37,7 +54,7 @@ CRAM_REQUIRE_WGPU=1 cargo test --workspace --features cram-core/wgpu --no-fail-f
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 native_passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test.log | awk '{s+=$4} END {print s+0}')
 native_failed=$(grep -Eo '[0-9]+ failed;' target/test.log | awk '{s+=$1} END {print s+0}')
-summary="native: $native_passed passed, $native_failed failed"
+summary="$style; native: $native_passed passed, $native_failed failed"
 
 # The GPU machine check, quick and on lavapipe here: the same build, so it costs its runs only.
 echo "== gpu-check: scripts/gpu-check.sh --quick on the wgpu device"

@@ -149,10 +149,9 @@ pub async fn collect_files(files: Vec<File>) -> Result<ModelFiles, String> {
             }
             Ok(ModelFiles::HuggingFace { name: "picked folder".into(), config, tokenizer, shards: out })
         }
-        (Some(_), _, _) | (_, Some(_), _) | (_, _, false) => Err(format!(
-            "a Hugging Face model needs config.json, tokenizer.json and the *.safetensors files together; you picked {}",
-            names.join(", ")
-        )),
+        (Some(_), _, _) | (_, Some(_), _) | (_, _, false) => {
+            Err(format!("a Hugging Face model needs config.json, tokenizer.json and the *.safetensors files together; you picked {}", names.join(", ")))
+        }
         _ => Err(format!("not a model: {} (pick a .gguf file, or config.json + *.safetensors + tokenizer.json)", names.join(", "))),
     }
 }

@@ -121,7 +121,9 @@ pub fn recipe(state: &AppState) -> Result<CramConfig, String> {
         max_steps: state.max_steps.get_untracked(),
         ..CramConfig::default()
     };
-    cfg.validate().map_err(|e| e.to_string().replace("--mem", "vectors").replace("--lr", "learning rate").replace("--max-steps", "max steps").replace("--rank", "rank"))?;
+    cfg.validate().map_err(|e| {
+        e.to_string().replace("--mem", "vectors").replace("--lr", "learning rate").replace("--max-steps", "max steps").replace("--rank", "rank")
+    })?;
     Ok(cfg)
 }
 

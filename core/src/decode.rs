@@ -22,7 +22,13 @@ pub fn greedy_decode(model: &Model, prefix: Tensor<3>, n: usize, expected: Optio
 }
 
 /// [`greedy_decode`], reading back asynchronously (WebGPU).
-pub async fn greedy_decode_async(model: &Model, prefix: Tensor<3>, n: usize, expected: Option<&[u32]>, mut on_token: impl FnMut(usize, u32)) -> Result<Vec<u32>> {
+pub async fn greedy_decode_async(
+    model: &Model,
+    prefix: Tensor<3>,
+    n: usize,
+    expected: Option<&[u32]>,
+    mut on_token: impl FnMut(usize, u32),
+) -> Result<Vec<u32>> {
     let mut out: Vec<u32> = Vec::with_capacity(n);
     let mut cache = model.new_cache();
     for i in 0..n {

@@ -41,10 +41,9 @@ impl DeviceChoice {
             #[cfg(feature = "cuda")]
             DeviceChoice::Cuda => cuda_device(),
             #[allow(unreachable_patterns)]
-            other => Err(Error::Input(format!(
-                "this build of cram has no {other:?} backend; rebuild with `--features {}`",
-                format!("{other:?}").to_lowercase()
-            ))),
+            other => {
+                Err(Error::Input(format!("this build of cram has no {other:?} backend; rebuild with `--features {}`", format!("{other:?}").to_lowercase())))
+            }
         }
     }
 }

@@ -84,7 +84,8 @@ impl TensorSource for FingerprintingSource<'_> {
 impl LoadedModel {
     /// Builds model + identity from a config, a weight source and a tokenizer. `max_buffer_bytes` is
     /// the largest buffer the device can bind (a browser's WebGPU limit); a model with a larger weight
-    /// is refused before anything is uploaded.
+    /// is refused before anything is uploaded; `precision` is the dtype of the weights on the device.
+    #[allow(clippy::too_many_arguments)] // each is a separate fact of the load; callers name them all
     pub fn build(
         config: ModelConfig,
         source: &dyn TensorSource,
@@ -123,7 +124,8 @@ impl LoadedModel {
 
     fn from_gguf(ckpt: GgufCheckpoint, name: &str, device: &Device, max_buffer_bytes: Option<u64>, precision: Precision) -> Result<Self> {
         let config = ckpt.config()?;
-        let tokenizer = Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), cause: source })?);
+        let tokenizer =
+            Tokenizer::new(crate::tokenizer::gguf::tokenizer_from_gguf(ckpt.file()).map_err(|source| Error::Gguf { path: name.into(), cause: source })?);
         let dtype = ckpt.file().dominant_type_name();
         Self::build(config, &ckpt, tokenizer, device, name, &dtype, max_buffer_bytes, precision)
     }
@@ -174,10 +176,7 @@ impl LoadedModel {
         if let Some((alias, _, how)) = ALIASES.iter().find(|(a, _, _)| *a == spec) {
             let path = alias_path(alias).expect("a known alias");
             if !path.exists() {
-                return Err(Error::ModelNotFound(format!(
-                    "the model `{alias}` is not downloaded yet (expected {}); get it with: {how}",
-                    path.display()
-                )));
+                return Err(Error::ModelNotFound(format!("the model `{alias}` is not downloaded yet (expected {}); get it with: {how}", path.display())));
             }
             return Self::load_path_as(&path, device, precision);
         }
@@ -236,7 +235,10 @@ impl LoadedModel {
                 .map(|f| {
                     let p = path.join(&f);
                     if !p.exists() {
-                        return Err(Error::ModelNotFound(format!("{}: missing (a Hugging Face folder needs config.json, tokenizer.json and model.safetensors)", p.display())));
+                        return Err(Error::ModelNotFound(format!(
+                            "{}: missing (a Hugging Face folder needs config.json, tokenizer.json and model.safetensors)",
+                            p.display()
+                        )));
                     }
                     Ok((p.display().to_string(), Bytes::map(&p)?))
                 })

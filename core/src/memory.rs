@@ -31,11 +31,8 @@ impl LoraWeights {
         let sites = lm.config.lora_sites(&self.targets);
         let device = lm.device.clone().without_autodiff();
         let find = |name: String, shape: [usize; 2]| -> Result<Tensor<3>> {
-            let (_, got, data) = self
-                .tensors
-                .iter()
-                .find(|(n, _, _)| *n == name)
-                .ok_or_else(|| Error::Input(format!("the LoRA adapters have no tensor `{name}`")))?;
+            let (_, got, data) =
+                self.tensors.iter().find(|(n, _, _)| *n == name).ok_or_else(|| Error::Input(format!("the LoRA adapters have no tensor `{name}`")))?;
             if *got != shape {
                 return Err(Error::ShapeMismatch { name, expected: shape.to_vec(), got: got.to_vec() });
             }

@@ -34,10 +34,5 @@ pub fn score_text(model: &Model, ids: &[u32]) -> Result<TextScore> {
     let targets = Tensor::<3, Int>::from_data(TensorData::new(target, [1, n - 1, 1]), &device);
     let right = logits.clone().argmax(2).equal(targets.clone()).int().sum().into_scalar::<i64>();
     let nll = log_softmax(logits, 2).gather(2, targets).neg().mean().into_scalar::<f32>() as f64;
-    Ok(TextScore {
-        tokens: n,
-        nll_nats_per_token: nll,
-        nll_bits_per_token: nll * std::f64::consts::LOG2_E,
-        next_token_accuracy: right as f64 / (n - 1) as f64,
-    })
+    Ok(TextScore { tokens: n, nll_nats_per_token: nll, nll_bits_per_token: nll * std::f64::consts::LOG2_E, next_token_accuracy: right as f64 / (n - 1) as f64 })
 }

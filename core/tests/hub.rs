@@ -10,7 +10,10 @@ use cram_core::LoadedModel;
 
 /// Serves the files of the tiny Llama fixture as `/{owner}/{name}/resolve/{revision}/{file}`, with
 /// the headers the hub sends (etag, x-repo-commit, ranges). Records the Authorization headers.
-fn serve() -> (String, Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>, Arc<tiny_http::Server>) {
+/// The server's address, the Authorization headers it saw, its thread and the server itself.
+type Served = (String, Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>, Arc<tiny_http::Server>);
+
+fn serve() -> Served {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind loopback"));
     let addr = format!("http://{}", server.server_addr().to_ip().expect("ip address"));
     let auth = Arc::new(Mutex::new(Vec::new()));

@@ -46,7 +46,9 @@ fn checkpoint_place(config: &ModelConfig, layer: usize, module: &str) -> (String
         ModelConfig::GptNeox(_) => {
             let base = format!("gpt_neox.layers.{layer}");
             match module {
-                "query" | "key" | "value" => (format!("{base}.attention.query_key_value.weight"), Some(["query", "key", "value"].iter().position(|m| *m == module).unwrap())),
+                "query" | "key" | "value" => {
+                    (format!("{base}.attention.query_key_value.weight"), Some(["query", "key", "value"].iter().position(|m| *m == module).unwrap()))
+                }
                 "dense" => (format!("{base}.attention.dense.weight"), None),
                 other => (format!("{base}.mlp.{other}.weight"), None),
             }

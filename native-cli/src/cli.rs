@@ -71,14 +71,22 @@ pub struct SweepRunArgs {
     /// Write SVG plots into this folder.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// How the table is printed: text, md (Markdown), csv or json (one row per line); means come
+    /// with their 95 % confidence half-width.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::report::Format,
 }
 
 /// Where the texts of a sweep come from.
 #[derive(Debug, Args)]
 pub struct TextsArgs {
-    /// Texts: a text file, a folder of .txt files or JSONL with a `text` field.
+    /// Texts: a text file, a folder of .txt files, or JSON Lines (.jsonl or .json; a .json array
+    /// too) with a `text` field.
     #[arg(long, required_unless_present = "random_words")]
     pub data: Option<PathBuf>,
+    /// The field of each JSON record that holds its text.
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
     /// Instead of --data: random-word texts drawn from this word list (one word per line).
     #[arg(long, conflicts_with = "data")]
     pub random_words: Option<PathBuf>,
@@ -117,6 +125,9 @@ pub struct MergeArgs {
     /// Print the table of the joined results.
     #[arg(long)]
     pub table: bool,
+    /// How --table prints: text, md, csv or json.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::report::Format,
 }
 
 #[derive(Debug, Args)]

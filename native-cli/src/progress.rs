@@ -57,9 +57,7 @@ impl Observer for Progress {
                     b.finish_and_clear();
                 }
                 let bar = ProgressBar::new(r.max_steps as u64);
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} step {pos}/{len} {msg} [{elapsed_precise}, ETA {eta}]").expect("valid template"),
-                );
+                bar.set_style(ProgressStyle::with_template("{spinner} step {pos}/{len} {msg} [{elapsed_precise}, ETA {eta}]").expect("valid template"));
                 self.bar = Some(bar);
                 self.current = Some(r.text);
             }
@@ -67,7 +65,7 @@ impl Observer for Progress {
                 b.set_position(r.step as u64);
                 b.set_message(msg);
             }
-        } else if r.step == 1 || r.step % LOG_EVERY == 0 {
+        } else if r.step == 1 || r.step.is_multiple_of(LOG_EVERY) {
             errln!("step {} {msg} [{:.0}s]", r.step, self.started.elapsed().as_secs_f64());
         }
     }

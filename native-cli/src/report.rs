@@ -68,7 +68,11 @@ pub fn tag_differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<Stri
         let keys: std::collections::BTreeSet<&String> = ra.keys().chain(rb.keys()).collect();
         for k in keys {
             if ra.get(k) != rb.get(k) {
-                out.push(format!("recipe.{k} ({} here, {} there)", rb.get(k).map_or("none".into(), |v| v.to_string()), ra.get(k).map_or("none".into(), |v| v.to_string())));
+                out.push(format!(
+                    "recipe.{k} ({} here, {} there)",
+                    rb.get(k).map_or("none".into(), |v| v.to_string()),
+                    ra.get(k).map_or("none".into(), |v| v.to_string())
+                ));
             }
         }
     }
@@ -91,6 +95,50 @@ pub struct Row {
     pub trainable_parameters: usize,
     /// Progressive cramming: the mean horizon.
     pub mean_horizon: Option<f64>,
+    /// Spread of the cell's texts: sample standard deviation and the half-width of a 95 %
+    /// confidence interval of the mean (Student's t), for the accuracy, gains and steps.
+    pub accuracy: Spread,
+    pub token_gain: Spread,
+    pub information_gain_bits: Spread,
+    pub steps: Spread,
+}
+
+/// Sample standard deviation and 95 % confidence half-width of a mean; 0 for one value.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Spread {
+    pub std: f64,
+    pub ci95: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len();
+        if n < 2 {
+            return Self { std: 0.0, ci95: 0.0 };
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        Self { std, ci95: t_975(n - 1) * std / (n as f64).sqrt() }
+    }
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom (a table to 30, then the normal's).
+fn t_975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
+        2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    T.get(df.wrapping_sub(1)).copied().unwrap_or(1.960)
+}
+
+/// How a table is printed: aligned text, a Markdown table, CSV, or JSON lines (one row each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Md,
+    Csv,
+    Json,
 }
 
 /// Rows grouped by method, vectors, then length.
@@ -105,6 +153,7 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
             let n = rs.len() as f64;
             let mean = |f: &dyn Fn(&CramMetrics) -> f64| rs.iter().map(|r| f(&r.metrics)).sum::<f64>() / n;
             let horizons: Vec<f64> = rs.iter().filter_map(|r| r.metrics.horizon.map(|h| h as f64)).collect();
+            let spread = |f: &dyn Fn(&CramMetrics) -> f64| Spread::of(&rs.iter().map(|r| f(&r.metrics)).collect::<Vec<_>>());
             Row {
                 method,
                 mem,
@@ -118,6 +167,10 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
                 mean_seconds: mean(&|m| m.seconds),
                 trainable_parameters: rs.iter().map(|r| r.metrics.trainable_parameters).max().unwrap_or(0),
                 mean_horizon: (!horizons.is_empty()).then(|| horizons.iter().sum::<f64>() / horizons.len() as f64),
+                accuracy: spread(&|m| m.teacher_forced_accuracy),
+                token_gain: spread(&|m| m.token_gain),
+                information_gain_bits: spread(&|m| m.information_gain_bits),
+                steps: spread(&|m| m.steps as f64),
             }
         })
         .collect()
@@ -139,21 +192,91 @@ pub fn capacities(rows: &[Row]) -> BTreeMap<(String, usize), (Option<usize>, Opt
     out
 }
 
-/// The table as text.
+/// The table in `format`. Means come with the half-width of their 95 % confidence interval (`±`);
+/// CSV and JSON also carry the standard deviations.
+pub fn table_as(rows: &[Row], format: Format) -> String {
+    match format {
+        Format::Text => table(rows),
+        Format::Json => rows.iter().map(|r| serde_json::to_string(r).expect("rows serialise") + "\n").collect(),
+        Format::Csv => {
+            let mut s = String::from(
+                "method,mem,length,texts,mean_accuracy,accuracy_std,accuracy_ci95,greedy_exact_share,mean_token_gain,token_gain_std,token_gain_ci95,mean_information_gain_bits,information_gain_bits_std,information_gain_bits_ci95,mean_steps,steps_std,steps_ci95,mean_seconds,mean_horizon\n",
+            );
+            for r in rows {
+                s += &format!(
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    r.method,
+                    r.mem,
+                    r.length,
+                    r.texts,
+                    r.mean_accuracy,
+                    r.accuracy.std,
+                    r.accuracy.ci95,
+                    r.greedy_exact_share,
+                    r.mean_token_gain,
+                    r.token_gain.std,
+                    r.token_gain.ci95,
+                    r.mean_information_gain_bits,
+                    r.information_gain_bits.std,
+                    r.information_gain_bits.ci95,
+                    r.mean_steps,
+                    r.steps.std,
+                    r.steps.ci95,
+                    r.mean_seconds,
+                    r.mean_horizon.map_or(String::new(), |h| h.to_string())
+                );
+            }
+            s
+        }
+        Format::Md => {
+            let mut s = String::from(
+                "| method | mem | length | texts | accuracy | greedy-exact | token gain | info gain (bits) | steps | seconds | horizon |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+            );
+            for r in rows {
+                s += &format!(
+                    "| {} | {} | {} | {} | {:.4} ± {:.4} | {:.2} | {:.1} ± {:.1} | {:.1} ± {:.1} | {:.0} ± {:.0} | {:.1} | {} |\n",
+                    r.method,
+                    r.mem,
+                    r.length,
+                    r.texts,
+                    r.mean_accuracy,
+                    r.accuracy.ci95,
+                    r.greedy_exact_share,
+                    r.mean_token_gain,
+                    r.token_gain.ci95,
+                    r.mean_information_gain_bits,
+                    r.information_gain_bits.ci95,
+                    r.mean_steps,
+                    r.steps.ci95,
+                    r.mean_seconds,
+                    r.mean_horizon.map_or("-".to_string(), |h| format!("{h:.1}")),
+                );
+            }
+            s
+        }
+    }
+}
+
+/// The table as text; `±` is the half-width of the mean's 95 % confidence interval.
 pub fn table(rows: &[Row]) -> String {
-    let mut s = String::from("method       mem  length  texts  accuracy  greedy-exact  token gain  info gain (bits)    steps  seconds  horizon\n");
+    let mut s =
+        String::from("method       mem  length  texts          accuracy  greedy-exact    token gain   info gain (bits)         steps  seconds  horizon\n");
     for r in rows {
         s += &format!(
-            "{:<11} {:>4}  {:>6}  {:>5}  {:>8.4}  {:>12.2}  {:>10.1}  {:>16.1}  {:>7.0}  {:>7.1}  {:>7}\n",
+            "{:<11} {:>4}  {:>6}  {:>5}  {:>8.4} ± {:<6.4}  {:>12.2}  {:>6.1} ± {:<5.1}  {:>9.1} ± {:<6.1}  {:>5.0} ± {:<5.0}  {:>7.1}  {:>7}\n",
             r.method,
             r.mem,
             r.length,
             r.texts,
             r.mean_accuracy,
+            r.accuracy.ci95,
             r.greedy_exact_share,
             r.mean_token_gain,
+            r.token_gain.ci95,
             r.mean_information_gain_bits,
+            r.information_gain_bits.ci95,
             r.mean_steps,
+            r.steps.ci95,
             r.mean_seconds,
             r.mean_horizon.map_or("-".to_string(), |h| format!("{h:.1}")),
         );
@@ -291,10 +414,7 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
             .build_cartesian_2d(0f64..max_mem * 1.1, 0f64..max_cap * 1.1)?;
         chart.configure_mesh().x_desc("vectors").y_desc("tokens").draw()?;
         for (which, label, color) in [(0usize, "mean accuracy >= 0.99", BLUE), (1, "every text greedy-exact", RED)] {
-            let pts: Vec<(f64, f64)> = caps
-                .iter()
-                .filter_map(|(m, c)| if which == 0 { c.0 } else { c.1 }.map(|v| (*m as f64, v as f64)))
-                .collect();
+            let pts: Vec<(f64, f64)> = caps.iter().filter_map(|(m, c)| if which == 0 { c.0 } else { c.1 }.map(|v| (*m as f64, v as f64))).collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
                 .label(label)

@@ -87,7 +87,11 @@ impl Dir {
     pub fn cram_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
         use std::io::Write;
         let mut cmd = Command::new(cram_bin());
-        cmd.args(args).current_dir(self.dir.path()).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("cram runs");
         {
             let mut input = child.stdin.take().expect("stdin");

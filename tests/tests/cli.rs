@@ -21,8 +21,19 @@ fn compress_then_decompress_gives_the_text_back() {
     let dir = Dir::new();
     let m = compress_tiny(&dir, "t.cram");
     for field in [
-        "tokens", "mem", "method", "steps", "seconds", "teacher_forced_accuracy", "greedy_exact", "ce_without_mem_nats",
-        "ce_with_mem_nats", "information_gain_bits", "token_gain", "theoretical_capacity_tokens", "capacity_utilization",
+        "tokens",
+        "mem",
+        "method",
+        "steps",
+        "seconds",
+        "teacher_forced_accuracy",
+        "greedy_exact",
+        "ce_without_mem_nats",
+        "ce_with_mem_nats",
+        "information_gain_bits",
+        "token_gain",
+        "theoretical_capacity_tokens",
+        "capacity_utilization",
     ] {
         assert!(m.get(field).is_some(), "JSON lacks `{field}`: {m}");
     }
@@ -160,7 +171,10 @@ fn bad_model_files_give_one_clear_error() {
     std::fs::create_dir(dir.path("notes")).unwrap();
     dir.write("notes/config.json", "{}");
     let err = dir.cram(&["info", "--model", "notes"]).expect_code(2).stderr;
-    assert!(err.contains("not a Hugging Face model folder") && err.contains("no weights") && err.contains("no tokenizer.json") && !err.contains("no config.json"), "{err}");
+    assert!(
+        err.contains("not a Hugging Face model folder") && err.contains("no weights") && err.contains("no tokenizer.json") && !err.contains("no config.json"),
+        "{err}"
+    );
     // An architecture cram does not know.
     let bert = dir.path("bert");
     std::fs::create_dir(&bert).unwrap();

@@ -83,10 +83,9 @@ fn the_default_recipe_needs_a_third_of_the_paper_recipes_steps() {
 #[test]
 fn the_schedule_and_init_options_cram_and_decode() {
     let dir = Dir::new();
-    for (out, flags) in [
-        ("cosine.cram", vec!["--schedule", "cosine", "--warmup", "10", "--min-lr", "0.001"]),
-        ("mean.cram", vec!["--method", "memory", "--init", "text-mean"]),
-    ] {
+    for (out, flags) in
+        [("cosine.cram", vec!["--schedule", "cosine", "--warmup", "10", "--min-lr", "0.001"]), ("mean.cram", vec!["--method", "memory", "--init", "text-mean"])]
+    {
         let m = compress(&dir, out, &flags);
         assert_eq!(m["greedy_exact"], true, "{out}: {m}");
         decompresses(&dir, out);
@@ -106,7 +105,22 @@ fn a_progressive_run_that_stops_early_keeps_its_horizon() {
     let dir = Dir::new();
     dir.write("text.txt", TEXT);
     let model = tiny_model();
-    let run = dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--tokens", "12", "--method", "progressive", "--steps-per-token", "25", "-o", "p.cram", "--json"]);
+    let run = dir.cram(&[
+        "compress",
+        "--model",
+        &model,
+        "--text",
+        "text.txt",
+        "--tokens",
+        "12",
+        "--method",
+        "progressive",
+        "--steps-per-token",
+        "25",
+        "-o",
+        "p.cram",
+        "--json",
+    ]);
     // Not the whole text: exit 1, and the file holds the horizon's tokens, which decompress.
     let m = run.expect_code(1).json();
     let horizon = m["horizon"].as_u64().unwrap();
@@ -146,8 +160,27 @@ fn compare_runs_every_method_on_the_same_texts() {
     let model = tiny_model();
     let vocab = root().join("data/vocab_100k.txt").display().to_string();
     let args = [
-        "compare", "--model", &model, "--random-words", &vocab, "--tokens", "4,6", "--samples", "2", "--lr", "0.1", "--max-steps", "800", "--rank", "2",
-        "--steps-per-token", "300", "--out", "cmp.jsonl", "--plot", "plots",
+        "compare",
+        "--model",
+        &model,
+        "--random-words",
+        &vocab,
+        "--tokens",
+        "4,6",
+        "--samples",
+        "2",
+        "--lr",
+        "0.1",
+        "--max-steps",
+        "800",
+        "--rank",
+        "2",
+        "--steps-per-token",
+        "300",
+        "--out",
+        "cmp.jsonl",
+        "--plot",
+        "plots",
     ];
     let run = dir.cram(&args).expect_code(0);
     for method in ["memory", "dense", "lowdim", "lora", "progressive"] {

@@ -8,8 +8,23 @@ fn sweep(dir: &Dir, out: &str, extra: &[&str]) -> Run {
     let model = tiny_model();
     let data = root().join("data/eval/books.jsonl").display().to_string();
     let mut args = vec![
-        "capacity", "--model", &model, "--data", &data, "--lengths", "4,6", "--samples", "2", "--lr", "0.1", "--max-steps", "300",
-        "--patience", "200", "--out", out,
+        "capacity",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--lengths",
+        "4,6",
+        "--samples",
+        "2",
+        "--lr",
+        "0.1",
+        "--max-steps",
+        "300",
+        "--patience",
+        "200",
+        "--out",
+        out,
     ];
     args.extend_from_slice(extra);
     dir.cram(&args)
@@ -119,10 +134,27 @@ fn a_terminated_sweep_keeps_its_lines_and_resumes_without_duplicates() {
     let data = root().join("data/eval/books.jsonl").display().to_string();
     // A tiny learning rate keeps every run busy for its whole step budget (about 3 s each).
     let args = [
-        "capacity", "--model", &model, "--data", &data, "--lengths", "4,6", "--samples", "2", "--method", "memory", "--lr", "0.000001",
-        "--max-steps", "5000", "--patience", "5000", "--out", "t.jsonl",
+        "capacity",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--lengths",
+        "4,6",
+        "--samples",
+        "2",
+        "--method",
+        "memory",
+        "--lr",
+        "0.000001",
+        "--max-steps",
+        "5000",
+        "--patience",
+        "5000",
+        "--out",
+        "t.jsonl",
     ];
-    let mut child = std::process::Command::new(cram_bin())
+    let child = std::process::Command::new(cram_bin())
         .args(args)
         .current_dir(dir.path(""))
         .stdout(std::process::Stdio::null())
@@ -148,4 +180,60 @@ fn a_terminated_sweep_keeps_its_lines_and_resumes_without_duplicates() {
     assert_eq!(all.len(), 4, "{}", again.stderr);
     let keys: std::collections::HashSet<String> = all.iter().map(|r| format!("{}@{}", r["text_id"], r["length"])).collect();
     assert_eq!(keys.len(), 4, "each run once");
+}
+
+/// Tables with their spread: `±` the 95 % confidence half-width in text and Markdown, the standard
+/// deviations too in CSV and JSON; and texts from another JSON field of a `.json` file.
+#[test]
+fn tables_carry_confidence_intervals_in_every_format_and_texts_come_from_any_field() {
+    let dir = Dir::new();
+    let books = std::fs::read_to_string(root().join("data/eval/books.jsonl")).unwrap();
+    let renamed: String = books.lines().take(4).map(|l| l.replace("\"text\":", "\"content\":") + "\n").collect();
+    dir.write("texts.json", renamed);
+    let model = tiny_model();
+    let args = |format: &'static str| {
+        vec![
+            "capacity",
+            "--model",
+            &model,
+            "--data",
+            "texts.json",
+            "--text-field",
+            "content",
+            "--lengths",
+            "4",
+            "--samples",
+            "3",
+            "--lr",
+            "0.1",
+            "--max-steps",
+            "300",
+            "--out",
+            "f.jsonl",
+            "--format",
+            format,
+        ]
+    };
+    let text = dir.cram(&args("text")).expect_code(0).stdout;
+    assert!(text.contains(" ± "), "{text}");
+    let md = dir.cram(&args("md")).expect_code(0).stdout;
+    assert!(md.starts_with("| method | mem | length |") && md.contains("| dense | 1 | 4 | 3 |"), "{md}");
+    let csv = dir.cram(&args("csv")).expect_code(0).stdout;
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(header.len(), row.len(), "{csv}");
+    assert!(header.contains(&"accuracy_ci95") && header.contains(&"steps_std"), "{csv}");
+    let json = dir.cram(&args("json")).expect_code(0).stdout;
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(first["texts"], 3);
+    let steps: Vec<f64> = lines(&dir, "f.jsonl").iter().map(|r| r["steps"].as_f64().unwrap()).collect();
+    let mean = steps.iter().sum::<f64>() / 3.0;
+    let std = (steps.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    assert!((first["steps"]["std"].as_f64().unwrap() - std).abs() < 1e-9, "{first}");
+    // t(0.975, 2 degrees of freedom) = 4.303
+    assert!((first["steps"]["ci95"].as_f64().unwrap() - 4.303 * std / 3f64.sqrt()).abs() < 1e-9, "{first}");
+    // the default field is `text`, which these records lack
+    let mut wrong = args("text");
+    wrong.retain(|a| *a != "--text-field" && *a != "content");
+    dir.cram(&wrong).expect_error("no \"text\" field");
 }

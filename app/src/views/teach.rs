@@ -41,13 +41,21 @@ const STEPS: &[Step] = &[
 pub fn Teaching(state: AppState) -> impl IntoView {
     let at = RwSignal::new(0usize);
     let capacity = move || {
-        state.info().map(|i| {
-            let bits = (i.vocab as f64).log2();
-            format!(
-                "With the loaded model: d = {}, V = {}, log₂V = {:.1} bits per token, so one vector holds at most {} · 16 / {:.1} = {:.0} tokens.",
-                i.hidden, i.vocab, bits, i.hidden, bits, cram_core::metrics::theoretical_capacity_tokens(i.hidden, i.vocab, 1)
-            )
-        }).unwrap_or_else(|| "Load a model to see its numbers.".into())
+        state
+            .info()
+            .map(|i| {
+                let bits = (i.vocab as f64).log2();
+                format!(
+                    "With the loaded model: d = {}, V = {}, log₂V = {:.1} bits per token, so one vector holds at most {} · 16 / {:.1} = {:.0} tokens.",
+                    i.hidden,
+                    i.vocab,
+                    bits,
+                    i.hidden,
+                    bits,
+                    cram_core::metrics::theoretical_capacity_tokens(i.hidden, i.vocab, 1)
+                )
+            })
+            .unwrap_or_else(|| "Load a model to see its numbers.".into())
     };
     view! {
         <Show when=move || state.teaching.get()>

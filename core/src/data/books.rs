@@ -15,8 +15,7 @@ use super::{Text, mix_seed};
 
 /// Abbreviations whose `.` does not end a sentence (compared case-sensitively).
 const ABBREVIATIONS: &[&str] = &[
-    "Mr", "Mrs", "Ms", "Messrs", "Dr", "St", "Mme", "Mlle", "Prof", "Rev", "Capt", "Col", "Gen", "Lt", "Sgt", "Hon",
-    "Jr", "Sr", "Mt", "MM", "vs", "viz", "cf",
+    "Mr", "Mrs", "Ms", "Messrs", "Dr", "St", "Mme", "Mlle", "Prof", "Rev", "Capt", "Col", "Gen", "Lt", "Sgt", "Hon", "Jr", "Sr", "Mt", "MM", "vs", "viz", "cf",
 ];
 
 /// How many times a chunk is redrawn when it repeats an earlier chunk of the same book.
@@ -180,8 +179,7 @@ pub fn book_chunks(book: &str, book_id: &str, chunks: usize, words: usize, seed:
             // u64 range: the same draw on 32- and 64-bit targets.
             let (start, k) = starts[rng.random_range(0..starts.len() as u64) as usize];
             let first = start + k - k / 2;
-            let text =
-                sentences[first..start + k].iter().flat_map(|s| s.split_whitespace()).collect::<Vec<_>>().join(" ");
+            let text = sentences[first..start + k].iter().flat_map(|s| s.split_whitespace()).collect::<Vec<_>>().join(" ");
             let end = start + k;
             let overlaps = taken.iter().any(|&(a, b)| first < b && a < end);
             if !overlaps && out.iter().all(|t| t.text != text) {
@@ -347,13 +345,7 @@ mod tests {
 
     /// A book of `n` numbered sentences of 5 words each, hard-wrapped.
     fn book(n: usize) -> String {
-        (0..n)
-            .map(|i| format!("Sentence {i} has five words."))
-            .collect::<Vec<_>>()
-            .chunks(3)
-            .map(|c| c.join(" "))
-            .collect::<Vec<_>>()
-            .join("\n")
+        (0..n).map(|i| format!("Sentence {i} has five words.")).collect::<Vec<_>>().chunks(3).map(|c| c.join(" ")).collect::<Vec<_>>().join("\n")
     }
 
     #[test]

@@ -23,22 +23,38 @@ use crate::{Error, Result};
 /// [`Error::Input`] for a line that is not a JSON object, has no string `text`, has an `id` that is
 /// neither a string nor a number, or whose text is empty or only whitespace.
 pub fn parse_jsonl(content: &str, file: &str, stem: &str) -> Result<Vec<Text>> {
+    parse_jsonl_field(content, file, stem, "text")
+}
+
+/// [`parse_jsonl`] with the text in the field `field` (a data set's `content`, `article`, ...).
+/// Content that starts with `[` is read as one JSON array of such objects (what `json.dump` of a
+/// list writes); errors then name the element (`<file>:[i]`) instead of the line.
+pub fn parse_jsonl_field(content: &str, file: &str, stem: &str, field: &str) -> Result<Vec<Text>> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
-    let mut texts = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
+    let records: Vec<(String, usize, Value)> = if content.trim_start().starts_with('[') {
+        let array: Vec<Value> = serde_json::from_str(content).map_err(|e| Error::Input(format!("{file}: not a JSON array of objects: {e}")))?;
+        array.into_iter().enumerate().map(|(i, v)| (format!("{file}:[{i}]"), i + 1, v)).collect()
+    } else {
+        let mut records = Vec::new();
+        for (i, line) in content.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value = serde_json::from_str(line).map_err(|e| Error::Input(format!("{file}:{}: not valid JSON: {e}", i + 1)))?;
+            records.push((format!("{file}:{}", i + 1), i + 1, value));
         }
-        let bad = |what: String| Error::Input(format!("{file}:{n}: {what}"));
-        let value: Value = serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        records
+    };
+    let mut texts = Vec::new();
+    for (place, n, value) in records {
+        let bad = |what: String| Error::Input(format!("{place}: {what}"));
         let Value::Object(map) = value else {
-            return Err(bad("expected a JSON object with a \"text\" field".into()));
+            return Err(bad(format!("expected a JSON object with a \"{field}\" field")));
         };
-        let text = match map.get("text") {
+        let text = match map.get(field) {
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(bad("the field \"text\" is not a string".into())),
-            None => return Err(bad("no \"text\" field".into())),
+            Some(_) => return Err(bad(format!("the field \"{field}\" is not a string"))),
+            None => return Err(bad(format!("no \"{field}\" field (--text-field names another)"))),
         };
         let id = match map.get("id") {
             None | Some(Value::Null) => format!("{stem}:{n}"),
@@ -63,8 +79,7 @@ pub fn parse_jsonl(content: &str, file: &str, stem: &str) -> Result<Vec<Text>> {
 pub fn to_jsonl<T: Serialize>(records: &[T]) -> Result<String> {
     let mut out = String::new();
     for (i, record) in records.iter().enumerate() {
-        let line = serde_json::to_string(record)
-            .map_err(|e| Error::Input(format!("record {i} cannot be written as JSON: {e}")))?;
+        let line = serde_json::to_string(record).map_err(|e| Error::Input(format!("record {i} cannot be written as JSON: {e}")))?;
         out.push_str(&line);
         out.push('\n');
     }
@@ -74,6 +89,20 @@ pub fn to_jsonl<T: Serialize>(records: &[T]) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_field_and_a_json_array() {
+        let lines = "{\"content\": \"one\", \"id\": 7}\n{\"content\": \"two\"}\n";
+        let t = parse_jsonl_field(lines, "d.json", "d", "content").unwrap();
+        assert_eq!(t, vec![Text { id: "7".into(), text: "one".into() }, Text { id: "d:2".into(), text: "two".into() }]);
+        let array = "[{\"content\": \"one\"}, {\"content\": \"two\", \"id\": \"b\"}]";
+        let t = parse_jsonl_field(array, "d.json", "d", "content").unwrap();
+        assert_eq!(t, vec![Text { id: "d:1".into(), text: "one".into() }, Text { id: "b".into(), text: "two".into() }]);
+        let msg = parse_jsonl_field(lines, "d.json", "d", "text").unwrap_err().to_string();
+        assert!(msg.contains("d.json:1: no \"text\" field"), "{msg}");
+        let msg = parse_jsonl_field("[{\"content\": 3}]", "d.json", "d", "content").unwrap_err().to_string();
+        assert!(msg.contains("d.json:[0]: the field \"content\" is not a string"), "{msg}");
+    }
 
     #[test]
     fn parses_ids_and_defaults() {
@@ -109,10 +138,7 @@ mod tests {
 
     #[test]
     fn writes_and_reads_back() {
-        let texts = vec![
-            Text { id: "1".into(), text: "line\nbreak \"quoted\"".into() },
-            Text { id: "b".into(), text: "ünïcode".into() },
-        ];
+        let texts = vec![Text { id: "1".into(), text: "line\nbreak \"quoted\"".into() }, Text { id: "b".into(), text: "ünïcode".into() }];
         let s = to_jsonl(&texts).unwrap();
         assert_eq!(s.lines().count(), 2);
         assert!(s.starts_with("{\"id\":\"1\",\"text\":"));

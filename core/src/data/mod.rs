@@ -59,15 +59,22 @@ pub(crate) fn mix_seed(a: u64, b: u64) -> u64 {
 /// message names the file, and for JSONL the line.
 #[cfg(feature = "native")]
 pub fn load_texts(path: &Path) -> Result<Vec<Text>> {
+    load_texts_field(path, "text")
+}
+
+/// [`load_texts`] with the texts of a `.jsonl`/`.json` file in the field `field`.
+#[cfg(feature = "native")]
+pub fn load_texts_field(path: &Path, field: &str) -> Result<Vec<Text>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return load_folder(path);
     }
     let content = read_utf8(path)?;
-    let is_jsonl = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
-    if is_jsonl {
+    // JSON Lines under either extension (HF `datasets`' to_json writes .json lines), or a JSON array
+    let is_json = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("json"));
+    if is_json {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        jsonl::parse_jsonl(&content, &path.display().to_string(), &stem)
+        jsonl::parse_jsonl_field(&content, &path.display().to_string(), &stem, field)
     } else {
         let id = file_name(path);
         check_not_empty(&content, &path.display().to_string())?;
@@ -107,9 +114,8 @@ fn load_folder(dir: &Path) -> Result<Vec<Text>> {
 #[cfg(feature = "native")]
 fn read_utf8(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut text = String::from_utf8(bytes).map_err(|e| {
-        Error::Input(format!("{}: not valid UTF-8 (at byte {})", path.display(), e.utf8_error().valid_up_to()))
-    })?;
+    let mut text =
+        String::from_utf8(bytes).map_err(|e| Error::Input(format!("{}: not valid UTF-8 (at byte {})", path.display(), e.utf8_error().valid_up_to())))?;
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
     }
@@ -220,11 +226,7 @@ mod tests {
         struct TempDir(PathBuf);
         impl TempDir {
             fn new(tag: &str) -> Self {
-                let dir = std::env::temp_dir().join(format!(
-                    "cram-data-test-{tag}-{}-{:?}",
-                    std::process::id(),
-                    std::thread::current().id()
-                ));
+                let dir = std::env::temp_dir().join(format!("cram-data-test-{tag}-{}-{:?}", std::process::id(), std::thread::current().id()));
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap();
                 TempDir(dir)
@@ -244,10 +246,7 @@ mod tests {
         #[test]
         fn loads_jsonl_with_and_without_ids() {
             let d = TempDir::new("jsonl");
-            let p = d.file(
-                "set.jsonl",
-                b"{\"id\":\"x\",\"text\":\"one\"}\n\n{\"text\":\"two\",\"extra\":1}\n{\"id\":7,\"text\":\"three\"}\n",
-            );
+            let p = d.file("set.jsonl", b"{\"id\":\"x\",\"text\":\"one\"}\n\n{\"text\":\"two\",\"extra\":1}\n{\"id\":7,\"text\":\"three\"}\n");
             let texts = load_texts(&p).unwrap();
             assert_eq!(
                 texts,
@@ -281,13 +280,7 @@ mod tests {
             d.file("c.md", b"ignored");
             std::fs::create_dir(d.0.join("sub.txt")).unwrap();
             let texts = load_texts(&d.0).unwrap();
-            assert_eq!(
-                texts,
-                vec![
-                    Text { id: "a.txt".into(), text: "first".into() },
-                    Text { id: "b.txt".into(), text: "second".into() },
-                ]
-            );
+            assert_eq!(texts, vec![Text { id: "a.txt".into(), text: "first".into() }, Text { id: "b.txt".into(), text: "second".into() },]);
         }
 
         #[test]

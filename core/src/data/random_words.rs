@@ -51,14 +51,7 @@ pub fn random_words_text(vocab: &[String], words: usize, seed: u64) -> Result<St
 /// # Errors
 /// [`Error::Input`] if `vocab` is empty or `words` is 0.
 pub fn random_word_texts(vocab: &[String], count: usize, words: usize, seed: u64) -> Result<Vec<Text>> {
-    (0..count)
-        .map(|i| {
-            Ok(Text {
-                id: format!("random:{seed}:{i}"),
-                text: random_words_text(vocab, words, mix_seed(seed, i as u64))?,
-            })
-        })
-        .collect()
+    (0..count).map(|i| Ok(Text { id: format!("random:{seed}:{i}"), text: random_words_text(vocab, words, mix_seed(seed, i as u64))? })).collect()
 }
 
 #[cfg(test)]

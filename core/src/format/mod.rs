@@ -110,7 +110,9 @@ impl CramFile {
         }
         let views = tensors
             .iter()
-            .map(|(name, shape, bytes)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.to_vec(), bytes).map_err(|e| Error::Input(format!("cannot serialise `{name}`: {e}")))?)))
+            .map(|(name, shape, bytes)| {
+                Ok((name.clone(), TensorView::new(Dtype::F32, shape.to_vec(), bytes).map_err(|e| Error::Input(format!("cannot serialise `{name}`: {e}")))?))
+            })
             .collect::<Result<Vec<_>>>()?;
         safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Input(format!("cannot serialise .cram: {e}")))
     }
@@ -140,7 +142,7 @@ impl CramFile {
             let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             Ok(([view.shape()[0], view.shape()[1]], values))
         };
-        let (k, vectors, mut width) = if st.names().iter().any(|n| *n == "mem") {
+        let (k, vectors, mut width) = if st.names().contains(&"mem") {
             let (shape, values) = tensor("mem")?;
             (shape[0], values, shape[1])
         } else {

@@ -242,7 +242,9 @@ impl CramConfig {
                     return bad("--method lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use --layout sink");
                 }
                 if self.checkpoint {
-                    return bad("--checkpoint recomputes the layers for gradients w.r.t. the model's inputs; --method lora trains inside the layers (use memory, dense, lowdim or progressive)");
+                    return bad(
+                        "--checkpoint recomputes the layers for gradients w.r.t. the model's inputs; --method lora trains inside the layers (use memory, dense, lowdim or progressive)",
+                    );
                 }
             }
             Method::Lowdim { rank } if *rank < 1 => return bad("--rank must be at least 1"),
@@ -268,7 +270,7 @@ impl CramConfig {
         if !(0.0..1.0).contains(&self.adamw.beta1) || !(0.0..1.0).contains(&self.adamw.beta2) {
             return bad("--beta1 and --beta2 must be in [0, 1)");
         }
-        if !(self.adamw.eps > 0.0) || self.adamw.weight_decay < 0.0 {
+        if self.adamw.eps.is_nan() || self.adamw.eps <= 0.0 || self.adamw.weight_decay < 0.0 {
             return bad("--eps must be positive and --weight-decay not negative");
         }
         if !(0.0..=1.0).contains(&self.paper_threshold) {

@@ -65,11 +65,9 @@ impl Trainable {
         let mut sites = Vec::new();
         let pieces = match method {
             Method::Memory | Method::Progressive { .. } => vec![Piece::new("mem", [k, d], Init::Normal(std))],
-            Method::Dense => vec![
-                Piece::new("mem", [k, d], Init::Normal(std)),
-                Piece::new("dense.weight", [d, d], linear(d)),
-                Piece::new("dense.bias", [1, d], linear(d)),
-            ],
+            Method::Dense => {
+                vec![Piece::new("mem", [k, d], Init::Normal(std)), Piece::new("dense.weight", [d, d], linear(d)), Piece::new("dense.bias", [1, d], linear(d))]
+            }
             Method::Lowdim { rank } => vec![
                 // p = z A + c starts with the spread of the embeddings: z ~ N(0, 1), A ~ N(0, std²/r).
                 Piece::new("code", [k, *rank], Init::Normal(1.0)),
@@ -166,7 +164,8 @@ impl Trainable {
             Method::Dense | Method::Lowdim { .. } => (Some(leaves[0].clone().matmul(leaves[1].clone()) + leaves[2].clone()), None),
             Method::Lora { rank, alpha, .. } => {
                 let scale = alpha / *rank as f64;
-                let adapters = self.sites.iter().zip(leaves.chunks_exact(2)).map(|(s, ab)| (s.clone(), Lora { a: ab[0].clone(), b: ab[1].clone(), scale })).collect();
+                let adapters =
+                    self.sites.iter().zip(leaves.chunks_exact(2)).map(|(s, ab)| (s.clone(), Lora { a: ab[0].clone(), b: ab[1].clone(), scale })).collect();
                 (None, Some(LoraSet { adapters }))
             }
         }

@@ -8,8 +8,8 @@
 use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::llama::causal_attention;
 use super::kv_cache::{KvCache, LayerKv};
+use super::llama::causal_attention;
 use super::lora::{self, Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::{Linear, Weights};
@@ -108,7 +108,7 @@ impl GptNeoxConfig {
 
     /// Checks the config; every message names the field and its value.
     pub fn validate(&self) -> Result<()> {
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::Config(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads)));
         }
         if self.hidden_act != "gelu" {
@@ -278,9 +278,7 @@ impl GptNeoxForCausalLM {
         cfg.validate()?;
         let m = w.pp("gpt_neox");
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
-        let layers = (0..cfg.num_hidden_layers)
-            .map(|i| GptNeoxLayer::load(&m.pp(format!("layers.{i}")), cfg))
-            .collect::<Result<Vec<_>>>()?;
+        let layers = (0..cfg.num_hidden_layers).map(|i| GptNeoxLayer::load(&m.pp(format!("layers.{i}")), cfg)).collect::<Result<Vec<_>>>()?;
         let embed_out = if cfg.tie_word_embeddings {
             let e = m.pp("embed_in").host("weight", &[v, d])?;
             Linear::new(w.upload(crate::weights::transpose(&e.data, v, d), [d, v]), None)

@@ -112,10 +112,10 @@ impl LlamaConfig {
         if self.num_attention_heads == 0 || self.hidden_size == 0 || self.vocab_size == 0 || self.num_hidden_layers == 0 {
             return bad("hidden_size, vocab_size, num_hidden_layers and num_attention_heads must be positive".into());
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads));
         }
-        if self.num_kv_heads() == 0 || self.num_attention_heads % self.num_kv_heads() != 0 {
+        if self.num_kv_heads() == 0 || !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
             return bad(format!("num_attention_heads {} is not a multiple of num_key_value_heads {}", self.num_attention_heads, self.num_kv_heads()));
         }
         Ok(())
@@ -156,11 +156,7 @@ pub struct LlamaMlp {
 impl LlamaMlp {
     fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
         let (d, i, b) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
-        Ok(Self {
-            gate_proj: w.pp("gate_proj").linear(d, i, b)?,
-            up_proj: w.pp("up_proj").linear(d, i, b)?,
-            down_proj: w.pp("down_proj").linear(i, d, b)?,
-        })
+        Ok(Self { gate_proj: w.pp("gate_proj").linear(d, i, b)?, up_proj: w.pp("up_proj").linear(d, i, b)?, down_proj: w.pp("down_proj").linear(i, d, b)? })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -300,9 +296,7 @@ impl LlamaForCausalLM {
         } else {
             w.pp("lm_head").linear(d, v, false)?
         };
-        let layers = (0..cfg.num_hidden_layers)
-            .map(|i| LlamaDecoderLayer::load(&m.pp(format!("layers.{i}")), cfg))
-            .collect::<Result<Vec<_>>>()?;
+        let layers = (0..cfg.num_hidden_layers).map(|i| LlamaDecoderLayer::load(&m.pp(format!("layers.{i}")), cfg)).collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config: cfg.clone(),
             embed_tokens: w.upload(embed.data, [v, d]),

@@ -78,7 +78,9 @@ impl LoraSite {
 /// adapts in a family, as `(module, fan_in, fan_out)`.
 pub fn sites(layers: usize, targets: &[LoraTarget], modules: impl Fn(LoraTarget) -> Vec<(&'static str, usize, usize)>) -> Vec<LoraSite> {
     (0..layers)
-        .flat_map(|layer| targets.iter().flat_map(|&t| modules(t)).map(move |(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }).collect::<Vec<_>>())
+        .flat_map(|layer| {
+            targets.iter().flat_map(|&t| modules(t)).map(move |(module, fan_in, fan_out)| LoraSite { layer, module, fan_in, fan_out }).collect::<Vec<_>>()
+        })
         .collect()
 }
 

@@ -38,7 +38,7 @@ impl ModelConfig {
         let model_type = value.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
         match model_type.as_str() {
             "llama" | "gpt_neox" => {}
-            
+
             "" => return Err(Error::Config("config.json has no `model_type`".into())),
             other => return Err(Error::UnsupportedArch(other.into())),
         }
@@ -127,11 +127,9 @@ impl ModelConfig {
     pub fn largest_weight(&self) -> (&'static str, usize) {
         let (d, v) = (self.hidden_size(), self.vocab_size());
         let candidates = match self {
-            ModelConfig::Llama(c) => [
-                ("embedding", v * d),
-                ("MLP projection", d * c.intermediate_size),
-                ("query projection", d * c.num_attention_heads * c.head_dim()),
-            ],
+            ModelConfig::Llama(c) => {
+                [("embedding", v * d), ("MLP projection", d * c.intermediate_size), ("query projection", d * c.num_attention_heads * c.head_dim())]
+            }
             ModelConfig::GptNeox(c) => [("embedding", v * d), ("MLP projection", d * c.intermediate_size), ("fused query_key_value", 3 * d * d)],
         };
         candidates.into_iter().max_by_key(|&(_, n)| n).expect("three candidates")
@@ -183,7 +181,9 @@ fn normalise_rope_parameters(mut value: serde_json::Value) -> serde_json::Value 
     value
 }
 
-/// A loaded model of any family.
+/// A loaded model of any family. (The variants differ in size, but a process holds one or two
+/// models, so boxing them would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Model {
     /// A Llama-family model.

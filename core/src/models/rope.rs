@@ -43,13 +43,11 @@ pub struct Rope {
 impl Rope {
     /// Frequencies `base^(-2i/rotary_dim)`, then `scaling` if any.
     pub fn new(rotary_dim: usize, base: f64, scaling: Option<&RopeScaling>) -> Result<Self> {
-        if rotary_dim == 0 || rotary_dim % 2 != 0 {
+        if rotary_dim == 0 || !rotary_dim.is_multiple_of(2) {
             return Err(Error::Config(format!("rotary dimension must be even and positive, got {rotary_dim}")));
         }
         // As transformers: float32 arithmetic for the frequencies.
-        let mut inv_freq: Vec<f32> = (0..rotary_dim / 2)
-            .map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / rotary_dim as f32))
-            .collect();
+        let mut inv_freq: Vec<f32> = (0..rotary_dim / 2).map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / rotary_dim as f32)).collect();
         match scaling.map(|s| s.rope_type.as_str()) {
             None | Some("default") => {}
             Some("linear") => {

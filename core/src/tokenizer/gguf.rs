@@ -78,23 +78,16 @@ fn bpe(tokens: &[&str], meta: &GgufMetadata) -> Result<BPE, GgufError> {
         .iter()
         .enumerate()
         .map(|(i, merge)| {
-            let (left, right) = merge
-                .split_once(' ')
-                .ok_or_else(|| invalid(format!("merge #{i} {merge:?} is not two space-separated tokens")))?;
+            let (left, right) = merge.split_once(' ').ok_or_else(|| invalid(format!("merge #{i} {merge:?} is not two space-separated tokens")))?;
             for part in [left, right, &format!("{left}{right}")] {
                 if !vocab.contains_key(part) {
-                    return Err(invalid(format!(
-                        "merge #{i} {merge:?} refers to token {part:?}, which is not in the vocabulary"
-                    )));
+                    return Err(invalid(format!("merge #{i} {merge:?} refers to token {part:?}, which is not in the vocabulary")));
                 }
             }
             Ok((left.to_owned(), right.to_owned()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .build()
-        .map_err(|e| invalid(format!("building BPE model: {e}")))
+    BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| invalid(format!("building BPE model: {e}")))
 }
 
 /// GPT-2 byte-level splitting (no prefix space).
@@ -111,12 +104,8 @@ fn pre_tokenizer(meta: &GgufMetadata) -> Result<PreTokenizerWrapper, GgufError> 
     Ok(match pre {
         "smollm" => Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into(),
         "llama-bpe" | "llama3" | "llama-v3" => {
-            let split = Split::new(
-                SplitPattern::Regex(LLAMA3_SPLIT_REGEX.into()),
-                SplitDelimiterBehavior::Isolated,
-                false,
-            )
-            .map_err(|e| invalid(format!("compiling the llama-3 split regex: {e}")))?;
+            let split = Split::new(SplitPattern::Regex(LLAMA3_SPLIT_REGEX.into()), SplitDelimiterBehavior::Isolated, false)
+                .map_err(|e| invalid(format!("compiling the llama-3 split regex: {e}")))?;
             Sequence::new(vec![split.into(), byte_level(false)]).into()
         }
         _ => byte_level(true),
@@ -124,39 +113,23 @@ fn pre_tokenizer(meta: &GgufMetadata) -> Result<PreTokenizerWrapper, GgufError> 
 }
 
 /// Control tokens (special) and user-defined tokens (not special), from `token_type`.
-fn added_tokens(
-    tokens: &[&str],
-    meta: &GgufMetadata,
-) -> Result<(Vec<AddedToken>, Vec<AddedToken>), GgufError> {
+fn added_tokens(tokens: &[&str], meta: &GgufMetadata) -> Result<(Vec<AddedToken>, Vec<AddedToken>), GgufError> {
     if meta.get("tokenizer.ggml.token_type").is_none() {
         return Ok((Vec::new(), Vec::new()));
     }
     let types = meta.get_i32_array("tokenizer.ggml.token_type")?;
     if types.len() != tokens.len() {
-        return Err(invalid(format!(
-            "tokenizer.ggml.token_type has {} entries but there are {} tokens",
-            types.len(),
-            tokens.len()
-        )));
+        return Err(invalid(format!("tokenizer.ggml.token_type has {} entries but there are {} tokens", types.len(), tokens.len())));
     }
     let of_type = |wanted: i32, special: bool| -> Vec<AddedToken> {
         let pairs = tokens.iter().zip(&types);
-        pairs
-            .filter(|&(_, &ty)| ty == wanted)
-            .map(|(t, _)| AddedToken::from(*t, special))
-            .collect()
+        pairs.filter(|&(_, &ty)| ty == wanted).map(|(t, _)| AddedToken::from(*t, special)).collect()
     };
-    Ok((
-        of_type(TOKEN_TYPE_CONTROL, true),
-        of_type(TOKEN_TYPE_USER_DEFINED, false),
-    ))
+    Ok((of_type(TOKEN_TYPE_CONTROL, true), of_type(TOKEN_TYPE_USER_DEFINED, false)))
 }
 
 /// A post-processor adding BOS and/or EOS, if the metadata asks for either.
-fn bos_eos_processor(
-    tokens: &[&str],
-    meta: &GgufMetadata,
-) -> Result<Option<TemplateProcessing>, GgufError> {
+fn bos_eos_processor(tokens: &[&str], meta: &GgufMetadata) -> Result<Option<TemplateProcessing>, GgufError> {
     let flag = |key: &str| match meta.get(key) {
         None => Ok(false),
         Some(_) => meta.get_bool(key),
@@ -168,20 +141,15 @@ fn bos_eos_processor(
         // Fits: it indexes the vocabulary, whose size was checked to fit a u32.
         Ok((text.to_string(), id as u32))
     };
-    let bos = flag("tokenizer.ggml.add_bos_token")?
-        .then(|| token("tokenizer.ggml.bos_token_id"))
-        .transpose()?;
-    let eos = flag("tokenizer.ggml.add_eos_token")?
-        .then(|| token("tokenizer.ggml.eos_token_id"))
-        .transpose()?;
+    let bos = flag("tokenizer.ggml.add_bos_token")?.then(|| token("tokenizer.ggml.bos_token_id")).transpose()?;
+    let eos = flag("tokenizer.ggml.add_eos_token")?.then(|| token("tokenizer.ggml.eos_token_id")).transpose()?;
     if bos.is_none() && eos.is_none() {
         return Ok(None);
     }
     // Templates are given as serde values: token texts may contain spaces or colons, which the
     // builder's string syntax cannot express.
     let special = |t: &(String, u32), type_id: u32| serde_json::json!({"SpecialToken": {"id": t.0, "type_id": type_id}});
-    let sequence =
-        |id: &str, type_id: u32| serde_json::json!({"Sequence": {"id": id, "type_id": type_id}});
+    let sequence = |id: &str, type_id: u32| serde_json::json!({"Sequence": {"id": id, "type_id": type_id}});
     let wrap = |seq: serde_json::Value, type_id: u32| {
         let mut pieces = Vec::new();
         pieces.extend(bos.as_ref().map(|t| special(t, type_id)));
@@ -190,11 +158,7 @@ fn bos_eos_processor(
         pieces
     };
     let single = wrap(sequence("A", 0), 0);
-    let pair: Vec<_> = single
-        .iter()
-        .cloned()
-        .chain(wrap(sequence("B", 1), 1))
-        .collect();
+    let pair: Vec<_> = single.iter().cloned().chain(wrap(sequence("B", 1), 1)).collect();
     let mut special_tokens = serde_json::Map::new();
     for (text, id) in bos.iter().chain(&eos) {
         let entry = serde_json::json!({"id": text, "ids": [id], "tokens": [text]});
@@ -206,9 +170,7 @@ fn bos_eos_processor(
         "pair": pair,
         "special_tokens": special_tokens,
     });
-    serde_json::from_value(processor)
-        .map(Some)
-        .map_err(|e| invalid(format!("building the BOS/EOS post-processor: {e}")))
+    serde_json::from_value(processor).map(Some).map_err(|e| invalid(format!("building the BOS/EOS post-processor: {e}")))
 }
 
 #[cfg(test)]
@@ -219,12 +181,7 @@ mod tests {
     use crate::weights::gguf::GgufValue;
 
     fn strings(items: &[&str]) -> GgufValue {
-        GgufValue::Array(
-            items
-                .iter()
-                .map(|s| GgufValue::String(s.to_string()))
-                .collect(),
-        )
+        GgufValue::Array(items.iter().map(|s| GgufValue::String(s.to_string())).collect())
     }
 
     /// A tiny byte-level vocabulary: the 256 byte symbols, a few merges and two control tokens.
@@ -232,39 +189,19 @@ mod tests {
         let bytes = byte_symbols();
         let merged = ["he", "ll", "hell", "hello", "Ġw", "Ġwo"];
         let specials = ["<|im_start|>", "<|im_end|>", "<my token>"];
-        let tokens: Vec<&str> = bytes
-            .iter()
-            .map(String::as_str)
-            .chain(merged)
-            .chain(specials)
-            .collect();
+        let tokens: Vec<&str> = bytes.iter().map(String::as_str).chain(merged).chain(specials).collect();
         let mut types = vec![GgufValue::I32(1); tokens.len()];
         let n = types.len();
         types[n - 3] = GgufValue::I32(TOKEN_TYPE_CONTROL);
         types[n - 2] = GgufValue::I32(TOKEN_TYPE_CONTROL);
         types[n - 1] = GgufValue::I32(TOKEN_TYPE_USER_DEFINED);
         let mut map = BTreeMap::from([
-            (
-                "tokenizer.ggml.model".to_owned(),
-                GgufValue::String("gpt2".into()),
-            ),
+            ("tokenizer.ggml.model".to_owned(), GgufValue::String("gpt2".into())),
             ("tokenizer.ggml.tokens".to_owned(), strings(&tokens)),
-            (
-                "tokenizer.ggml.merges".to_owned(),
-                strings(&["h e", "l l", "he ll", "hell o", "Ġ w", "Ġw o"]),
-            ),
-            (
-                "tokenizer.ggml.token_type".to_owned(),
-                GgufValue::Array(types),
-            ),
-            (
-                "tokenizer.ggml.bos_token_id".to_owned(),
-                GgufValue::U32(256 + 6),
-            ),
-            (
-                "tokenizer.ggml.eos_token_id".to_owned(),
-                GgufValue::U32(256 + 7),
-            ),
+            ("tokenizer.ggml.merges".to_owned(), strings(&["h e", "l l", "he ll", "hell o", "Ġ w", "Ġw o"])),
+            ("tokenizer.ggml.token_type".to_owned(), GgufValue::Array(types)),
+            ("tokenizer.ggml.bos_token_id".to_owned(), GgufValue::U32(256 + 6)),
+            ("tokenizer.ggml.eos_token_id".to_owned(), GgufValue::U32(256 + 7)),
         ]);
         map.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         map.into()
@@ -281,10 +218,7 @@ mod tests {
             next_shifted += 1;
             next_shifted - 1
         };
-        (0..256)
-            .filter_map(|b| char::from_u32(symbol(b)))
-            .map(String::from)
-            .collect()
+        (0..256).filter_map(|b| char::from_u32(symbol(b))).map(String::from).collect()
     }
 
     fn encode(tok: &Tokenizer, text: &str) -> Vec<u32> {
@@ -310,17 +244,11 @@ mod tests {
     fn bos_and_eos_only_when_asked() {
         let tok = tokenizer_from_metadata(&tiny_meta(&[])).unwrap();
         assert_eq!(encode(&tok, "he"), [256]);
-        let meta = tiny_meta(&[
-            ("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)),
-            ("tokenizer.ggml.add_eos_token", GgufValue::Bool(false)),
-        ]);
+        let meta = tiny_meta(&[("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)), ("tokenizer.ggml.add_eos_token", GgufValue::Bool(false))]);
         let tok = tokenizer_from_metadata(&meta).unwrap();
         assert_eq!(encode(&tok, "he"), [262, 256]);
         assert_eq!(tok.encode("he", false).unwrap().get_ids(), [256]);
-        let meta = tiny_meta(&[
-            ("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)),
-            ("tokenizer.ggml.add_eos_token", GgufValue::Bool(true)),
-        ]);
+        let meta = tiny_meta(&[("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)), ("tokenizer.ggml.add_eos_token", GgufValue::Bool(true))]);
         let tok = tokenizer_from_metadata(&meta).unwrap();
         assert_eq!(encode(&tok, "he"), [262, 256, 263]);
         let pair = tok.encode(("he", "ll"), true).unwrap();
@@ -338,78 +266,39 @@ mod tests {
         let splits = |tok: &Tokenizer, text: &str| {
             let mut pts = tokenizers::PreTokenizedString::from(text);
             use tokenizers::PreTokenizer;
-            tok.get_pre_tokenizer()
-                .unwrap()
-                .pre_tokenize(&mut pts)
-                .unwrap();
-            pts.get_splits(
-                tokenizers::OffsetReferential::Original,
-                tokenizers::OffsetType::Byte,
-            )
-            .into_iter()
-            .map(|(s, _, _)| s.to_owned())
-            .collect::<Vec<_>>()
+            tok.get_pre_tokenizer().unwrap().pre_tokenize(&mut pts).unwrap();
+            pts.get_splits(tokenizers::OffsetReferential::Original, tokenizers::OffsetType::Byte).into_iter().map(|(s, _, _)| s.to_owned()).collect::<Vec<_>>()
         };
         let text = "I'M 12345 ok!!\n\n  x";
         // Expected splits computed with the Python `tokenizers` package.
-        assert_eq!(
-            splits(&pre("gpt-2"), text),
-            ["I", "'", "M", "Ġ12345", "Ġok", "!!", "ĊĊĠ", "Ġx"]
-        );
-        assert_eq!(
-            splits(&pre("unknown-pre"), text),
-            splits(&pre("gpt-2"), text)
-        );
-        assert_eq!(
-            splits(&pre("smollm"), text),
-            [
-                "I", "'", "M", "Ġ", "1", "2", "3", "4", "5", "Ġok", "!!", "ĊĊĠ", "Ġx"
-            ]
-        );
-        assert_eq!(
-            splits(&pre("llama-bpe"), text),
-            ["I", "'M", "Ġ", "123", "45", "Ġok", "!!ĊĊ", "Ġ", "Ġx"]
-        );
+        assert_eq!(splits(&pre("gpt-2"), text), ["I", "'", "M", "Ġ12345", "Ġok", "!!", "ĊĊĠ", "Ġx"]);
+        assert_eq!(splits(&pre("unknown-pre"), text), splits(&pre("gpt-2"), text));
+        assert_eq!(splits(&pre("smollm"), text), ["I", "'", "M", "Ġ", "1", "2", "3", "4", "5", "Ġok", "!!", "ĊĊĠ", "Ġx"]);
+        assert_eq!(splits(&pre("llama-bpe"), text), ["I", "'M", "Ġ", "123", "45", "Ġok", "!!ĊĊ", "Ġ", "Ġx"]);
     }
 
     #[test]
     fn errors() {
         let err = |meta: GgufMetadata| tokenizer_from_metadata(&meta).unwrap_err().to_string();
-        let e = err(tiny_meta(&[(
-            "tokenizer.ggml.model",
-            GgufValue::String("llama".into()),
-        )]));
+        let e = err(tiny_meta(&[("tokenizer.ggml.model", GgufValue::String("llama".into()))]));
         assert!(e.contains("Unsupported tokenizer model \"llama\""), "{e}");
         let e = err(tiny_meta(&[("tokenizer.ggml.tokens", strings(&[]))]));
         assert!(e.contains("empty"), "{e}");
-        let e = err(tiny_meta(&[(
-            "tokenizer.ggml.merges",
-            strings(&["h e", "x ✓"]),
-        )]));
+        let e = err(tiny_meta(&[("tokenizer.ggml.merges", strings(&["h e", "x ✓"]))]));
         assert!(e.contains("merge #1") && e.contains("\"✓\""), "{e}");
         let e = err(tiny_meta(&[("tokenizer.ggml.merges", strings(&["hel"]))]));
         assert!(e.contains("not two space-separated"), "{e}");
-        let e = err(tiny_meta(&[
-            ("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)),
-            ("tokenizer.ggml.bos_token_id", GgufValue::U32(99_999)),
-        ]));
+        let e = err(tiny_meta(&[("tokenizer.ggml.add_bos_token", GgufValue::Bool(true)), ("tokenizer.ggml.bos_token_id", GgufValue::U32(99_999))]));
         assert!(e.contains("bos_token_id = 99999"), "{e}");
         let mut meta = tiny_meta(&[]).as_map().clone();
         meta.remove("tokenizer.ggml.model");
         let e = err(meta.into());
-        assert!(
-            e.contains("missing metadata key \"tokenizer.ggml.model\""),
-            "{e}"
-        );
+        assert!(e.contains("missing metadata key \"tokenizer.ggml.model\""), "{e}");
     }
 
     #[test]
     fn llama3_regex_compiles() {
-        let split = Split::new(
-            SplitPattern::Regex(LLAMA3_SPLIT_REGEX.into()),
-            SplitDelimiterBehavior::Isolated,
-            false,
-        );
+        let split = Split::new(SplitPattern::Regex(LLAMA3_SPLIT_REGEX.into()), SplitDelimiterBehavior::Isolated, false);
         assert!(split.is_ok());
     }
 
@@ -427,21 +316,9 @@ mod tests {
         // Python `tokenizers` package with the smollm pre-tokenizer (Digits then ByteLevel).
         let cases: [(&str, &[u32]); 5] = [
             ("Hello world!", &[19556, 905, 17]),
-            (
-                "In 1815, the year 2024 had 365 days.",
-                &[
-                    788, 216, 33, 40, 33, 37, 28, 260, 713, 216, 34, 32, 34, 36, 761, 216, 35, 38,
-                    37, 2009, 30,
-                ],
-            ),
-            (
-                "  multiple   spaces\nand\ttabs",
-                &[216, 2701, 256, 5600, 198, 397, 197, 100, 7366],
-            ),
-            (
-                "naïve café — “quotes”",
-                &[3546, 46494, 37366, 1841, 619, 385, 2346, 573],
-            ),
+            ("In 1815, the year 2024 had 365 days.", &[788, 216, 33, 40, 33, 37, 28, 260, 713, 216, 34, 32, 34, 36, 761, 216, 35, 38, 37, 2009, 30]),
+            ("  multiple   spaces\nand\ttabs", &[216, 2701, 256, 5600, 198, 397, 197, 100, 7366]),
+            ("naïve café — “quotes”", &[3546, 46494, 37366, 1841, 619, 385, 2346, 573]),
             ("<|im_start|>user\nHi<|im_end|>", &[1, 4093, 198, 26843, 2]),
         ];
         for (text, want) in cases {

@@ -49,35 +49,17 @@ pub enum GgufError {
     #[error("unsupported GGUF version {0} (supported: 2 and 3)")]
     UnsupportedVersion(u32),
     /// The file ends before a field it declares.
-    #[error(
-        "GGUF file truncated while reading {what} at byte offset {offset}: need {needed} bytes, {available} left"
-    )]
-    Truncated {
-        what: String,
-        offset: usize,
-        needed: u64,
-        available: usize,
-    },
+    #[error("GGUF file truncated while reading {what} at byte offset {offset}: need {needed} bytes, {available} left")]
+    Truncated { what: String, offset: usize, needed: u64, available: usize },
     /// A count that cannot possibly fit in the rest of the file.
-    #[error(
-        "corrupt GGUF header: {count} {what} declared at byte offset {offset}, but only {available} bytes are left"
-    )]
-    AbsurdCount {
-        what: &'static str,
-        count: u64,
-        offset: usize,
-        available: usize,
-    },
+    #[error("corrupt GGUF header: {count} {what} declared at byte offset {offset}, but only {available} bytes are left")]
+    AbsurdCount { what: &'static str, count: u64, offset: usize, available: usize },
     /// A string that is not valid UTF-8.
     #[error("invalid UTF-8 in {what} at byte offset {offset}")]
     InvalidUtf8 { what: String, offset: usize },
     /// A metadata value type id outside the spec (0..=12).
     #[error("metadata key {key:?} has unknown value type id {type_id} (byte offset {offset})")]
-    UnknownValueType {
-        key: String,
-        type_id: u32,
-        offset: usize,
-    },
+    UnknownValueType { key: String, type_id: u32, offset: usize },
     /// Arrays nested deeper than this reader accepts.
     #[error("metadata key {key:?} nests arrays deeper than {MAX_NESTING} levels")]
     NestingTooDeep { key: String },
@@ -94,15 +76,8 @@ pub enum GgufError {
     #[error("tensor {name:?} has unsupported type {ggml_type}")]
     UnsupportedTensorType { name: String, ggml_type: GgmlType },
     /// A tensor whose data lies (partly) outside the file.
-    #[error(
-        "tensor {name:?} data (bytes {start}..{end}) is out of bounds: the file has {file_len} bytes"
-    )]
-    TensorOutOfBounds {
-        name: String,
-        start: u64,
-        end: u64,
-        file_len: usize,
-    },
+    #[error("tensor {name:?} data (bytes {start}..{end}) is out of bounds: the file has {file_len} bytes")]
+    TensorOutOfBounds { name: String, start: u64, end: u64, file_len: usize },
     /// No tensor of that name.
     #[error("missing tensor {0:?}")]
     MissingTensor(String),
@@ -111,11 +86,7 @@ pub enum GgufError {
     MissingKey(String),
     /// A metadata value of another type than the caller needs.
     #[error("metadata key {key:?} has type {found}, expected {expected}")]
-    WrongType {
-        key: String,
-        expected: &'static str,
-        found: String,
-    },
+    WrongType { key: String, expected: &'static str, found: String },
     /// `tokenizer.ggml.model` names a tokenizer this crate cannot build.
     #[error("Unsupported tokenizer model {0:?} (only \"gpt2\", byte-level BPE, is supported)")]
     UnsupportedTokenizer(String),
@@ -263,20 +234,9 @@ impl GgufMetadata {
     }
 
     /// `key` as `T`, erroring with the key name if missing or of another type.
-    fn typed<'a, T>(
-        &'a self,
-        key: &str,
-        expected: &'static str,
-        convert: impl FnOnce(&'a GgufValue) -> Option<T>,
-    ) -> Result<T> {
-        let value = self
-            .get(key)
-            .ok_or_else(|| GgufError::MissingKey(key.to_owned()))?;
-        convert(value).ok_or_else(|| GgufError::WrongType {
-            key: key.to_owned(),
-            expected,
-            found: value.describe(),
-        })
+    fn typed<'a, T>(&'a self, key: &str, expected: &'static str, convert: impl FnOnce(&'a GgufValue) -> Option<T>) -> Result<T> {
+        let value = self.get(key).ok_or_else(|| GgufError::MissingKey(key.to_owned()))?;
+        convert(value).ok_or_else(|| GgufError::WrongType { key: key.to_owned(), expected, found: value.describe() })
     }
 
     /// A non-negative integer of any width.
@@ -311,29 +271,17 @@ impl GgufMetadata {
 
     /// An array of strings.
     pub fn get_str_array(&self, key: &str) -> Result<Vec<&str>> {
-        self.typed(key, "array of string", |v| {
-            v.as_array()?.iter().map(GgufValue::as_str).collect()
-        })
+        self.typed(key, "array of string", |v| v.as_array()?.iter().map(GgufValue::as_str).collect())
     }
 
     /// An array of integers that all fit an `i32`.
     pub fn get_i32_array(&self, key: &str) -> Result<Vec<i32>> {
-        self.typed(key, "array of i32", |v| {
-            v.as_array()?
-                .iter()
-                .map(|x| i32::try_from(x.as_i64()?).ok())
-                .collect()
-        })
+        self.typed(key, "array of i32", |v| v.as_array()?.iter().map(|x| i32::try_from(x.as_i64()?).ok()).collect())
     }
 
     /// An array of numbers, as `f32` (e.g. `tokenizer.ggml.scores`).
     pub fn get_f32_array(&self, key: &str) -> Result<Vec<f32>> {
-        self.typed(key, "array of f32", |v| {
-            v.as_array()?
-                .iter()
-                .map(|x| x.as_f64().map(|f| f as f32))
-                .collect()
-        })
+        self.typed(key, "array of f32", |v| v.as_array()?.iter().map(|x| x.as_f64().map(|f| f as f32)).collect())
     }
 }
 
@@ -440,38 +388,22 @@ impl TensorInfo {
     /// Number of elements (product of the shape; 1 for a scalar).
     pub fn n_elements(&self) -> usize {
         // Checked not to overflow when the header was parsed.
-        self.shape
-            .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))
-            .unwrap_or(usize::MAX)
+        self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).unwrap_or(usize::MAX)
     }
 
     /// Size of the data in bytes, if the type is known and the shape fits whole blocks.
     pub fn byte_len(&self) -> Result<usize> {
         let (block_elems, block_bytes) =
-            self.ggml_type
-                .block_layout()
-                .ok_or_else(|| GgufError::UnsupportedTensorType {
-                    name: self.name.clone(),
-                    ggml_type: self.ggml_type,
-                })?;
+            self.ggml_type.block_layout().ok_or_else(|| GgufError::UnsupportedTensorType { name: self.name.clone(), ggml_type: self.ggml_type })?;
         let row = self.shape.last().copied().unwrap_or(1);
         if row % block_elems != 0 {
-            return Err(self.invalid(format!(
-                "row length {row} is not a multiple of the {} block size {block_elems}",
-                self.ggml_type.name()
-            )));
+            return Err(self.invalid(format!("row length {row} is not a multiple of the {} block size {block_elems}", self.ggml_type.name())));
         }
-        (self.n_elements() / block_elems)
-            .checked_mul(block_bytes)
-            .ok_or_else(|| self.invalid("byte size overflows".into()))
+        (self.n_elements() / block_elems).checked_mul(block_bytes).ok_or_else(|| self.invalid("byte size overflows".into()))
     }
 
     fn invalid(&self, reason: String) -> GgufError {
-        GgufError::InvalidTensor {
-            name: self.name.clone(),
-            reason,
-        }
+        GgufError::InvalidTensor { name: self.name.clone(), reason }
     }
 }
 
@@ -544,8 +476,7 @@ impl<S: AsRef<[u8]>> GgufFile<S> {
 
     /// Like [`Self::tensor_info`], but a missing tensor is an error.
     fn require_tensor(&self, name: &str) -> Result<&TensorInfo> {
-        self.tensor_info(name)
-            .ok_or_else(|| GgufError::MissingTensor(name.to_owned()))
+        self.tensor_info(name).ok_or_else(|| GgufError::MissingTensor(name.to_owned()))
     }
 
     /// Name of the ggml type holding the most elements, e.g. `"Q4_1"` for a "Q4_1" model
@@ -557,9 +488,7 @@ impl<S: AsRef<[u8]>> GgufFile<S> {
             *n = n.saturating_add(t.n_elements());
         }
         let dominant = elements.into_iter().max_by_key(|&(_, n)| n);
-        dominant
-            .map_or("none", |(id, _)| GgmlType(id).name())
-            .to_owned()
+        dominant.map_or("none", |(id, _)| GgmlType(id).name()).to_owned()
     }
 
     /// The raw (possibly quantised) bytes of tensor `name`, bounds-checked.
@@ -569,9 +498,7 @@ impl<S: AsRef<[u8]>> GgufFile<S> {
         let len = info.byte_len()? as u64;
         let start = self.data_offset.checked_add(info.offset);
         let end = start.and_then(|s| s.checked_add(len));
-        let slice = start
-            .zip(end)
-            .and_then(|(s, e)| bytes.get(usize::try_from(s).ok()?..usize::try_from(e).ok()?));
+        let slice = start.zip(end).and_then(|(s, e)| bytes.get(usize::try_from(s).ok()?..usize::try_from(e).ok()?));
         slice.ok_or_else(|| GgufError::TensorOutOfBounds {
             name: name.to_owned(),
             start: start.unwrap_or(u64::MAX),
@@ -583,10 +510,7 @@ impl<S: AsRef<[u8]>> GgufFile<S> {
     /// Tensor `name` dequantised to `f32`, with its row-major shape.
     pub fn tensor_f32(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
         let info = self.require_tensor(name)?;
-        let unsupported = || GgufError::UnsupportedTensorType {
-            name: name.to_owned(),
-            ggml_type: info.ggml_type,
-        };
+        let unsupported = || GgufError::UnsupportedTensorType { name: name.to_owned(), ggml_type: info.ggml_type };
         if !info.ggml_type.is_dequantizable() {
             return Err(unsupported());
         }
@@ -676,10 +600,7 @@ impl Header {
             let key = r.string(|| "metadata key".into())?;
             let value = r.typed_value(&key, 0)?;
             if map.contains_key(&key) {
-                return Err(GgufError::Duplicate {
-                    what: "metadata key",
-                    name: key,
-                });
+                return Err(GgufError::Duplicate { what: "metadata key", name: key });
             }
             map.insert(key, value);
         }
@@ -690,10 +611,7 @@ impl Header {
         for _ in 0..n_tensors {
             let info = r.tensor_info()?;
             if !names.insert(info.name.clone()) {
-                return Err(GgufError::Duplicate {
-                    what: "tensor name",
-                    name: info.name,
-                });
+                return Err(GgufError::Duplicate { what: "tensor name", name: info.name });
             }
             tensors.push(info);
         }
@@ -705,16 +623,8 @@ impl Header {
         if !alignment.is_power_of_two() {
             return Err(GgufError::BadAlignment(alignment));
         }
-        let data_offset = (r.pos as u64)
-            .checked_next_multiple_of(alignment)
-            .ok_or(GgufError::BadAlignment(alignment))?;
-        Ok(Self {
-            version,
-            metadata,
-            tensors,
-            alignment,
-            data_offset,
-        })
+        let data_offset = (r.pos as u64).checked_next_multiple_of(alignment).ok_or(GgufError::BadAlignment(alignment))?;
+        Ok(Self { version, metadata, tensors, alignment, data_offset })
     }
 }
 
@@ -730,19 +640,12 @@ impl<'a> Reader<'a> {
     }
 
     fn truncated(&self, what: String, needed: u64) -> GgufError {
-        GgufError::Truncated {
-            what,
-            offset: self.pos,
-            needed,
-            available: self.remaining(),
-        }
+        GgufError::Truncated { what, offset: self.pos, needed, available: self.remaining() }
     }
 
     /// The next `n` bytes; `what` names the field for the error message.
     fn take(&mut self, n: u64, what: impl FnOnce() -> String) -> Result<&'a [u8]> {
-        let end = usize::try_from(n)
-            .ok()
-            .and_then(|n| self.pos.checked_add(n));
+        let end = usize::try_from(n).ok().and_then(|n| self.pos.checked_add(n));
         match end.and_then(|end| self.buf.get(self.pos..end)) {
             Some(bytes) => {
                 self.pos += bytes.len();
@@ -774,25 +677,15 @@ impl<'a> Reader<'a> {
         let len = self.u64(&what)?;
         let start = self.pos;
         let bytes = self.take(len, &what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| GgufError::InvalidUtf8 {
-            what: what(),
-            offset: start,
-        })
+        String::from_utf8(bytes.to_vec()).map_err(|_| GgufError::InvalidUtf8 { what: what(), offset: start })
     }
 
     /// `count` as `usize` if `count` items of at least `min_size` bytes fit in the rest.
     fn bounded_count(&self, count: u64, min_size: u64, what: &'static str) -> Result<usize> {
-        let fits = count
-            .checked_mul(min_size)
-            .is_some_and(|n| n <= self.remaining() as u64);
+        let fits = count.checked_mul(min_size).is_some_and(|n| n <= self.remaining() as u64);
         match usize::try_from(count) {
             Ok(count) if fits => Ok(count),
-            _ => Err(GgufError::AbsurdCount {
-                what,
-                count,
-                offset: self.pos,
-                available: self.remaining(),
-            }),
+            _ => Err(GgufError::AbsurdCount { what, count, offset: self.pos, available: self.remaining() }),
         }
     }
 
@@ -821,11 +714,7 @@ impl<'a> Reader<'a> {
             12 => GgufValue::F64(f64::from_le_bytes(self.array(what)?)),
             _ => {
                 let offset = self.pos.saturating_sub(4);
-                return Err(GgufError::UnknownValueType {
-                    key: key.to_owned(),
-                    type_id,
-                    offset,
-                });
+                return Err(GgufError::UnknownValueType { key: key.to_owned(), type_id, offset });
             }
         })
     }
@@ -833,9 +722,7 @@ impl<'a> Reader<'a> {
     /// The body of an array value: element type, count, elements.
     fn array_value(&mut self, key: &str, depth: u32) -> Result<GgufValue> {
         if depth >= MAX_NESTING {
-            return Err(GgufError::NestingTooDeep {
-                key: key.to_owned(),
-            });
+            return Err(GgufError::NestingTooDeep { key: key.to_owned() });
         }
         let what = || format!("array header of metadata key {key:?}");
         let elem_type = self.u32(what)?;
@@ -867,29 +754,18 @@ impl<'a> Reader<'a> {
         let mut shape = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
             let dim = self.u64(|| format!("dimensions of tensor {name:?}"))?;
-            let dim = usize::try_from(dim).map_err(|_| GgufError::InvalidTensor {
-                name: name.clone(),
-                reason: format!("dimension {dim} does not fit in memory"),
-            })?;
+            let dim =
+                usize::try_from(dim).map_err(|_| GgufError::InvalidTensor { name: name.clone(), reason: format!("dimension {dim} does not fit in memory") })?;
             shape.push(dim);
         }
         shape.reverse(); // GGUF lists dims innermost first; we store row-major.
-        if shape
-            .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))
-            .is_none()
-        {
+        if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none() {
             let reason = format!("element count of shape {shape:?} overflows");
             return Err(GgufError::InvalidTensor { name, reason });
         }
         let ggml_type = GgmlType(self.u32(|| format!("type of tensor {name:?}"))?);
         let offset = self.u64(|| format!("data offset of tensor {name:?}"))?;
-        Ok(TensorInfo {
-            name,
-            shape,
-            ggml_type,
-            offset,
-        })
+        Ok(TensorInfo { name, shape, ggml_type, offset })
     }
 }
 
@@ -902,15 +778,9 @@ impl<'a> Reader<'a> {
 /// either side is ignored, never read out of bounds.
 fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Option<()> {
     match ty {
-        GgmlType::F32 => blocks(src, dst, |b: &[u8; 4], [y]: &mut [f32; 1]| {
-            *y = f32::from_le_bytes(*b)
-        }),
-        GgmlType::F16 => blocks(src, dst, |&b: &[u8; 2], [y]: &mut [f32; 1]| {
-            *y = f16::from_le_bytes(b).to_f32()
-        }),
-        GgmlType::BF16 => blocks(src, dst, |&b: &[u8; 2], [y]: &mut [f32; 1]| {
-            *y = bf16::from_le_bytes(b).to_f32()
-        }),
+        GgmlType::F32 => blocks(src, dst, |b: &[u8; 4], [y]: &mut [f32; 1]| *y = f32::from_le_bytes(*b)),
+        GgmlType::F16 => blocks(src, dst, |&b: &[u8; 2], [y]: &mut [f32; 1]| *y = f16::from_le_bytes(b).to_f32()),
+        GgmlType::BF16 => blocks(src, dst, |&b: &[u8; 2], [y]: &mut [f32; 1]| *y = bf16::from_le_bytes(b).to_f32()),
         GgmlType::Q8_0 => blocks(src, dst, q8_0),
         GgmlType::Q4_0 => blocks(src, dst, q4_0),
         GgmlType::Q4_1 => blocks(src, dst, q4_1),
@@ -925,11 +795,7 @@ fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Option<()> {
 }
 
 /// Applies `decode` to each `B`-byte block of `src` and `N`-element block of `dst`.
-fn blocks<const B: usize, const N: usize>(
-    src: &[u8],
-    dst: &mut [f32],
-    decode: impl Fn(&[u8; B], &mut [f32; N]),
-) {
+fn blocks<const B: usize, const N: usize>(src: &[u8], dst: &mut [f32], decode: impl Fn(&[u8; B], &mut [f32; N])) {
     let (src, _) = src.as_chunks::<B>();
     let (dst, _) = dst.as_chunks_mut::<N>();
     for (block, out) in src.iter().zip(dst) {
@@ -973,10 +839,7 @@ fn q4_1(&[d0, d1, m0, m1, ref qs @ ..]: &[u8; 20], y: &mut [f32; 32]) {
 
 /// The fifth bits of Q5 element `j` (low half) and `j + 16` (high half), as `0` or `16`.
 fn fifth_bits(qh: u32, j: usize) -> (u8, u8) {
-    (
-        ((qh >> j) << 4 & 0x10) as u8,
-        ((qh >> (j + 12)) & 0x10) as u8,
-    )
+    (((qh >> j) << 4 & 0x10) as u8, ((qh >> (j + 12)) & 0x10) as u8)
 }
 
 /// `{ f16 d; u32 qh; u8 qs[16] }`: `y = ((nibble | bit4) - 16) * d`.
@@ -991,11 +854,7 @@ fn q5_0(&[d0, d1, h0, h1, h2, h3, ref qs @ ..]: &[u8; 22], y: &mut [f32; 32]) {
 
 /// `{ f16 d, m; u32 qh; u8 qs[16] }`: `y = (nibble | bit4) * d + m`.
 fn q5_1(&[d0, d1, m0, m1, h0, h1, h2, h3, ref qs @ ..]: &[u8; 24], y: &mut [f32; 32]) {
-    let (d, m, qh) = (
-        f16_at(d0, d1),
-        f16_at(m0, m1),
-        u32::from_le_bytes([h0, h1, h2, h3]),
-    );
+    let (d, m, qh) = (f16_at(d0, d1), f16_at(m0, m1), u32::from_le_bytes([h0, h1, h2, h3]));
     let v = |q: u8| f32::from(q) * d + m;
     nibbles(qs, y, |j, lo, hi| {
         let (h_lo, h_hi) = fifth_bits(qh, j);
@@ -1005,14 +864,7 @@ fn q5_1(&[d0, d1, m0, m1, h0, h1, h2, h3, ref qs @ ..]: &[u8; 24], y: &mut [f32;
 
 /// ggml's `get_scale_min_k4`: 6-bit scale and min of sub-block `j` (0..8) from 12 packed bytes.
 fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
-    if j < 4 {
-        (q[j] & 63, q[j + 4] & 63)
-    } else {
-        (
-            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
-            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
-        )
-    }
+    if j < 4 { (q[j] & 63, q[j + 4] & 63) } else { ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4)) }
 }
 
 /// Scale and min of each of the 8 sub-blocks of 32 of a Q4_K/Q5_K super-block.
@@ -1030,11 +882,7 @@ fn q4_k(&[d0, d1, m0, m1, ref rest @ ..]: &[u8; 144], y: &mut [f32; 256]) {
         return;
     };
     let sub = k4_scales(f16_at(d0, d1), f16_at(m0, m1), scales);
-    let groups = y
-        .as_chunks_mut::<64>()
-        .0
-        .iter_mut()
-        .zip(qs.as_chunks::<32>().0);
+    let groups = y.as_chunks_mut::<64>().0.iter_mut().zip(qs.as_chunks::<32>().0);
     for ((y, qs), &[(d1, m1), (d2, m2)]) in groups.zip(sub.as_chunks::<2>().0) {
         let (lo, hi) = y.split_at_mut(32);
         for ((lo, hi), &q) in lo.iter_mut().zip(hi).zip(qs) {
@@ -1054,11 +902,7 @@ fn q5_k(&[d0, d1, m0, m1, ref rest @ ..]: &[u8; 176], y: &mut [f32; 256]) {
         return;
     };
     let sub = k4_scales(f16_at(d0, d1), f16_at(m0, m1), scales);
-    let groups = y
-        .as_chunks_mut::<64>()
-        .0
-        .iter_mut()
-        .zip(qs.as_chunks::<32>().0);
+    let groups = y.as_chunks_mut::<64>().0.iter_mut().zip(qs.as_chunks::<32>().0);
     for (g, ((y, qs), &[(d1, m1), (d2, m2)])) in groups.zip(sub.as_chunks::<2>().0).enumerate() {
         let (lo, hi) = y.split_at_mut(32);
         for (((lo, hi), &q), &h) in lo.iter_mut().zip(hi).zip(qs).zip(qh) {
@@ -1086,10 +930,7 @@ fn q6_k(block: &[u8; 210], y: &mut [f32; 256]) {
     };
     let d = f16_at(d0, d1);
     let halves = y.as_chunks_mut::<128>().0.iter_mut();
-    let halves = halves
-        .zip(ql.as_chunks::<64>().0)
-        .zip(qh.as_chunks::<32>().0)
-        .zip(scales.as_chunks::<8>().0);
+    let halves = halves.zip(ql.as_chunks::<64>().0).zip(qh.as_chunks::<32>().0).zip(scales.as_chunks::<8>().0);
     for (((y, ql), qh), sc) in halves {
         let sc: [f32; 8] = sc.map(|s| d * f32::from(s as i8));
         for l in 0..32 {
@@ -1111,10 +952,7 @@ fn q6_k(block: &[u8; 210], y: &mut [f32; 256]) {
 mod tests {
     use super::*;
 
-    const FIXTURE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/gguf_quants/quants.gguf"
-    );
+    const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gguf_quants/quants.gguf");
 
     fn fixture() -> GgufFile<Vec<u8>> {
         let bytes = std::fs::read(FIXTURE).expect("fixture quants.gguf (see its README)");
@@ -1143,10 +981,7 @@ mod tests {
             let (got_shape, got) = file.tensor_f32(name).unwrap();
             let (want_shape, want) = file.tensor_f32(&format!("{name}.expected")).unwrap();
             assert_eq!(got_shape, want_shape, "{name}");
-            let mismatch = got
-                .iter()
-                .zip(&want)
-                .position(|(a, b)| a.to_bits() != b.to_bits());
+            let mismatch = got.iter().zip(&want).position(|(a, b)| a.to_bits() != b.to_bits());
             assert_eq!(mismatch, None, "{name}: first mismatch {mismatch:?}");
             assert!(got.iter().all(|v| v.is_finite()), "{name}");
         }
@@ -1159,10 +994,7 @@ mod tests {
         assert_eq!(file.version(), 3);
         assert_eq!(file.alignment(), 64);
         let debug = format!("{file:?}");
-        assert!(
-            debug.contains("tensors: 22") && debug.len() < 200,
-            "{debug}"
-        );
+        assert!(debug.contains("tensors: 22") && debug.len() < 200, "{debug}");
         assert_eq!(file.data_offset() % 64, 0);
         let m = file.metadata();
         assert_eq!(m.get_str("general.architecture").unwrap(), "test");
@@ -1181,21 +1013,9 @@ mod tests {
         assert_eq!(m.get_str("test.string").unwrap(), "naïve ✓");
         assert_eq!(m.get_i32_array("test.i32_array").unwrap(), [1, -2, 3]);
         assert_eq!(m.get_str_array("test.str_array").unwrap(), ["a", "bc", ""]);
-        assert_eq!(
-            m.get_f32_array("test.u64_array").unwrap(),
-            [1.0, 1099511627776.0]
-        );
+        assert_eq!(m.get_f32_array("test.u64_array").unwrap(), [1.0, 1099511627776.0]);
         let nested = m.get_array("test.nested_array").unwrap();
-        let nested: Vec<Vec<i32>> = nested
-            .iter()
-            .map(|a| {
-                a.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_i64().unwrap() as i32)
-                    .collect()
-            })
-            .collect();
+        let nested: Vec<Vec<i32>> = nested.iter().map(|a| a.as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as i32).collect()).collect();
         assert_eq!(nested, [vec![1, 2], vec![3]]);
     }
 
@@ -1203,20 +1023,11 @@ mod tests {
     fn metadata_errors_name_the_key() {
         let file = fixture();
         let err = file.get_u64("no.such.key").unwrap_err();
-        assert!(
-            matches!(&err, GgufError::MissingKey(k) if k == "no.such.key"),
-            "{err}"
-        );
+        assert!(matches!(&err, GgufError::MissingKey(k) if k == "no.such.key"), "{err}");
         let err = file.get_u64("test.i8").unwrap_err().to_string();
         assert!(err.contains("test.i8") && err.contains("i8"), "{err}");
-        let err = file
-            .get_str_array("test.i32_array")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("test.i32_array") && err.contains("array of i32"),
-            "{err}"
-        );
+        let err = file.get_str_array("test.i32_array").unwrap_err().to_string();
+        assert!(err.contains("test.i32_array") && err.contains("array of i32"), "{err}");
         let err = file.get_i32_array("test.u32").unwrap_err().to_string();
         assert!(err.contains("u32"), "{err}");
         let err = file.tensor_f32("nope").unwrap_err();
@@ -1233,17 +1044,11 @@ mod tests {
         assert_eq!(v2.version(), 2);
         assert_eq!(v2.metadata(), v3.metadata());
         assert_eq!(v2.tensors(), v3.tensors());
-        assert_eq!(
-            v2.tensor_f32("q4_k").unwrap(),
-            v3.tensor_f32("q4_k").unwrap()
-        );
+        assert_eq!(v2.tensor_f32("q4_k").unwrap(), v3.tensor_f32("q4_k").unwrap());
     }
 
     /// Builds a GGUF byte stream (v3, default alignment) for error-path tests.
-    fn write_gguf(
-        kvs: &[(&str, GgufValue)],
-        tensors: &[(&str, &[u64], GgmlType, &[u8])],
-    ) -> Vec<u8> {
+    fn write_gguf(kvs: &[(&str, GgufValue)], tensors: &[(&str, &[u64], GgmlType, &[u8])]) -> Vec<u8> {
         fn string(out: &mut Vec<u8>, s: &str) {
             out.extend((s.len() as u64).to_le_bytes());
             out.extend(s.as_bytes());
@@ -1305,10 +1110,7 @@ mod tests {
             offset = (offset + data.len() as u64).next_multiple_of(DEFAULT_ALIGNMENT);
         }
         for (_, _, _, data) in tensors {
-            out.resize(
-                (out.len() as u64).next_multiple_of(DEFAULT_ALIGNMENT) as usize,
-                0,
-            );
+            out.resize((out.len() as u64).next_multiple_of(DEFAULT_ALIGNMENT) as usize, 0);
             out.extend(*data);
         }
         out
@@ -1316,30 +1118,16 @@ mod tests {
 
     /// A small valid file: metadata of several kinds and two tensors.
     fn small_file() -> Vec<u8> {
-        let f32s: Vec<u8> = (0..8)
-            .flat_map(|i| (i as f32 * 0.5).to_le_bytes())
-            .collect();
-        let q8: Vec<u8> = [0x00, 0x3c]
-            .into_iter()
-            .chain((0..32).map(|i| i as u8))
-            .collect();
+        let f32s: Vec<u8> = (0..8).flat_map(|i| (i as f32 * 0.5).to_le_bytes()).collect();
+        let q8: Vec<u8> = [0x00, 0x3c].into_iter().chain((0..32).map(|i| i as u8)).collect();
         write_gguf(
             &[
                 ("general.architecture", GgufValue::String("llama".into())),
-                (
-                    "a.list",
-                    GgufValue::Array(vec![GgufValue::String("x".into()); 3]),
-                ),
-                (
-                    "a.nested",
-                    GgufValue::Array(vec![GgufValue::Array(vec![GgufValue::I32(7)])]),
-                ),
+                ("a.list", GgufValue::Array(vec![GgufValue::String("x".into()); 3])),
+                ("a.nested", GgufValue::Array(vec![GgufValue::Array(vec![GgufValue::I32(7)])])),
                 ("a.f", GgufValue::F32(0.25)),
             ],
-            &[
-                ("w", &[4, 2], GgmlType::F32, &f32s),
-                ("q", &[32], GgmlType::Q8_0, &q8),
-            ],
+            &[("w", &[4, 2], GgmlType::F32, &f32s), ("q", &[32], GgmlType::Q8_0, &q8)],
         )
     }
 
@@ -1356,14 +1144,7 @@ mod tests {
         assert_eq!(q, (0..32).map(|i| i as f32).collect::<Vec<_>>());
         // Borrowed storage works the same.
         let bytes = small_file();
-        assert_eq!(
-            GgufFile::read(&bytes[..])
-                .unwrap()
-                .tensor_f32("w")
-                .unwrap()
-                .1,
-            w
-        );
+        assert_eq!(GgufFile::read(&bytes[..]).unwrap().tensor_f32("w").unwrap().1, w);
     }
 
     /// Parses and decodes every tensor; any error is fine, a panic is not.
@@ -1380,20 +1161,12 @@ mod tests {
         for bytes in [small_file(), std::fs::read(FIXTURE).unwrap()] {
             assert!(parse_all(&bytes).is_ok());
             let file = GgufFile::read(&bytes[..]).unwrap();
-            let data_end = file
-                .tensors()
-                .iter()
-                .map(|t| file.data_offset() + t.offset + t.byte_len().unwrap() as u64)
-                .max()
-                .unwrap();
+            let data_end = file.tensors().iter().map(|t| file.data_offset() + t.offset + t.byte_len().unwrap() as u64).max().unwrap();
             let header_end = file.data_offset() as usize;
             let cuts = (0..header_end).chain((header_end..bytes.len()).step_by(97));
             for cut in cuts {
                 let result = parse_all(&bytes[..cut]);
-                assert!(
-                    result.is_err() || cut as u64 >= data_end,
-                    "cut at {cut} parsed"
-                );
+                assert!(result.is_err() || cut as u64 >= data_end, "cut at {cut} parsed");
             }
         }
     }
@@ -1403,14 +1176,7 @@ mod tests {
         let bytes = small_file();
         let header_end = GgufFile::read(&bytes[..]).unwrap().data_offset() as usize;
         for pos in 0..header_end {
-            for patch in [
-                0x00,
-                0xFF,
-                0x7F,
-                0x80,
-                bytes[pos] ^ 0x01,
-                bytes[pos].wrapping_add(1),
-            ] {
+            for patch in [0x00, 0xFF, 0x7F, 0x80, bytes[pos] ^ 0x01, bytes[pos].wrapping_add(1)] {
                 let mut bad = bytes.clone();
                 bad[pos] = patch;
                 let _ = parse_all(&bad);
@@ -1418,12 +1184,7 @@ mod tests {
         }
         // Every 8-byte field overwritten with an absurd value.
         for pos in 0..header_end.saturating_sub(8) {
-            for huge in [
-                u64::MAX,
-                1 << 60,
-                1_000_000_000_000_000_000,
-                u32::MAX as u64 + 1,
-            ] {
+            for huge in [u64::MAX, 1 << 60, 1_000_000_000_000_000_000, u32::MAX as u64 + 1] {
                 let mut bad = bytes.clone();
                 bad[pos..pos + 8].copy_from_slice(&huge.to_le_bytes());
                 let _ = parse_all(&bad);
@@ -1447,44 +1208,15 @@ mod tests {
         let mut many = good.clone();
         many[8..16].copy_from_slice(&1_000_000_000_000_000_000u64.to_le_bytes());
         let e = err(&many);
-        assert!(
-            matches!(
-                e,
-                GgufError::AbsurdCount {
-                    what: "tensors",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, GgufError::AbsurdCount { what: "tensors", .. }), "{e}");
 
         let no_tensors = write_gguf(&[("general.name", GgufValue::String("x".into()))], &[]);
         let e = err(&no_tensors[..40]);
-        assert!(
-            matches!(
-                &e,
-                GgufError::Truncated {
-                    offset: 32,
-                    needed: 12,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        assert!(
-            e.to_string()
-                .contains("truncated while reading metadata key"),
-            "{e}"
-        );
+        assert!(matches!(&e, GgufError::Truncated { offset: 32, needed: 12, .. }), "{e}");
+        assert!(e.to_string().contains("truncated while reading metadata key"), "{e}");
 
-        let e = GgufFile::read(&good[..good.len() - 1])
-            .unwrap()
-            .tensor_f32("q")
-            .unwrap_err();
-        assert!(
-            matches!(&e, GgufError::TensorOutOfBounds { name, .. } if name == "q"),
-            "{e}"
-        );
+        let e = GgufFile::read(&good[..good.len() - 1]).unwrap().tensor_f32("q").unwrap_err();
+        assert!(matches!(&e, GgufError::TensorOutOfBounds { name, .. } if name == "q"), "{e}");
 
         let bad_utf8 = write_gguf(&[("k", GgufValue::String("\u{e9}".into()))], &[]);
         let mut bad_utf8 = bad_utf8;
@@ -1493,15 +1225,8 @@ mod tests {
         assert!(matches!(err(&bad_utf8), GgufError::InvalidUtf8 { .. }));
 
         let unsupported = write_gguf(&[], &[("t", &[256], GgmlType(10), &[0; 84])]);
-        let e = GgufFile::read(unsupported)
-            .unwrap()
-            .tensor_f32("t")
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("\"t\" has unsupported type Q2_K (type id 10)"),
-            "{e}"
-        );
+        let e = GgufFile::read(unsupported).unwrap().tensor_f32("t").unwrap_err();
+        assert!(e.to_string().contains("\"t\" has unsupported type Q2_K (type id 10)"), "{e}");
 
         let ragged = write_gguf(&[], &[("t", &[16], GgmlType::Q8_0, &[0; 34])]);
         let e = GgufFile::read(ragged).unwrap().tensor_f32("t").unwrap_err();
@@ -1517,10 +1242,7 @@ mod tests {
         for _ in 0..=MAX_NESTING {
             deep = GgufValue::Array(vec![deep]);
         }
-        assert!(matches!(
-            err(&write_gguf(&[("k", deep)], &[])),
-            GgufError::NestingTooDeep { .. }
-        ));
+        assert!(matches!(err(&write_gguf(&[("k", deep)], &[])), GgufError::NestingTooDeep { .. }));
     }
 
     // ---- the real model, when present ----------------------------------------------------
@@ -1548,27 +1270,9 @@ mod tests {
         // gguf.quants.dequantize in gguf-py 0.19.0.
         type Case = (&'static str, GgmlType, [usize; 2], [u32; 4], [u32; 2]);
         let cases: [Case; 3] = [
-            (
-                "token_embd.weight",
-                GgmlType::Q8_0,
-                [49152, 576],
-                [0xbdda3400, 0x3d071400, 0x3d456c00, 0xbcbb0800],
-                [0xbdf58b00, 0xbd2ad000],
-            ),
-            (
-                "blk.0.attn_q.weight",
-                GgmlType::Q4_1,
-                [576, 576],
-                [0xbdc54000, 0x3e212000, 0xbdc54000, 0xbf3b0000],
-                [0xbe197000, 0xbe830000],
-            ),
-            (
-                "blk.0.ffn_down.weight",
-                GgmlType::Q4_1,
-                [576, 1536],
-                [0xbea96000, 0x3eb13000, 0x3d9a4000, 0xbeeeb000],
-                [0xbdb89800, 0xbe39b800],
-            ),
+            ("token_embd.weight", GgmlType::Q8_0, [49152, 576], [0xbdda3400, 0x3d071400, 0x3d456c00, 0xbcbb0800], [0xbdf58b00, 0xbd2ad000]),
+            ("blk.0.attn_q.weight", GgmlType::Q4_1, [576, 576], [0xbdc54000, 0x3e212000, 0xbdc54000, 0xbf3b0000], [0xbe197000, 0xbe830000]),
+            ("blk.0.ffn_down.weight", GgmlType::Q4_1, [576, 1536], [0xbea96000, 0x3eb13000, 0x3d9a4000, 0xbeeeb000], [0xbdb89800, 0xbe39b800]),
         ];
         for (name, ty, shape, head, tail) in cases {
             assert_eq!(file.tensor_info(name).unwrap().ggml_type, ty, "{name}");
@@ -1591,10 +1295,7 @@ mod tests {
         for name in file.tensor_names() {
             n += file.tensor_f32(name).unwrap().1.len();
         }
-        eprintln!(
-            "SmolLM2: header {parsed:?}, {n} values dequantised in {:?}",
-            start.elapsed()
-        );
+        eprintln!("SmolLM2: header {parsed:?}, {n} values dequantised in {:?}", start.elapsed());
         assert_eq!(n, 134_515_008);
     }
 }

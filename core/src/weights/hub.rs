@@ -22,11 +22,10 @@ pub fn download_model(spec: &str) -> Result<PathBuf> {
     let repo = Repo::with_revision(id.clone(), RepoType::Model, revision.clone());
     let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     let cache = Cache::from_env();
-    let get: Box<dyn Fn(&str) -> Result<PathBuf>> = if offline {
+    type Getter = Box<dyn Fn(&str) -> Result<PathBuf>>;
+    let get: Getter = if offline {
         let cached = cache.repo(repo.clone());
-        Box::new(move |f: &str| {
-            cached.get(f).ok_or_else(|| Error::Hub(format!("{id}@{revision}: `{f}` is not in the cache and HF_HUB_OFFLINE is set")))
-        })
+        Box::new(move |f: &str| cached.get(f).ok_or_else(|| Error::Hub(format!("{id}@{revision}: `{f}` is not in the cache and HF_HUB_OFFLINE is set"))))
     } else {
         let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()).or_else(|| cache.token());
         let api = ApiBuilder::from_env()

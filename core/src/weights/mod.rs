@@ -48,12 +48,13 @@ impl Bytes {
     /// time instead of staying mapped in whole beside its copy on the device. A no-op for owned bytes.
     pub fn release(&self, range: std::ops::Range<usize>) {
         #[cfg(all(feature = "native", unix))]
-        if let Bytes::Mapped(map) = self {
-            if range.end <= map.len() && range.start < range.end {
-                // SAFETY: the map is a read-only file mapping; MADV_DONTNEED only drops its pages from
-                // this process, and any later read faults them in from the unchanged file.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.end - range.start) };
-            }
+        if let Bytes::Mapped(map) = self
+            && range.end <= map.len()
+            && range.start < range.end
+        {
+            // SAFETY: the map is a read-only file mapping; MADV_DONTNEED only drops its pages from
+            // this process, and any later read faults them in from the unchanged file.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.end - range.start) };
         }
         #[cfg(not(all(feature = "native", unix)))]
         let _ = range;

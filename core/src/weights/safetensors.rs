@@ -20,8 +20,8 @@ impl SafetensorsFile {
     /// Parses the header of `bytes`; `name` is used in error messages.
     pub fn from_bytes(name: impl Into<String>, bytes: Bytes) -> Result<Self> {
         let name = name.into();
-        let (header_len, metadata) = safetensors::SafeTensors::read_metadata(bytes.as_ref())
-            .map_err(|e| Error::Safetensors { path: name.clone(), message: e.to_string() })?;
+        let (header_len, metadata) =
+            safetensors::SafeTensors::read_metadata(bytes.as_ref()).map_err(|e| Error::Safetensors { path: name.clone(), message: e.to_string() })?;
         Ok(Self { name, bytes, data_start: 8 + header_len, metadata })
     }
 
@@ -93,8 +93,7 @@ pub fn shard_files(index_json: &str, path: &str) -> Result<Vec<String>> {
     struct Index {
         weight_map: HashMap<String, String>,
     }
-    let index: Index = serde_json::from_str(index_json)
-        .map_err(|e| Error::Safetensors { path: path.to_string(), message: format!("bad shard index: {e}") })?;
+    let index: Index = serde_json::from_str(index_json).map_err(|e| Error::Safetensors { path: path.to_string(), message: format!("bad shard index: {e}") })?;
     let mut files: Vec<String> = index.weight_map.into_values().collect();
     files.sort();
     files.dedup();

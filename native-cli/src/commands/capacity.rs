@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
-use cram_core::data::{Text, load_texts, random_words};
+use cram_core::data::{Text, load_texts_field, random_words};
 use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 
@@ -91,7 +91,7 @@ impl Observer for RecordWriter {
 /// The texts of a sweep, tokenized: from --data, or random words long enough for `max_len` tokens.
 pub fn sweep_texts(lm: &LoadedModel, args: &TextsArgs, samples: usize, max_len: usize, seed: u64) -> Result<Vec<(String, Vec<u32>)>> {
     let texts: Vec<Text> = match (&args.data, &args.random_words) {
-        (Some(d), _) => load_texts(d)?,
+        (Some(d), _) => load_texts_field(d, &args.text_field)?,
         (None, Some(v)) => {
             let vocab = random_words::parse_vocab(&std::fs::read_to_string(v).with_context(|| format!("cannot read {}", v.display()))?);
             random_words::random_word_texts(&vocab, samples, max_len * 2, seed)?
@@ -182,9 +182,9 @@ pub fn sweep(
 }
 
 /// Prints the table of `out` and writes its plots into `plot`.
-pub fn report(out: &Path, plot: Option<&Path>) -> Result<()> {
+pub fn report(out: &Path, plot: Option<&Path>, format: report::Format) -> Result<()> {
     let records = read_records(out)?;
-    out!("{}", report::table(&report::rows(&records)));
+    out!("{}", report::table_as(&report::rows(&records), format));
     if let Some(dir) = plot {
         for p in report::plots(&records, dir)? {
             errln!("wrote {}", p.display());
@@ -211,7 +211,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
     let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())?;
-    report(&args.run.out, args.run.plot.as_deref())?;
+    report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     Ok(sweep_exit(finished, &args.run.out))
 }
 
@@ -240,7 +240,7 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode> {
     cram_core::format::write_atomic(&args.output, out.as_bytes())?;
     errln!("{} result(s) from {} file(s) into {}", all.len(), args.inputs.len(), args.output.display());
     if args.table {
-        out!("{}", report::table(&report::rows(&all)));
+        out!("{}", report::table_as(&report::rows(&all), args.format));
     }
     Ok(ExitCode::SUCCESS)
 }

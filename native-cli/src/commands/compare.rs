@@ -42,7 +42,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             break;
         }
     }
-    report(&args.run.out, args.run.plot.as_deref())?;
+    report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     outln!();
     out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
     Ok(super::capacity::sweep_exit(finished, &args.run.out))

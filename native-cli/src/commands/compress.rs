@@ -12,7 +12,7 @@ use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::schedule::Schedule;
 use cram_core::optim::trainer::{StopReason, TextJob, cram_texts};
 
-use crate::cli::{CompressArgs, LayoutArg, MethodArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg, InitArg};
+use crate::cli::{CompressArgs, InitArg, LayoutArg, MethodArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
 use crate::progress::Progress;
 
 /// The checked recipe of the flags.
@@ -146,7 +146,10 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
         }
         outln!(
             "token gain {:.1}  information gain {:.1} bits  capacity utilisation {:.3} of {:.0} tokens",
-            m.token_gain, m.information_gain_bits, m.capacity_utilization, m.theoretical_capacity_tokens
+            m.token_gain,
+            m.information_gain_bits,
+            m.capacity_utilization,
+            m.theoretical_capacity_tokens
         );
     }
     let ok = match cfg.protocol {

@@ -47,10 +47,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         outln!("context      {}", c.max_position_embeddings());
         outln!("parameters   {:.1}M", c.parameters() as f64 / 1e6);
         outln!("dtype        {} on {} (file: {})", lm.precision, args.model.device_name(), lm.identity.file_dtype);
-        outln!(
-            "loaded in    {load_seconds:.1} s, peak host memory {}",
-            peak.map_or("unknown on this OS".into(), |b| format!("{:.2} GB", b as f64 / 1e9))
-        );
+        outln!("loaded in    {load_seconds:.1} s, peak host memory {}", peak.map_or("unknown on this OS".into(), |b| format!("{:.2} GB", b as f64 / 1e9)));
         outln!("capacity     {capacity:.0} tokens per vector (d * 16 / log2 V)");
     }
     Ok(ExitCode::SUCCESS)
@@ -87,8 +84,19 @@ fn cram_file(path: &std::path::Path, json: bool) -> Result<ExitCode> {
         outln!("holds        {holds}, {} tokens of text", f.tokens);
         outln!("method       {} ({:?} layout, {:?} protocol), made in {} by {}", f.method, f.layout, f.protocol, f.precision, f.created_by);
         outln!("model        {} from {} (file dtype {})", f.model.family, f.model.source, f.model.file_dtype);
-        outln!("             config {}, weights {}, tokenizer {}", short(&f.model.config_hash), short(&f.model.weights_fingerprint), short(&f.model.tokenizer_fingerprint));
-        outln!("result       {} steps, teacher-forced accuracy {:.4}, greedy-exact {}, information gain {:.1} bits", m.steps, m.teacher_forced_accuracy, m.greedy_exact, m.information_gain_bits);
+        outln!(
+            "             config {}, weights {}, tokenizer {}",
+            short(&f.model.config_hash),
+            short(&f.model.weights_fingerprint),
+            short(&f.model.tokenizer_fingerprint)
+        );
+        outln!(
+            "result       {} steps, teacher-forced accuracy {:.4}, greedy-exact {}, information gain {:.1} bits",
+            m.steps,
+            m.teacher_forced_accuracy,
+            m.greedy_exact,
+            m.information_gain_bits
+        );
         outln!("text sha256  {}", f.text_sha256);
     }
     Ok(ExitCode::SUCCESS)

@@ -67,7 +67,16 @@ pub fn run(args: PlanArgs) -> Result<ExitCode> {
         outln!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("{} ({}, {} layers, d {}), {} tokens x {} text(s), {} weights and activations", args.model, config.family(), config.num_layers(), config.hidden_size(), args.tokens, args.batch, args.dtype);
+    outln!(
+        "{} ({}, {} layers, d {}), {} tokens x {} text(s), {} weights and activations",
+        args.model,
+        config.family(),
+        config.num_layers(),
+        config.hidden_size(),
+        args.tokens,
+        args.batch,
+        args.dtype
+    );
     outln!("  positions per text      {}", p.positions);
     outln!("  weights                 {}", gb(p.weights_bytes));
     outln!("  activations             {}  (checkpointed per layer: {})", gb(p.activations_bytes), gb(p.activations_checkpointed_bytes));
