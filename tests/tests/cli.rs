@@ -345,3 +345,25 @@ fn checkpointing_takes_the_same_steps_to_the_same_vectors() {
     let err = dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--checkpoint", "--method", "lora"]).expect_code(2);
     assert!(err.stderr.contains("--checkpoint") && err.stderr.lines().count() == 1, "{}", err.stderr);
 }
+
+/// `scripts/cram_decode.py` decodes a `.cram` file with Hugging Face transformers alone (the vectors
+/// prepended as `inputs_embeds`) to the same text as `cram decompress`. Runs where the reference venv
+/// exists (`scripts/reference/make_fixtures.sh` makes `.venv-ref/`; CI has none) and skips elsewhere.
+#[test]
+fn a_cram_file_decodes_with_transformers_too() {
+    let python = root().join(".venv-ref/bin/python");
+    if !python.exists() {
+        eprintln!("skipping: {} not found (scripts/reference/make_fixtures.sh creates it)", python.display());
+        return;
+    }
+    let dir = Dir::new();
+    compress_tiny(&dir, "t.cram");
+    let model = tiny_model();
+    let ours = dir.cram(&["decompress", "t.cram", "--model", &model]).expect_code(0).stdout;
+    let script = root().join("scripts/cram_decode.py");
+    let out = std::process::Command::new(&python).arg(&script).args(["t.cram", "--model", &model]).current_dir(dir.path("")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), ours);
+    assert!(stderr.contains("sha256 matches: 6 tokens"), "{stderr}");
+}
