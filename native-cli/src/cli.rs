@@ -109,6 +109,10 @@ pub struct CompareArgs {
     pub methods: Vec<MethodArg>,
     #[command(flatten)]
     pub run: SweepRunArgs,
+    /// Run only slice i of n (0-based) of every method's runs, e.g. 3/8 for one job of a SLURM
+    /// array; `cram merge` joins the shards' files.
+    #[arg(long)]
+    pub shard: Option<String>,
     /// The recipe; --method is ignored (see --methods), --rank applies to lowdim and lora.
     #[command(flatten)]
     pub recipe: RecipeArgs,

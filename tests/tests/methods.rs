@@ -193,4 +193,18 @@ fn compare_runs_every_method_on_the_same_texts() {
     // Resumed: nothing left to do, the same table.
     let again = dir.cram(&args).expect_code(0);
     assert!(again.stderr.contains("0 run(s) to do"), "{}", again.stderr);
+    // Two shards of the same comparison merge into the whole.
+    let shard = |i: &str, out: &str| {
+        let mut a: Vec<&str> = args.iter().copied().filter(|a| *a != "--plot" && *a != "plots").collect();
+        let at = a.iter().position(|x| *x == "cmp.jsonl").unwrap();
+        a[at] = out;
+        a.extend(["--shard", i]);
+        dir.cram(&a).expect_code(0)
+    };
+    shard("0/2", "s0.jsonl");
+    shard("1/2", "s1.jsonl");
+    dir.cram(&["merge", "s0.jsonl", "s1.jsonl", "-o", "s.jsonl"]).expect_code(0);
+    let count = |f: &str| std::fs::read_to_string(dir.path(f)).unwrap().lines().count();
+    assert!(count("s0.jsonl") > 0 && count("s1.jsonl") > 0);
+    assert_eq!(count("s.jsonl"), 5 * 2 * 2);
 }

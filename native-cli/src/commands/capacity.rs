@@ -41,7 +41,7 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>> {
 }
 
 /// `"i/n"` → `(i, n)`.
-fn parse_shard(s: &str) -> Result<(usize, usize)> {
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
     let parsed = s.split_once('/').and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
     match parsed {
         Some((i, n)) if n > 0 && i < n => Ok((i, n)),
@@ -165,7 +165,7 @@ pub fn sweep(
     }
     errln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
     let file = std::fs::OpenOptions::new().create(true).append(true).open(out).with_context(|| format!("cannot write {}", out.display()))?;
-    let mut writer = RecordWriter { progress: Progress::new(), tag, file, error: None, written: 0 };
+    let mut writer = RecordWriter { progress: Progress::with_total(plan.len()), tag, file, error: None, written: 0 };
     let mut cfg = cfg.clone();
     for &mem in mems {
         let jobs: Vec<TextJob> = plan.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();

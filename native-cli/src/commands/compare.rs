@@ -29,6 +29,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             super::compress::cram_config(&r)
         })
         .collect::<Result<Vec<_>>>()?;
+    let shard = args.shard.as_deref().map(super::capacity::parse_shard).transpose()?;
     let lm = super::load_model(&args.model)?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
@@ -37,7 +38,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     }
     let mut finished = true;
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, None, &args.run.out, &args.model.device_name())? {
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())? {
             finished = false;
             break;
         }
