@@ -75,6 +75,10 @@ pub struct SweepRunArgs {
     /// with their 95 % confidence half-width.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
+    /// Results of the same method made otherwise (another model, recipe, dtype or device) already
+    /// in --out: keep both, as separate groups of the tables and plots, instead of refusing.
+    #[arg(long)]
+    pub separate: bool,
 }
 
 /// Where the texts of a sweep come from.

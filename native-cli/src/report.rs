@@ -141,11 +141,53 @@ pub enum Format {
     Json,
 }
 
-/// Rows grouped by method, vectors, then length.
+/// The group of each record in tables and plots: its method, and where one file holds runs of a
+/// method made otherwise (another model, recipe, dtype, device; `--separate`), the method with the
+/// number of its run, `memory [2]`, in the order the runs first appear. [`legend`] says what differs.
+pub fn groups(records: &[Record]) -> Vec<String> {
+    let mut runs: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for r in records {
+        let tag = r.run.as_ref().map_or(String::new(), |t| t.to_string());
+        let seen = runs.entry(r.metrics.method.as_str()).or_default();
+        if !seen.contains(&tag) {
+            seen.push(tag);
+        }
+    }
+    records
+        .iter()
+        .map(|r| {
+            let seen = &runs[r.metrics.method.as_str()];
+            if seen.len() < 2 {
+                return r.metrics.method.clone();
+            }
+            let tag = r.run.as_ref().map_or(String::new(), |t| t.to_string());
+            format!("{} [{}]", r.metrics.method, seen.iter().position(|t| *t == tag).expect("seen above") + 1)
+        })
+        .collect()
+}
+
+/// For files that hold several runs of a method: one line per run after the first, naming what
+/// differs from run [1]. Empty otherwise.
+pub fn legend(records: &[Record]) -> String {
+    let labels = groups(records);
+    let mut first: BTreeMap<&str, &serde_json::Value> = BTreeMap::new();
+    let mut out = String::new();
+    let mut shown = std::collections::BTreeSet::new();
+    for (r, label) in records.iter().zip(&labels) {
+        let (Some(tag), true) = (&r.run, label.ends_with(']')) else { continue };
+        let base = *first.entry(r.metrics.method.as_str()).or_insert(tag);
+        if shown.insert(label.clone()) && !std::ptr::eq(base, tag) && base != tag {
+            out += &format!("{label}: differs from {} [1] in {}\n", r.metrics.method, tag_differences(base, tag).join(", "));
+        }
+    }
+    out
+}
+
+/// Rows grouped by method (and run, see [`groups`]), vectors, then length.
 pub fn rows(records: &[Record]) -> Vec<Row> {
     let mut groups: BTreeMap<(String, usize, usize), Vec<&Record>> = BTreeMap::new();
-    for r in records {
-        groups.entry((r.metrics.method.clone(), r.metrics.mem, r.length)).or_default().push(r);
+    for (r, label) in records.iter().zip(self::groups(records)) {
+        groups.entry((label, r.metrics.mem, r.length)).or_default().push(r);
     }
     groups
         .into_iter()
@@ -295,11 +337,12 @@ pub fn method_summary(records: &[Record]) -> String {
     let rows = rows(records);
     let caps = capacities(&rows);
     let mut s = String::from("method       trainable  capacity (acc>=0.99)  capacity (greedy)  token gain  info gain (bits)    steps  seconds  horizon\n");
-    let mut methods: Vec<&str> = records.iter().map(|r| r.metrics.method.as_str()).collect();
+    let labels = groups(records);
+    let mut methods: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
     methods.sort();
     methods.dedup();
     for method in methods {
-        let rs: Vec<&CramMetrics> = records.iter().filter(|r| r.metrics.method == method).map(|r| &r.metrics).collect();
+        let rs: Vec<&CramMetrics> = records.iter().zip(&labels).filter(|(_, l)| *l == method).map(|(r, _)| &r.metrics).collect();
         let n = rs.len() as f64;
         let mean = |f: &dyn Fn(&CramMetrics) -> f64| rs.iter().map(|m| f(m)).sum::<f64>() / n;
         let show = |c: Option<usize>| c.map_or("-".to_string(), |c| c.to_string());

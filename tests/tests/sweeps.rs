@@ -119,8 +119,32 @@ fn a_results_file_of_another_recipe_is_refused_and_merge_keeps_both() {
     run("a.jsonl", "0.1").expect_code(0);
     assert_eq!(lines(&dir, "a.jsonl").len(), 2, "the same recipe resumes: nothing to do");
     run("b.jsonl", "0.2").expect_code(0);
-    dir.cram(&["merge", "a.jsonl", "b.jsonl", "-o", "all.jsonl"]).expect_code(0);
+    let merged = dir.cram(&["merge", "a.jsonl", "b.jsonl", "-o", "all.jsonl", "--table"]).expect_code(0);
     assert_eq!(lines(&dir, "all.jsonl").len(), 4, "both recipes' lines are kept");
+    // The table keeps them apart: one group per recipe, never a mean over both.
+    assert!(merged.stdout.contains("dense [1]") && merged.stdout.contains("dense [2]"), "{}", merged.stdout);
+    // --separate appends the other recipe's runs to the same file as their own group.
+    let sep = dir.cram(&[
+        "capacity",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--lengths",
+        "4",
+        "--samples",
+        "2",
+        "--lr",
+        "0.2",
+        "--max-steps",
+        "300",
+        "--out",
+        "a.jsonl",
+        "--separate",
+    ]);
+    let sep = sep.expect_code(0);
+    assert_eq!(lines(&dir, "a.jsonl").len(), 4);
+    assert!(sep.stdout.contains("dense [2]: differs from dense [1] in recipe.adamw"), "{}", sep.stdout);
 }
 
 /// SIGTERM (SLURM's `scancel`, a preemption) stops a sweep as Ctrl-C does: exit 1, every finished

@@ -12,7 +12,7 @@ use cram_core::data::{Text, load_texts_field, random_words};
 use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 
-use crate::cli::{CapacityArgs, MergeArgs, TextsArgs};
+use crate::cli::{CapacityArgs, MergeArgs, SweepRunArgs, TextsArgs};
 use crate::progress::Progress;
 use crate::report::{self, Record};
 
@@ -116,8 +116,8 @@ pub fn check_sweep(lengths: &[usize], samples: usize, batch: usize) -> Result<()
 }
 
 /// One sweep of a method: each text of `texts` (the first `samples` long enough) at each length with
-/// each vector count, appended to `out` as it finishes; runs already in `out` are skipped. Returns
-/// `false` when stopped by Ctrl-C.
+/// each vector count, appended to `run.out` as it finishes; runs already there are skipped. Returns
+/// `false` when stopped by Ctrl-C or a signal.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep(
     lm: &LoadedModel,
@@ -126,22 +126,24 @@ pub fn sweep(
     texts: &[(String, Vec<u32>)],
     lengths: &[usize],
     samples: usize,
-    batch: usize,
+    run: &SweepRunArgs,
     shard: Option<(usize, usize)>,
-    out: &Path,
     device: &str,
 ) -> Result<bool> {
+    let (batch, out, separate) = (run.batch, run.out.as_path(), run.separate);
     let method = cfg.method.name().to_string();
     let tag = report::run_tag(lm, cfg, device);
     let existing = if out.exists() { read_records(out)? } else { Vec::new() };
     // Lines of the same method made otherwise (another model, recipe, device or version) would mix
     // into the same table: refuse, naming what differs.
-    if let Some(other) = existing.iter().find(|r| r.metrics.method == method && r.run.as_ref() != Some(&tag)) {
+    if let Some(other) = existing.iter().find(|r| r.metrics.method == method && r.run.as_ref() != Some(&tag))
+        && !separate
+    {
         let what = match &other.run {
             Some(t) => report::tag_differences(t, &tag).join(", "),
             None => "they were made by an older cram that did not record its model and recipe".into(),
         };
-        bail!("{} holds {method} results made otherwise: {what}; give another --out", out.display());
+        bail!("{} holds {method} results made otherwise: {what}; give another --out, or --separate to keep both as separate groups", out.display());
     }
     let done: HashSet<_> = existing.iter().map(Record::key).collect();
     let tag_key = tag.to_string();
@@ -185,6 +187,9 @@ pub fn sweep(
 pub fn report(out: &Path, plot: Option<&Path>, format: report::Format) -> Result<()> {
     let records = read_records(out)?;
     out!("{}", report::table_as(&report::rows(&records), format));
+    if format != report::Format::Json {
+        out!("{}", report::legend(&records));
+    }
     if let Some(dir) = plot {
         for p in report::plots(&records, dir)? {
             errln!("wrote {}", p.display());
@@ -210,7 +215,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())?;
+    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())?;
     report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     Ok(sweep_exit(finished, &args.run.out))
 }
@@ -241,6 +246,9 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode> {
     errln!("{} result(s) from {} file(s) into {}", all.len(), args.inputs.len(), args.output.display());
     if args.table {
         out!("{}", report::table_as(&report::rows(&all), args.format));
+        if args.format != report::Format::Json {
+            out!("{}", report::legend(&all));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

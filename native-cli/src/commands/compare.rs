@@ -38,7 +38,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     }
     let mut finished = true;
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, args.run.batch, shard, &args.run.out, &args.model.device_name())? {
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())? {
             finished = false;
             break;
         }
