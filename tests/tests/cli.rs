@@ -367,3 +367,19 @@ fn a_cram_file_decodes_with_transformers_too() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), ours);
     assert!(stderr.contains("sha256 matches: 6 tokens"), "{stderr}");
 }
+
+/// A learning rate far too large sends the loss to NaN/inf: the run stops as diverged (in words and
+/// in the JSON), keeps its best vectors in a valid file, and exits 1.
+#[test]
+fn a_diverging_run_stops_and_keeps_its_best_vectors() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let run = dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--tokens", "6", "--lr", "1e30", "-o", "d.cram", "--json"]).expect_code(1);
+    let m = run.json();
+    assert_eq!(m["stop"], "diverged", "{m}");
+    assert!(m["steps"].as_u64().unwrap() < 50, "{m}");
+    assert!(run.stderr.contains("diverged"), "{}", run.stderr);
+    let file = cram_core::format::CramFile::read(&dir.path("d.cram")).unwrap();
+    assert!(file.memory.vectors.iter().all(|v| v.is_finite()));
+}

@@ -261,3 +261,17 @@ fn tables_carry_confidence_intervals_in_every_format_and_texts_come_from_any_fie
     wrong.retain(|a| *a != "--text-field" && *a != "content");
     dir.cram(&wrong).expect_error("no \"text\" field");
 }
+
+/// Two crams on one results file (shards given the same --out): the second is refused while the
+/// first holds the file, with what to do instead, and the file is left as it was.
+#[test]
+fn a_results_file_in_use_is_refused() {
+    let dir = Dir::new();
+    dir.write("busy.jsonl", "");
+    let held = std::fs::OpenOptions::new().append(true).open(dir.path("busy.jsonl")).unwrap();
+    held.lock().unwrap();
+    sweep(&dir, "busy.jsonl", &[]).expect_error("being written by another cram");
+    assert_eq!(std::fs::read_to_string(dir.path("busy.jsonl")).unwrap(), "");
+    held.unlock().unwrap();
+    sweep(&dir, "busy.jsonl", &[]).expect_code(0);
+}

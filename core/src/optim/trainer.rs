@@ -48,6 +48,8 @@ pub enum StopReason {
     StageBudget,
     /// The observer asked to stop (Ctrl-C, a Stop button).
     Interrupted,
+    /// The loss or its gradient became NaN or infinite; the best vectors before it are kept.
+    Diverged,
 }
 
 impl std::fmt::Display for StopReason {
@@ -59,6 +61,7 @@ impl std::fmt::Display for StopReason {
             StopReason::Patience => "no better accuracy within the patience",
             StopReason::StageBudget => "a progressive stage ran out of steps",
             StopReason::Interrupted => "stopped on request",
+            StopReason::Diverged => "diverged (the loss or its gradient became NaN or infinite)",
         })
     }
 }
@@ -423,6 +426,12 @@ impl Cramming {
             correct.extend_from_slice(&scores.right[row]);
             correct.resize(text.ids.len(), false);
             let progressive = matches!(cfg.method, Method::Progressive { .. });
+            // A NaN or infinite loss or gradient (a learning rate far too large, an overflow in f16)
+            // ends the text: its best vectors so far are kept, and the other texts go on.
+            if !loss.is_finite() || grad[row].iter().any(|g| !g.is_finite()) {
+                done.push((row, StopReason::Diverged));
+                continue;
+            }
             if !progressive {
                 slot.lowest_ce = slot.lowest_ce.min(ce);
                 let improved = right > slot.best_right;

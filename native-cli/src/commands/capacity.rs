@@ -133,7 +133,17 @@ pub fn sweep(
     let (batch, out, separate) = (run.batch, run.out.as_path(), run.separate);
     let method = cfg.method.name().to_string();
     let tag = report::run_tag(lm, cfg, device);
-    let existing = if out.exists() { read_records(out)? } else { Vec::new() };
+    // One writer per results file: a second cram on the same --out (two shards given one file) is
+    // refused before it reads what is done, so no run is done twice and no line is torn.
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(out).with_context(|| format!("cannot write {}", out.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("{} is being written by another cram (shards of one sweep?): give each its own --out and join them with `cram merge`", out.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", out.display())),
+    }
+    let existing = read_records(out)?;
     // Lines of the same method made otherwise (another model, recipe, device or version) would mix
     // into the same table: refuse, naming what differs.
     if let Some(other) = existing.iter().find(|r| r.metrics.method == method && r.run.as_ref() != Some(&tag))
@@ -166,7 +176,6 @@ pub fn sweep(
         }
     }
     errln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(out).with_context(|| format!("cannot write {}", out.display()))?;
     let mut writer = RecordWriter { progress: Progress::with_total(plan.len()), tag, file, error: None, written: 0 };
     let mut cfg = cfg.clone();
     for &mem in mems {

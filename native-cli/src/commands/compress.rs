@@ -123,6 +123,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     if args.json {
         let mut line = serde_json::to_value(m)?;
         line["dtype"] = lm.precision.name().into();
+        line["stop"] = serde_json::to_value(outcome.stop)?;
         line["device"] = args.model.device_name().into();
         outln!("{line}");
     } else {
