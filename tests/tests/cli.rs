@@ -116,6 +116,32 @@ fn decompress_refuses_a_truncated_file() {
     dir.write("garbage.cram", b"hello");
     dir.cram(&["decompress", "garbage.cram", "--model", &model]).expect_error("not a valid .cram file");
     dir.cram(&["decompress", "missing.cram", "--model", &model]).expect_error("missing.cram");
+    // Many cuts and single-bit flips: exit 2 with one error line and no output file, or (a flip
+    // that changes nothing decoded) the text; never a panic.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut damaged = bytes.clone();
+        if i % 2 == 0 {
+            damaged.truncate((x % bytes.len() as u64) as usize);
+        } else {
+            let at = if i % 4 == 1 { x % 600 } else { x % bytes.len() as u64 } as usize;
+            damaged[at] ^= 1 << (x >> 40) % 8;
+        }
+        dir.write("damaged.cram", &damaged);
+        let _ = std::fs::remove_file(dir.path("out.txt"));
+        let run = dir.cram(&["decompress", "damaged.cram", "--model", &model, "-o", "out.txt"]);
+        match run.code {
+            0 => assert!(TEXT.starts_with(&std::fs::read_to_string(dir.path("out.txt")).unwrap())),
+            2 => {
+                assert!(run.stderr.lines().filter(|l| l.starts_with("error:")).count() == 1, "variant {i}: {}", run.stderr);
+                assert!(!dir.path("out.txt").exists(), "variant {i}: a partial output file");
+            }
+            other => panic!("variant {i}: exit {other}: {}", run.stderr),
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,135 @@
+//! Bad input never panics: a GGUF model, a safetensors model and a `.cram` file, cut short at many
+//! points and with single bits flipped at many places, each either load (a flip in a weight's
+//! value is still a model) or give an error, never a panic or an allocation the file cannot back.
+//! Seeded, so a failure names an offset that reproduces.
+
+mod common;
+
+use burn::tensor::Device;
+use common::*;
+use cram_core::LoadedModel;
+use cram_core::format::CramFile;
+use cram_core::weights::Bytes;
+
+/// Cut points: every byte of the first 4 KiB (headers, metadata, tensor infos), then `n` more spread
+/// over the rest.
+fn cuts(len: usize, n: usize) -> Vec<usize> {
+    let head = len.min(4096);
+    (0..head).chain((0..n).map(|i| head + (len - head) * i / n.max(1))).collect()
+}
+
+/// Seeded flips: (byte offset, bit), two thirds of them in the first 4 KiB.
+fn flips(len: usize, n: usize, seed: u64) -> Vec<(usize, u8)> {
+    let mut x = seed;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..n)
+        .map(|i| {
+            let span = if i % 3 == 2 { len } else { len.min(4096) };
+            ((next() % span as u64) as usize, (next() % 8) as u8)
+        })
+        .collect()
+}
+
+/// Runs `load` on every variant of `bytes`; a panic fails with the variant's description.
+fn never_panics(bytes: &[u8], what: &str, load: impl Fn(Vec<u8>) -> bool + std::panic::RefUnwindSafe) {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut loaded = 0;
+    let mut refused = 0;
+    let mut panics = Vec::new();
+    let mut variants: Vec<(String, Vec<u8>)> = cuts(bytes.len(), 200).into_iter().map(|c| (format!("cut at {c}"), bytes[..c].to_vec())).collect();
+    for (at, bit) in flips(bytes.len(), 600, 0x5eed_cafe) {
+        let mut b = bytes.to_vec();
+        b[at] ^= 1 << bit;
+        variants.push((format!("bit {bit} of byte {at} flipped"), b));
+    }
+    for (how, b) in variants {
+        match std::panic::catch_unwind(|| load(b)) {
+            Ok(true) => loaded += 1,
+            Ok(false) => refused += 1,
+            Err(_) => panics.push(how),
+        }
+    }
+    std::panic::set_hook(quiet);
+    eprintln!("{what}: {loaded} variants loaded, {refused} refused with an error, {} panicked", panics.len());
+    assert!(panics.is_empty(), "{what} panicked when {}", panics.join("; "));
+}
+
+#[test]
+fn a_damaged_gguf_model_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(fixture("llama_gguf/tiny-llama.gguf")).unwrap();
+    never_panics(&bytes, "tiny-llama.gguf", |b| LoadedModel::from_gguf_bytes("damaged.gguf", Bytes::Owned(b), &Device::flex(), None).is_ok());
+}
+
+#[test]
+fn a_damaged_safetensors_model_is_an_error_not_a_panic() {
+    let dir = fixture("llama_gguf");
+    let (config, tokenizer) = (std::fs::read_to_string(dir.join("config.json")).unwrap(), std::fs::read(dir.join("tokenizer.json")).unwrap());
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    never_panics(&bytes, "model.safetensors", |b| {
+        LoadedModel::from_hf_bytes("damaged", &config, &tokenizer, vec![("model.safetensors".into(), Bytes::Owned(b))], &Device::flex(), None).is_ok()
+    });
+}
+
+#[test]
+fn a_damaged_cram_file_is_an_error_not_a_panic() {
+    use cram_core::methods::CramConfig;
+    use cram_core::optim::adamw::AdamWConfig;
+    use cram_core::optim::trainer::{Silent, TextJob, cram_texts};
+    let lm = load("llama_gguf", None);
+    let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 300, ..Default::default() };
+    let ids = lm.tokenizer.encode("Alice was beginning").unwrap();
+    let outcome = cram_texts(&lm, &cfg, &[TextJob { id: "t".into(), ids }], 1, &mut Silent).unwrap().remove(0);
+    let bytes = CramFile::from_outcome(&lm, &cfg, &outcome).unwrap().to_bytes().unwrap();
+    // A damaged file either is refused, or (a flipped bit in a vector) decodes to some text or is
+    // refused by the sha256 check; either way no panic.
+    never_panics(&bytes, "a .cram file", |b| CramFile::from_bytes(&b, "damaged.cram").is_ok_and(|file| file.decode(&lm).is_ok()));
+}
+
+/// A tiny file that claims more than it holds (2^40 metadata entries or tensors, a string of 2^60
+/// bytes, a tensor of 100 GB) is refused from its sizes, before anything that large is allocated.
+#[test]
+fn counts_and_sizes_beyond_the_file_are_refused_before_allocating() {
+    let gguf = |tensors: u64, kvs: u64, rest: &[u8]| {
+        let mut b = b"GGUF".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend(tensors.to_le_bytes());
+        b.extend(kvs.to_le_bytes());
+        b.extend_from_slice(rest);
+        b.resize(1024, 0);
+        b
+    };
+    // one metadata entry whose key claims 2^60 bytes
+    let long_key = [(1u64 << 60).to_le_bytes().as_slice(), b"general.architecture"].concat();
+    // one tensor info: name "w", 2 dims of 2^20 x 2^20... (f32: 4 TiB), at offset 0
+    let mut huge_tensor = Vec::new();
+    huge_tensor.extend(1u64.to_le_bytes());
+    huge_tensor.extend(b"w");
+    huge_tensor.extend(2u32.to_le_bytes());
+    huge_tensor.extend((1u64 << 20).to_le_bytes());
+    huge_tensor.extend((1u64 << 20).to_le_bytes());
+    huge_tensor.extend(0u32.to_le_bytes());
+    huge_tensor.extend(0u64.to_le_bytes());
+    // the tensor's data is bounds-checked against the file before its f32 copy is allocated
+    let file = cram_core::weights::gguf::GgufFile::read(gguf(1, 0, &huge_tensor)).expect("the header itself is well formed");
+    let err = file.tensor_f32("w").unwrap_err().to_string();
+    assert!(err.contains("out of bounds"), "{err}");
+    for (what, bytes) in [("2^40 metadata entries", gguf(0, 1 << 40, &[])), ("2^40 tensors", gguf(1 << 40, 0, &[])), ("a 2^60-byte key", gguf(0, 1, &long_key))]
+    {
+        let err = cram_core::weights::gguf_checkpoint::GgufCheckpoint::from_bytes("claims.gguf", Bytes::Owned(bytes))
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"))
+            .to_string();
+        eprintln!("{what}: {err}");
+        assert!(err.contains("claims.gguf"), "{what}: {err}");
+    }
+    // safetensors: a header length of 2^40
+    let mut st = (1u64 << 40).to_le_bytes().to_vec();
+    st.resize(1024, b' ');
+    assert!(cram_core::weights::safetensors::SafetensorsFile::from_bytes("claims.safetensors", Bytes::Owned(st)).is_err());
+}
