@@ -10,6 +10,7 @@
 //! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
 //! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
+//! - [`lmzip`]: lossless compression by the model's own probabilities (`cram zip`), the yardstick in bits.
 //! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
 
@@ -19,6 +20,7 @@ pub mod decode;
 pub mod device;
 pub mod error;
 pub mod format;
+pub mod lmzip;
 pub mod load;
 pub mod memory;
 pub mod methods;

@@ -58,6 +58,29 @@ pub struct ModelIdentity {
     pub file_dtype: String,
 }
 
+impl ModelIdentity {
+    /// Checks that `model` is this one (family and config, weights, tokenizer): a file made with this
+    /// model (`file`, e.g. ".cram file") is refused by another, with what to `verb` it with instead.
+    pub fn check_same(&self, model: &ModelIdentity, file: &str, verb: &str) -> Result<()> {
+        let differs = |what: &str| {
+            Err(Error::FingerprintMismatch(format!(
+                "this {file} was made with another {what} ({} model from `{}`); {verb} it with that model, not `{}`",
+                self.family, self.source, model.source
+            )))
+        };
+        if self.family != model.family || self.config_hash != model.config_hash {
+            return differs("model");
+        }
+        if self.weights_fingerprint != model.weights_fingerprint {
+            return differs("set of weights");
+        }
+        if self.tokenizer_fingerprint != model.tokenizer_fingerprint {
+            return differs("tokenizer");
+        }
+        Ok(())
+    }
+}
+
 /// A model ready to use: weights on the device, tokenizer, identity.
 #[derive(Debug, Clone)]
 pub struct LoadedModel {

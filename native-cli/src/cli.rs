@@ -23,6 +23,11 @@ pub enum Command {
     Compress(CompressArgs),
     /// Decode a .cram file back into its text.
     Decompress(DecompressArgs),
+    /// Compress a text losslessly with the model's own next-token probabilities (LM arithmetic
+    /// coding, as LLMZip): the yardstick in bits for a crammed vector.
+    Zip(ZipArgs),
+    /// Decode a .lmz file made by `cram zip`.
+    Unzip(UnzipArgs),
     /// Cram many texts at many lengths (and vector counts): the capacity table and plots.
     Capacity(CapacityArgs),
     /// Run every method on the same texts: one table of capacity, gains, steps, time and parameters.
@@ -467,6 +472,31 @@ pub struct CompressArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ZipArgs {
+    /// The text file (`-` = standard input).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The .lmz file to write (default: FILE.lmz).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnzipArgs {
+    /// The .lmz file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Write the text here instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

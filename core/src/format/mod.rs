@@ -214,23 +214,7 @@ impl CramFile {
 
     /// Checks that `model` is the one the file was made with (family and config, weights, tokenizer).
     pub fn check_model(&self, model: &ModelIdentity) -> Result<()> {
-        let me = &self.model;
-        let differs = |what: &str| {
-            Err(Error::FingerprintMismatch(format!(
-                "this .cram file was made with another {what} ({} model from `{}`); decompress it with that model, not `{}`",
-                me.family, me.source, model.source
-            )))
-        };
-        if me.family != model.family || me.config_hash != model.config_hash {
-            return differs("model");
-        }
-        if me.weights_fingerprint != model.weights_fingerprint {
-            return differs("set of weights");
-        }
-        if me.tokenizer_fingerprint != model.tokenizer_fingerprint {
-            return differs("tokenizer");
-        }
-        Ok(())
+        self.model.check_same(model, ".cram file", "decompress")
     }
 
     /// Reads a file.

@@ -9,6 +9,7 @@ mod decompress;
 mod info;
 mod plan;
 mod score;
+mod zip;
 
 use std::io::Read;
 use std::path::Path;
@@ -27,6 +28,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Score(a) => score::run(a),
         Command::Compress(a) => compress::run(a),
         Command::Decompress(a) => decompress::run(a),
+        Command::Zip(a) => zip::zip(a),
+        Command::Unzip(a) => zip::unzip(a),
         Command::Capacity(a) => capacity::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Merge(a) => capacity::merge(a),
