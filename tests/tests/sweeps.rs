@@ -256,6 +256,15 @@ fn tables_carry_confidence_intervals_in_every_format_and_texts_come_from_any_fie
     assert!((first["steps"]["std"].as_f64().unwrap() - std).abs() < 1e-9, "{first}");
     // t(0.975, 2 degrees of freedom) = 4.303
     assert!((first["steps"]["ci95"].as_f64().unwrap() - 4.303 * std / 3f64.sqrt()).abs() < 1e-9, "{first}");
+    // a parquet table (as pyarrow and HF `datasets` write it), its texts in `content`
+    let parquet = root().join("core/tests/fixtures/books.parquet").display().to_string();
+    let mut from_parquet = args("md");
+    from_parquet[4] = parquet.as_str();
+    let out = from_parquet.len() - 3;
+    from_parquet[out] = "p.jsonl";
+    let md = dir.cram(&from_parquet).expect_code(0).stdout;
+    assert!(md.contains("| dense | 1 | 4 | 3 |"), "{md}");
+    assert!(lines(&dir, "p.jsonl").iter().any(|r| r["text_id"] == "100"), "the parquet ids");
     // the default field is `text`, which these records lack
     let mut wrong = args("text");
     wrong.retain(|a| *a != "--text-field" && *a != "content");

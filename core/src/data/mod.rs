@@ -12,6 +12,8 @@
 
 pub mod books;
 pub mod jsonl;
+#[cfg(feature = "native")]
+pub mod parquet;
 pub mod random_words;
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +70,10 @@ pub fn load_texts_field(path: &Path, field: &str) -> Result<Vec<Text>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return load_folder(path);
+    }
+    let extension = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    if extension.as_deref() == Some("parquet") {
+        return parquet::load_parquet(path, field);
     }
     let content = read_utf8(path)?;
     // JSON Lines under either extension (HF `datasets`' to_json writes .json lines), or a JSON array
@@ -241,6 +247,23 @@ mod tests {
             fn drop(&mut self) {
                 let _ = std::fs::remove_dir_all(&self.0);
             }
+        }
+
+        /// The parquet fixture (made by pyarrow, snappy) holds the first three book chunks of
+        /// data/eval/books.jsonl in a column `content`, with integer ids.
+        #[test]
+        fn loads_parquet_as_pyarrow_writes_it() {
+            let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/books.parquet");
+            let texts = load_texts_field(&fixture, "content").unwrap();
+            let books = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/eval/books.jsonl");
+            let expected: Vec<String> = load_texts(&books).unwrap().into_iter().take(3).map(|t| t.text).collect();
+            assert_eq!(texts.iter().map(|t| t.text.clone()).collect::<Vec<_>>(), expected);
+            assert_eq!(texts.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["100", "101", "102"]);
+            let msg = load_texts(&fixture).unwrap_err().to_string();
+            assert!(msg.contains("books.parquet") && msg.contains("no column \"text\"") && msg.contains("content"), "{msg}");
+            let d = TempDir::new("parquet");
+            let p = d.file("fake.parquet", b"PAR1 not really");
+            assert!(load_texts(&p).unwrap_err().to_string().contains("fake.parquet"));
         }
 
         #[test]
