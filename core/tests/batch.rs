@@ -13,8 +13,11 @@ fn batched_and_unbatched_agree() {
     let lm = load("llama_gguf", None);
     let texts = ["Alice was beginning to get", "very tired of sitting by", "her sister on the bank, and of"];
     // Different lengths, so padding and masking are exercised too.
-    let jobs: Vec<TextJob> =
-        texts.iter().enumerate().map(|(i, t)| TextJob { id: format!("t{i}"), ids: lm.tokenizer.encode(t).unwrap()[..4 + i].to_vec() }).collect();
+    let jobs: Vec<TextJob> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TextJob { id: format!("t{i}"), ids: lm.tokenizer.encode(t).unwrap()[..4 + i].to_vec(), seed_index: None })
+        .collect();
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 400, patience: 400, seed: 7, ..Default::default() };
     let alone = cram_texts(&lm, &cfg, &jobs, 1, &mut Silent).unwrap();
     let batched = cram_texts(&lm, &cfg, &jobs, 2, &mut Silent).unwrap();

@@ -69,6 +69,13 @@ fn shards_merge_into_the_whole_sweep() {
     assert!(!a.is_empty() && !b.is_empty());
     dir.cram(&["merge", "a.jsonl", "b.jsonl", "a.jsonl", "-o", "all.jsonl", "--table"]).expect_code(0);
     assert_eq!(lines(&dir, "all.jsonl").len(), 4, "duplicates dropped");
+    // Each run starts from its place in the whole sweep: the shards give the unsharded results.
+    sweep(&dir, "whole.jsonl", &[]).expect_code(0);
+    let runs = |f: &str| -> std::collections::BTreeMap<String, (u64, f64)> {
+        let run = |r: &serde_json::Value| (r["steps"].as_u64().unwrap(), r["ce_with_mem_nats"].as_f64().unwrap());
+        lines(&dir, f).iter().map(|r| (format!("{}@{}", r["text_id"], r["length"]), run(r))).collect()
+    };
+    assert_eq!(runs("all.jsonl"), runs("whole.jsonl"));
     sweep(&dir, "x.jsonl", &["--shard", "2/2"]).expect_error("--shard");
 }
 
@@ -283,4 +290,81 @@ fn a_results_file_in_use_is_refused() {
     assert_eq!(std::fs::read_to_string(dir.path("busy.jsonl")).unwrap(), "");
     held.unlock().unwrap();
     sweep(&dir, "busy.jsonl", &[]).expect_code(0);
+}
+
+/// `kill -9` at random moments, then the same command again, until the sweep is done: no result lost,
+/// none twice, every line whole (a line torn by the kill is cut off and its run done again), and
+/// each run the same as in an uninterrupted sweep (its random start comes from its place in the sweep).
+#[cfg(unix)]
+#[test]
+fn a_sweep_killed_outright_at_random_moments_resumes_to_the_uninterrupted_results() {
+    let dir = Dir::new();
+    let model = tiny_model();
+    let data = root().join("data/eval/books.jsonl").display().to_string();
+    let args = |out: &'static str| {
+        [
+            "capacity",
+            "--model",
+            &model,
+            "--data",
+            &data,
+            "--lengths",
+            "6,8",
+            "--samples",
+            "3",
+            "--method",
+            "memory",
+            "--lr",
+            "0.05",
+            "--max-steps",
+            "600",
+            "--patience",
+            "600",
+            "--out",
+            out,
+        ]
+        .map(String::from)
+    };
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut kills = 0;
+    for attempt in 0..60 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = std::process::Command::new(cram_bin())
+            .args(args("killed.jsonl"))
+            .current_dir(dir.path(""))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50 + x % 700));
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL: no handler runs
+        child.wait().unwrap();
+        kills += 1;
+        assert!(attempt < 59, "the sweep never finished between kills");
+    }
+    assert!(kills > 0, "the sweep was never killed");
+    // A kill in the middle of a write leaves half a line: the next run cuts it off.
+    let torn = dir.path("killed.jsonl");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&torn).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"text_id\":\"torn").unwrap();
+    drop(f);
+    dir.cram(&args("killed.jsonl").iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
+    dir.cram(&args("whole.jsonl").iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
+    let by_run = |f: &str| -> std::collections::BTreeMap<String, (u64, f64, f64)> {
+        lines(&dir, f)
+            .iter()
+            .map(|r| {
+                let key = format!("{}@{}", r["text_id"], r["length"]);
+                (key, (r["steps"].as_u64().unwrap(), r["teacher_forced_accuracy"].as_f64().unwrap(), r["ce_with_mem_nats"].as_f64().unwrap()))
+            })
+            .collect()
+    };
+    let (killed, whole) = (by_run("killed.jsonl"), by_run("whole.jsonl"));
+    assert_eq!(lines(&dir, "killed.jsonl").len(), 6, "each run once");
+    assert_eq!(killed, whole, "the resumed sweep equals the uninterrupted one");
 }

@@ -32,6 +32,9 @@ pub struct TextJob {
     pub id: String,
     /// Its token ids.
     pub ids: Vec<u32>,
+    /// Where its random start is drawn from: its place in a whole sweep, so a resumed or sharded
+    /// sweep starts each text as an uninterrupted one does; `None`: its place among these texts.
+    pub seed_index: Option<usize>,
 }
 
 /// Why a text stopped.
@@ -505,7 +508,8 @@ impl Cramming {
     async fn refill(&mut self, lm: &LoadedModel) -> Result<()> {
         while self.slots.len() < self.batch && self.next < self.texts.len() {
             let next = self.next;
-            let mut rng = rand::rngs::StdRng::seed_from_u64(self.cfg.seed ^ (next as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let place = self.texts[next].seed_index.unwrap_or(next) as u64;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(self.cfg.seed ^ place.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut params = self.trainable.init(&mut rng)?;
             let ids = &self.texts[next].ids;
             if self.cfg.init == VectorInit::TextMean {

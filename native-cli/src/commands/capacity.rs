@@ -101,6 +101,19 @@ pub fn sweep_texts(lm: &LoadedModel, args: &TextsArgs, samples: usize, max_len: 
     texts.iter().map(|t| Ok((t.id.clone(), lm.tokenizer.encode(&t.text)?))).collect()
 }
 
+/// A sweep killed outright (`kill -9`, a node lost) may leave half a line at the end of its results
+/// file; it is cut off before new lines are appended after it, so the file stays one JSON object per
+/// line and the torn run is simply done again.
+fn drop_torn_tail(file: &std::fs::File, out: &Path) -> Result<()> {
+    let bytes = std::fs::read(out).with_context(|| format!("cannot read {}", out.display()))?;
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    errln!("{}: dropping an incomplete last line (a run cut short; it is done again)", out.display());
+    file.set_len(keep as u64).with_context(|| format!("cannot repair {}", out.display()))
+}
+
 /// Checks the shape of a sweep: lengths, samples, batch.
 pub fn check_sweep(lengths: &[usize], samples: usize, batch: usize) -> Result<()> {
     if lengths.is_empty() || lengths.contains(&0) {
@@ -143,6 +156,7 @@ pub fn sweep(
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", out.display())),
     }
+    drop_torn_tail(&file, out)?;
     let existing = read_records(out)?;
     // Lines of the same method made otherwise (another model, recipe, device or version) would mix
     // into the same table: refuse, naming what differs.
@@ -161,6 +175,9 @@ pub fn sweep(
     let mut plan: Vec<(usize, TextJob)> = Vec::new();
     let mut index = 0usize;
     for &mem in mems {
+        // A run's random start comes from its place among this vector count's runs, whatever is
+        // already done or left to other shards, so resumed and sharded sweeps equal uninterrupted ones.
+        let mut place = 0usize;
         for &len in lengths {
             let chosen: Vec<&(String, Vec<u32>)> = texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples).collect();
             if chosen.len() < samples {
@@ -170,8 +187,9 @@ pub fn sweep(
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
                 index += 1;
                 if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag_key.clone())) {
-                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec() }));
+                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place) }));
                 }
+                place += 1;
             }
         }
     }
