@@ -133,3 +133,22 @@ fn counts_and_sizes_beyond_the_file_are_refused_before_allocating() {
     st.resize(1024, b' ');
     assert!(cram_core::weights::safetensors::SafetensorsFile::from_bytes("claims.safetensors", Bytes::Owned(st)).is_err());
 }
+
+/// Inputs the fuzzers' authors built while fuzzing (core/tests/fixtures/fuzz/README.md): a GGUF
+/// checkpoint with a 0-dim fused QKV tensor and ones claiming 2^63 heads are refused, not a panic.
+#[test]
+fn fuzz_reproducers_of_gguf_checkpoints_are_refused() {
+    for name in ["gguf_checkpoint-qkv-scalar.bin", "gguf_checkpoint-llama-heads-overflow.bin", "gguf_checkpoint-neox-heads-overflow.bin"] {
+        let bytes = std::fs::read(fixture("fuzz").join(name)).unwrap();
+        let loaded = std::panic::catch_unwind(|| {
+            LoadedModel::from_gguf_bytes(name, Bytes::Owned(bytes.clone()), &Device::flex(), None).is_ok()
+                | cram_core::weights::gguf_checkpoint::GgufCheckpoint::from_bytes(name, Bytes::Owned(bytes)).is_ok_and(|c| {
+                    use cram_core::weights::TensorSource;
+                    ["gpt_neox.layers.0.attention.query_key_value.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"]
+                        .iter()
+                        .all(|t| c.tensor(t).is_ok())
+                })
+        });
+        assert!(loaded.is_ok(), "{name} panicked");
+    }
+}

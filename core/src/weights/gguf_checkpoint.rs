@@ -30,8 +30,9 @@ impl GgufCheckpoint {
             let a = ckpt.arch.clone();
             let heads = ckpt.u64(&format!("{a}.attention.head_count"))? as usize;
             let kv = ckpt.opt_u64(&format!("{a}.attention.head_count_kv"))?.map_or(heads, |k| k as usize);
-            if heads == 0 || kv == 0 {
-                return Err(Error::Config(format!("{}: {a}.attention.head_count must be positive", ckpt.path)));
+            // bounded: the head counts multiply tensor rows (a damaged file claims 2^63 heads)
+            if heads == 0 || kv == 0 || heads > 1 << 16 || kv > 1 << 16 {
+                return Err(Error::Config(format!("{}: {a}.attention.head_count must be between 1 and 65536", ckpt.path)));
             }
             ckpt.heads = (heads, kv);
         }
@@ -163,7 +164,11 @@ impl TensorSource for GgufCheckpoint {
         }
         let (shape, mut data) = self.file.tensor_f32(&gname).map_err(|e| self.err(e))?;
         if self.arch == "gptneox" && gname.contains("attn_qkv") {
-            let (rows, cols) = (shape[0], shape.get(1).copied().unwrap_or(1));
+            let (rows, cols) = match shape.as_slice() {
+                [r, c] => (*r, *c),
+                [r] => (*r, 1),
+                _ => return Err(Error::ShapeMismatch { name: gname, expected: vec![3 * self.heads.0, 0], got: shape.clone() }),
+            };
             if rows % (3 * self.heads.0) != 0 {
                 return Err(Error::ShapeMismatch { name: gname, expected: vec![3 * self.heads.0, cols], got: shape.clone() });
             }
