@@ -152,3 +152,18 @@ fn fuzz_reproducers_of_gguf_checkpoints_are_refused() {
         assert!(loaded.is_ok(), "{name} panicked");
     }
 }
+
+/// A config with 2^32 heads of 2^32 dims (a fuzzing reproducer: u16 config length, config.json,
+/// safetensors) is refused by the config's checks, not an overflow in the attention's shapes.
+#[test]
+fn a_config_whose_head_sizes_overflow_is_refused() {
+    let bytes = std::fs::read(fixture("fuzz").join("safetensors_model-heads-overflow.bin")).unwrap();
+    let n = u16::from_le_bytes([bytes[0], bytes[1]]) as usize;
+    let (config, weights) = (std::str::from_utf8(&bytes[2..2 + n]).unwrap(), bytes[2 + n..].to_vec());
+    let tokenizer = std::fs::read(fixture("llama_gguf").join("tokenizer.json")).unwrap();
+    let err = LoadedModel::from_hf_bytes("heads", config, &tokenizer, vec![("model.safetensors".into(), Bytes::Owned(weights))], &Device::flex(), None)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("head"), "{err}");
+}

@@ -118,6 +118,10 @@ impl LlamaConfig {
         if self.num_kv_heads() == 0 || !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
             return bad(format!("num_attention_heads {} is not a multiple of num_key_value_heads {}", self.num_attention_heads, self.num_kv_heads()));
         }
+        // heads x head_dim is a projection's width: a damaged config claims sizes past usize
+        if self.head_dim() == 0 || self.num_attention_heads.checked_mul(self.head_dim()).is_none_or(|w| w > 1 << 24) {
+            return bad(format!("num_attention_heads {} x head_dim {} is not a projection width", self.num_attention_heads, self.head_dim()));
+        }
         Ok(())
     }
 }
