@@ -4,34 +4,43 @@
 
 use cram_tests::*;
 
+/// `cram capacity` of the shipped books on the tiny model: `lengths`, `samples`, `lr`, step budget
+/// and patience, results into `out`.
+fn capacity_args(lengths: &str, samples: &str, lr: &str, steps: &str, patience: &str, out: &str) -> Vec<String> {
+    let (model, data) = (tiny_model(), root().join("data/eval/books.jsonl").display().to_string());
+    let args = ["capacity", "--model", &model, "--data", &data, "--lengths", lengths, "--samples", samples, "--lr", lr];
+    let rest = ["--max-steps", steps, "--patience", patience, "--out", out];
+    args.iter().chain(&rest).map(|a| a.to_string()).collect()
+}
+
 fn sweep(dir: &Dir, out: &str, extra: &[&str]) -> Run {
-    let model = tiny_model();
-    let data = root().join("data/eval/books.jsonl").display().to_string();
-    let mut args = vec![
-        "capacity",
-        "--model",
-        &model,
-        "--data",
-        &data,
-        "--lengths",
-        "4,6",
-        "--samples",
-        "2",
-        "--lr",
-        "0.1",
-        "--max-steps",
-        "300",
-        "--patience",
-        "200",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    dir.cram(&args)
+    let args = capacity_args("4,6", "2", "0.1", "300", "200", out);
+    dir.cram(&args.iter().map(String::as_str).chain(extra.iter().copied()).collect::<Vec<_>>())
 }
 
 fn lines(dir: &Dir, f: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.path(f)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The lines of `f` by run (`text@length`): steps, teacher-forced accuracy and the lowest
+/// cross-entropy, which a run with another random start would not repeat.
+fn runs(dir: &Dir, f: &str) -> std::collections::BTreeMap<String, (u64, f64, f64)> {
+    let run = |r: &serde_json::Value| (r["steps"].as_u64().unwrap(), r["teacher_forced_accuracy"].as_f64().unwrap(), r["ce_with_mem_nats"].as_f64().unwrap());
+    lines(dir, f).iter().map(|r| (format!("{}@{}", r["text_id"], r["length"]), run(r))).collect()
+}
+
+/// A memory-method sweep to be interrupted by a signal: a step budget (also the patience) and an
+/// `lr` that keep it busy.
+fn memory_sweep_args(lengths: &str, samples: &str, lr: &str, steps: &str, out: &str) -> Vec<String> {
+    let mut args = capacity_args(lengths, samples, lr, steps, steps, out);
+    args.extend(["--method".to_string(), "memory".to_string()]);
+    args
+}
+
+/// Starts cram in `dir` without waiting for it, stdout dropped.
+#[cfg(unix)]
+fn spawn_cram(dir: &Dir, args: &[String], stderr: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(cram_bin()).args(args).current_dir(dir.path("")).stdout(std::process::Stdio::null()).stderr(stderr).spawn().unwrap()
 }
 
 #[test]
@@ -71,11 +80,7 @@ fn shards_merge_into_the_whole_sweep() {
     assert_eq!(lines(&dir, "all.jsonl").len(), 4, "duplicates dropped");
     // Each run starts from its place in the whole sweep: the shards give the unsharded results.
     sweep(&dir, "whole.jsonl", &[]).expect_code(0);
-    let runs = |f: &str| -> std::collections::BTreeMap<String, (u64, f64)> {
-        let run = |r: &serde_json::Value| (r["steps"].as_u64().unwrap(), r["ce_with_mem_nats"].as_f64().unwrap());
-        lines(&dir, f).iter().map(|r| (format!("{}@{}", r["text_id"], r["length"]), run(r))).collect()
-    };
-    assert_eq!(runs("all.jsonl"), runs("whole.jsonl"));
+    assert_eq!(runs(&dir, "all.jsonl"), runs(&dir, "whole.jsonl"));
     sweep(&dir, "x.jsonl", &["--shard", "2/2"]).expect_error("--shard");
 }
 
@@ -161,37 +166,9 @@ fn a_results_file_of_another_recipe_is_refused_and_merge_keeps_both() {
 #[test]
 fn a_terminated_sweep_keeps_its_lines_and_resumes_without_duplicates() {
     let dir = Dir::new();
-    let model = tiny_model();
-    let data = root().join("data/eval/books.jsonl").display().to_string();
     // A tiny learning rate keeps every run busy for its whole step budget (about 3 s each).
-    let args = [
-        "capacity",
-        "--model",
-        &model,
-        "--data",
-        &data,
-        "--lengths",
-        "4,6",
-        "--samples",
-        "2",
-        "--method",
-        "memory",
-        "--lr",
-        "0.000001",
-        "--max-steps",
-        "5000",
-        "--patience",
-        "5000",
-        "--out",
-        "t.jsonl",
-    ];
-    let child = std::process::Command::new(cram_bin())
-        .args(args)
-        .current_dir(dir.path(""))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = memory_sweep_args("4,6", "2", "0.000001", "5000", "t.jsonl");
+    let child = spawn_cram(&dir, &args, std::process::Stdio::piped());
     let started = std::time::Instant::now();
     while std::fs::read_to_string(dir.path("t.jsonl")).map_or(true, |t| t.lines().count() < 1) {
         assert!(started.elapsed().as_secs() < 120, "no result line within 2 minutes");
@@ -206,7 +183,7 @@ fn a_terminated_sweep_keeps_its_lines_and_resumes_without_duplicates() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stopped before the sweep finished"), "{stderr}");
     assert!(kept.iter().all(|r| r["stop"] != "interrupted"), "{kept:?}");
-    let again = dir.cram(&args).expect_code(0);
+    let again = dir.cram(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
     let all = lines(&dir, "t.jsonl");
     assert_eq!(all.len(), 4, "{}", again.stderr);
     let keys: std::collections::HashSet<String> = all.iter().map(|r| format!("{}@{}", r["text_id"], r["length"])).collect();
@@ -299,45 +276,14 @@ fn a_results_file_in_use_is_refused() {
 #[test]
 fn a_sweep_killed_outright_at_random_moments_resumes_to_the_uninterrupted_results() {
     let dir = Dir::new();
-    let model = tiny_model();
-    let data = root().join("data/eval/books.jsonl").display().to_string();
-    let args = |out: &'static str| {
-        [
-            "capacity",
-            "--model",
-            &model,
-            "--data",
-            &data,
-            "--lengths",
-            "6,8",
-            "--samples",
-            "3",
-            "--method",
-            "memory",
-            "--lr",
-            "0.05",
-            "--max-steps",
-            "600",
-            "--patience",
-            "600",
-            "--out",
-            out,
-        ]
-        .map(String::from)
-    };
+    let args = |out: &str| memory_sweep_args("6,8", "3", "0.05", "600", out);
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut kills = 0;
     for attempt in 0..60 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let mut child = std::process::Command::new(cram_bin())
-            .args(args("killed.jsonl"))
-            .current_dir(dir.path(""))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_cram(&dir, &args("killed.jsonl"), std::process::Stdio::null());
         std::thread::sleep(std::time::Duration::from_millis(50 + x % 700));
         if child.try_wait().unwrap().is_some() {
             break;
@@ -353,18 +299,9 @@ fn a_sweep_killed_outright_at_random_moments_resumes_to_the_uninterrupted_result
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&torn).unwrap();
     std::io::Write::write_all(&mut f, b"{\"text_id\":\"torn").unwrap();
     drop(f);
-    dir.cram(&args("killed.jsonl").iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
-    dir.cram(&args("whole.jsonl").iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
-    let by_run = |f: &str| -> std::collections::BTreeMap<String, (u64, f64, f64)> {
-        lines(&dir, f)
-            .iter()
-            .map(|r| {
-                let key = format!("{}@{}", r["text_id"], r["length"]);
-                (key, (r["steps"].as_u64().unwrap(), r["teacher_forced_accuracy"].as_f64().unwrap(), r["ce_with_mem_nats"].as_f64().unwrap()))
-            })
-            .collect()
-    };
-    let (killed, whole) = (by_run("killed.jsonl"), by_run("whole.jsonl"));
+    for out in ["killed.jsonl", "whole.jsonl"] {
+        dir.cram(&args(out).iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
+    }
     assert_eq!(lines(&dir, "killed.jsonl").len(), 6, "each run once");
-    assert_eq!(killed, whole, "the resumed sweep equals the uninterrupted one");
+    assert_eq!(runs(&dir, "killed.jsonl"), runs(&dir, "whole.jsonl"), "the resumed sweep equals the uninterrupted one");
 }

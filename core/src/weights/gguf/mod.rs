@@ -40,9 +40,9 @@ use header::Header;
 pub type Result<T, E = GgufError> = std::result::Result<T, E>;
 
 /// ggml's `GGML_MAX_DIMS`.
-pub(crate) const MAX_DIMS: u32 = 4;
+const MAX_DIMS: u32 = 4;
 /// Deepest array-of-array nesting accepted (guards the recursive value parser's stack).
-pub(crate) const MAX_NESTING: u32 = 16;
+const MAX_NESTING: u32 = 16;
 
 /// Everything that can go wrong reading a GGUF file or building something from it.
 #[allow(missing_docs)] // variant fields are self-describing and shown in the messages
