@@ -79,8 +79,8 @@ impl LmzFile {
     /// Parses safetensors bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
         let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{e} (truncated or not a .lmz file?)")))?;
-        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(format!("{e} (truncated or not a .lmz file?)")))?;
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
         if get("format")? != "cram-lmz" {

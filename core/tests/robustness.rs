@@ -168,3 +168,24 @@ fn a_config_whose_head_sizes_overflow_is_refused() {
     let err = err.to_string();
     assert!(err.contains("head"), "{err}");
 }
+
+/// A safetensors header whose tensors' offsets add up to 2^64 - 8 (a fuzzing reproducer) is refused
+/// by the `.cram`, `.lmz` and safetensors-model readers alike, not an overflow inside safetensors.
+#[test]
+fn a_safetensors_header_whose_offsets_overflow_is_refused() {
+    use cram_core::lmzip::LmzFile;
+    use cram_core::weights::safetensors::SafetensorsFile;
+    let bytes = std::fs::read(fixture("fuzz").join("cram_file-offsets-overflow.bin")).unwrap();
+    let errors = std::panic::catch_unwind(|| {
+        [
+            CramFile::from_bytes(&bytes, "x.cram").err().map(|e| e.to_string()),
+            LmzFile::from_bytes(&bytes, "x.lmz").err().map(|e| e.to_string()),
+            SafetensorsFile::from_bytes("x.safetensors", Bytes::Owned(bytes.clone())).err().map(|e| e.to_string()),
+        ]
+    });
+    let errors = errors.expect("a reader panicked");
+    for error in errors {
+        let error = error.expect("accepted");
+        assert!(error.contains("data section"), "{error}");
+    }
+}

@@ -20,8 +20,7 @@ impl SafetensorsFile {
     /// Parses the header of `bytes`; `name` is used in error messages.
     pub fn from_bytes(name: impl Into<String>, bytes: Bytes) -> Result<Self> {
         let name = name.into();
-        let (header_len, metadata) =
-            safetensors::SafeTensors::read_metadata(bytes.as_ref()).map_err(|e| Error::Safetensors { path: name.clone(), message: e.to_string() })?;
+        let (header_len, metadata) = read_header(bytes.as_ref()).map_err(|message| Error::Safetensors { path: name.clone(), message })?;
         Ok(Self { name, bytes, data_start: 8 + header_len, metadata })
     }
 
@@ -62,6 +61,27 @@ impl TensorSource for SafetensorsFile {
         self.bytes.release(self.data_start + start..self.data_start + end);
         Ok(Some(HostTensor { shape: info.shape.clone(), data }))
     }
+}
+
+/// The header of a safetensors file (its length and metadata), as `safetensors::SafeTensors::read_metadata`
+/// gives it, after checking every tensor's end offset against the length of the file: safetensors 0.8
+/// adds the offsets up unchecked, so a crafted header overflows there (the fuzzing reproducer
+/// `core/tests/fixtures/fuzz/cram_file-offsets-overflow.bin`). Call it before `SafeTensors::deserialize`.
+pub fn read_header(bytes: &[u8]) -> std::result::Result<(usize, Metadata), String> {
+    let header_len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    if let Some(n) = header_len.and_then(|n| usize::try_from(n).ok())
+        && let Some(header) = 8usize.checked_add(n).and_then(|end| bytes.get(8..end))
+    {
+        let data_len = (bytes.len() - 8 - n) as u64;
+        let entries: HashMap<String, serde_json::Value> = serde_json::from_slice(header).unwrap_or_default();
+        for (name, entry) in entries.iter().filter(|(name, _)| *name != "__metadata__") {
+            let end = entry.get("data_offsets").and_then(|o| o.get(1)).and_then(serde_json::Value::as_u64);
+            if let Some(end) = end.filter(|&end| end > data_len) {
+                return Err(format!("tensor `{name}` ends at byte {end} of a {data_len}-byte data section (truncated or corrupt)"));
+            }
+        }
+    }
+    safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())
 }
 
 /// Several safetensors shards seen as one source (`model.safetensors.index.json`).
