@@ -10,10 +10,13 @@
 //! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
 //! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
+//! - [`bits`]: a crammed text beside its alternatives in bits (the text, the vectors, the model's
+//!   code, zstd and xz).
 //! - [`lmzip`]: lossless compression by the model's own probabilities (`cram zip`), the yardstick in bits.
 //! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
 
+pub mod bits;
 pub mod checkpoint;
 pub mod data;
 pub mod decode;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use cram_core::bits::BitAccount;
 use cram_core::metrics::CramMetrics;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ pub struct Record {
     /// cram versions before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<serde_json::Value>,
+    /// The text's tokens beside its alternatives in bits ([`BitAccount`]); absent in files of cram
+    /// versions before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<BitAccount>,
 }
 
 impl Record {
@@ -101,6 +106,55 @@ pub struct Row {
     pub token_gain: Spread,
     pub information_gain_bits: Spread,
     pub steps: Spread,
+    /// Mean bits of the cell's texts and of their alternatives, where the results recorded them.
+    pub bits: Option<BitMeans>,
+}
+
+/// Means over a cell's texts of their [`BitAccount`]s; a ratio is the mean text's bits over the mean
+/// bits of that code. Absent codes (not measured) stay `None`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BitMeans {
+    pub raw_bits: f64,
+    pub vector_bits_16: f64,
+    pub vector_bits_32: f64,
+    pub lm_ce_bits: f64,
+    pub lm_zip_bits: Option<f64>,
+    pub zstd_bits: Option<f64>,
+    pub xz_bits: Option<f64>,
+}
+
+impl BitMeans {
+    /// The means of `accounts`; `None` when there are none.
+    pub fn of(accounts: &[&BitAccount]) -> Option<Self> {
+        let n = accounts.len() as f64;
+        let mean = |f: &dyn Fn(&BitAccount) -> f64| accounts.iter().map(|a| f(a)).sum::<f64>() / n;
+        let mean_of_all = |f: &dyn Fn(&BitAccount) -> Option<u64>| {
+            let values: Option<Vec<u64>> = accounts.iter().map(|a| f(a)).collect();
+            values.map(|v| v.iter().sum::<u64>() as f64 / n)
+        };
+        (!accounts.is_empty()).then(|| Self {
+            raw_bits: mean(&|a| a.raw_bits as f64),
+            vector_bits_16: mean(&|a| a.vector_bits_16 as f64),
+            vector_bits_32: mean(&|a| a.vector_bits_32 as f64),
+            lm_ce_bits: mean(&|a| a.lm_ce_bits),
+            lm_zip_bits: mean_of_all(&|a| a.lm_zip_bits),
+            zstd_bits: mean_of_all(&|a| a.zstd_bits),
+            xz_bits: mean_of_all(&|a| a.xz_bits),
+        })
+    }
+
+    /// The columns of the bit tables: (header, mean bits).
+    pub fn columns(&self) -> [(&'static str, Option<f64>); 7] {
+        [
+            ("text", Some(self.raw_bits)),
+            ("vectors 16-bit", Some(self.vector_bits_16)),
+            ("vectors 32-bit", Some(self.vector_bits_32)),
+            ("zstd -19", self.zstd_bits),
+            ("xz -9e", self.xz_bits),
+            ("cram zip", self.lm_zip_bits),
+            ("LM CE", Some(self.lm_ce_bits)),
+        ]
+    }
 }
 
 /// Sample standard deviation and 95 % confidence half-width of a mean; 0 for one value.
@@ -213,6 +267,7 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
                 token_gain: spread(&|m| m.token_gain),
                 information_gain_bits: spread(&|m| m.information_gain_bits),
                 steps: spread(&|m| m.steps as f64),
+                bits: BitMeans::of(&rs.iter().filter_map(|r| r.bits.as_ref()).collect::<Vec<_>>()).filter(|_| rs.iter().all(|r| r.bits.is_some())),
             }
         })
         .collect()
@@ -242,11 +297,15 @@ pub fn table_as(rows: &[Row], format: Format) -> String {
         Format::Json => rows.iter().map(|r| serde_json::to_string(r).expect("rows serialise") + "\n").collect(),
         Format::Csv => {
             let mut s = String::from(
-                "method,mem,length,texts,mean_accuracy,accuracy_std,accuracy_ci95,greedy_exact_share,mean_token_gain,token_gain_std,token_gain_ci95,mean_information_gain_bits,information_gain_bits_std,information_gain_bits_ci95,mean_steps,steps_std,steps_ci95,mean_seconds,mean_horizon\n",
+                "method,mem,length,texts,mean_accuracy,accuracy_std,accuracy_ci95,greedy_exact_share,mean_token_gain,token_gain_std,token_gain_ci95,mean_information_gain_bits,information_gain_bits_std,information_gain_bits_ci95,mean_steps,steps_std,steps_ci95,mean_seconds,mean_horizon,mean_raw_bits,mean_vector_bits_16,mean_vector_bits_32,mean_zstd_bits,mean_xz_bits,mean_lm_zip_bits,mean_lm_ce_bits\n",
             );
             for r in rows {
+                let bits: Vec<String> = match &r.bits {
+                    Some(b) => b.columns().iter().map(|(_, v)| v.map_or(String::new(), |v| v.to_string())).collect(),
+                    None => vec![String::new(); 7],
+                };
                 s += &format!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                     r.method,
                     r.mem,
                     r.length,
@@ -265,7 +324,8 @@ pub fn table_as(rows: &[Row], format: Format) -> String {
                     r.steps.std,
                     r.steps.ci95,
                     r.mean_seconds,
-                    r.mean_horizon.map_or(String::new(), |h| h.to_string())
+                    r.mean_horizon.map_or(String::new(), |h| h.to_string()),
+                    bits.join(",")
                 );
             }
             s
@@ -294,9 +354,40 @@ pub fn table_as(rows: &[Row], format: Format) -> String {
                     r.mean_horizon.map_or("-".to_string(), |h| format!("{h:.1}")),
                 );
             }
-            s
+            s + &bit_table(rows, true)
         }
     }
+}
+
+/// The mean bits of each cell beside its alternatives, each with its ratio against the text
+/// (`4.2x` = 4.2 times smaller than the UTF-8 text); empty when no row recorded bits.
+pub fn bit_table(rows: &[Row], markdown: bool) -> String {
+    let with_bits: Vec<(&Row, &BitMeans)> = rows.iter().filter_map(|r| r.bits.as_ref().map(|b| (r, b))).collect();
+    let Some((_, first)) = with_bits.first() else { return String::new() };
+    let headers: Vec<&str> = first.columns().iter().map(|(h, _)| *h).collect();
+    let cell = |bits: Option<f64>, raw: f64| bits.map_or("-".to_string(), |b| format!("{b:.0} ({:.2}x)", raw / b));
+    let mut s = String::from("\nbits per text (x: times smaller than the UTF-8 text)\n");
+    if markdown {
+        s += &format!("\n| method | mem | length | {} |\n|---|---|---|{}\n", headers.join(" | "), "---|".repeat(headers.len()));
+        for (r, b) in &with_bits {
+            let cells: Vec<String> = b.columns().iter().map(|(_, v)| cell(*v, b.raw_bits)).collect();
+            s += &format!("| {} | {} | {} | {} |\n", r.method, r.mem, r.length, cells.join(" | "));
+        }
+    } else {
+        s += &format!("{:<11} {:>4}  {:>6}", "method", "mem", "length");
+        for h in &headers {
+            s += &format!("  {h:>17}");
+        }
+        s += "\n";
+        for (r, b) in &with_bits {
+            s += &format!("{:<11} {:>4}  {:>6}", r.method, r.mem, r.length);
+            for (_, v) in b.columns() {
+                s += &format!("  {:>17}", cell(v, b.raw_bits));
+            }
+            s += "\n";
+        }
+    }
+    s
 }
 
 /// The table as text; `±` is the half-width of the mean's 95 % confidence interval.
@@ -328,7 +419,7 @@ pub fn table(rows: &[Row]) -> String {
         let what = if method == "lora" { "lora adapters".to_string() } else { format!("{method} with {mem} vector(s)") };
         s += &format!("capacity of {what}: {} (mean accuracy >= 0.99), {} (every text greedy-exact)\n", show(paper), show(greedy));
     }
-    s
+    s + &bit_table(rows, false)
 }
 
 /// One line per method: its trainable parameters, both capacities, and its means over all lengths
@@ -364,7 +455,8 @@ pub fn method_summary(records: &[Record]) -> String {
     s
 }
 
-/// Writes `accuracy.svg`, `ce.svg` and, when several vector counts were run, `vectors.svg` into `dir`.
+/// Writes `accuracy.svg`, `ce.svg`, when several vector counts were run `vectors.svg`, and when the
+/// results recorded bits `bits.svg` into `dir`.
 pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let rows = rows(records);
@@ -470,5 +562,75 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
         drop(root);
         written.push(path);
     }
+
+    if rows.iter().any(|r| r.bits.is_some()) {
+        let path = dir.join("bits.svg");
+        bits_plot(&rows, &series, &label, &path)?;
+        written.push(path);
+    }
     Ok(written)
+}
+
+/// `bits.svg`: bits against length, log-log: the text, zstd, xz, `cram zip` and the model's
+/// cross-entropy (means over the texts of each length), and the 16-bit vectors of each series.
+fn bits_plot(rows: &[Row], series: &[(String, usize)], label: &dyn Fn(&str, usize) -> String, path: &Path) -> Result<()> {
+    let mut by_length: BTreeMap<usize, Vec<&BitMeans>> = BTreeMap::new();
+    for r in rows {
+        if let Some(b) = &r.bits {
+            by_length.entry(r.length).or_default().push(b);
+        }
+    }
+    // The codes of the text alone (the same texts in every series): column i of BitMeans::columns.
+    let codes: Vec<(usize, &str, RGBAColor)> = vec![
+        (0, "text (UTF-8)", BLACK.to_rgba()),
+        (3, "zstd -19", RGBColor(150, 150, 150).to_rgba()),
+        (4, "xz -9e", RGBColor(110, 110, 110).to_rgba()),
+        (5, "cram zip (LM coder)", RGBColor(0, 140, 70).to_rgba()),
+        (6, "LM cross-entropy", RGBColor(0, 140, 70).mix(0.5)),
+    ];
+    let code_line = |column: usize| -> Vec<(f64, f64)> {
+        by_length
+            .iter()
+            .filter_map(|(len, bs)| {
+                let values: Option<Vec<f64>> = bs.iter().map(|b| b.columns()[column].1).collect();
+                values.map(|v| (*len as f64, v.iter().sum::<f64>() / v.len() as f64))
+            })
+            .collect()
+    };
+    let vector_line = |method: &str, mem: usize| -> Vec<(f64, f64)> {
+        rows.iter().filter(|r| r.method == method && r.mem == mem).filter_map(|r| r.bits.as_ref().map(|b| (r.length as f64, b.vector_bits_16))).collect()
+    };
+    let all: Vec<f64> =
+        codes.iter().flat_map(|(c, _, _)| code_line(*c)).chain(series.iter().flat_map(|(m, k)| vector_line(m, *k))).map(|p| p.1).filter(|v| *v > 0.0).collect();
+    let (lo, hi) = all.iter().fold((f64::MAX, 1f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (min_len, max_len) = (*by_length.keys().next().unwrap_or(&1) as f64, *by_length.keys().last().unwrap_or(&1) as f64);
+    let root = SVGBackend::new(path, (720, 460)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Bits of each text and of its codes", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((min_len * 0.8..max_len * 1.25).log_scale(), (lo.min(hi) * 0.7..hi * 1.4).log_scale())?;
+    chart.configure_mesh().x_desc("tokens").y_desc("bits").draw()?;
+    let mut draw = |pts: Vec<(f64, f64)>, name: String, color: RGBAColor| -> Result<()> {
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
+        Ok(())
+    };
+    for (column, name, color) in codes {
+        let pts = code_line(column);
+        if !pts.is_empty() {
+            draw(pts, name.to_string(), color)?;
+        }
+    }
+    for (i, (method, mem)) in series.iter().enumerate() {
+        draw(vector_line(method, *mem), format!("16-bit vectors, {}", label(method, *mem)), Palette99::pick(i + 3).to_rgba())?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::LowerRight).draw()?;
+    root.present()?;
+    Ok(())
 }

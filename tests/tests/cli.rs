@@ -48,6 +48,22 @@ fn compress_then_decompress_gives_the_text_back() {
     // -o writes the same text to a file.
     dir.cram(&["decompress", "t.cram", "--model", &model, "-o", "back.txt"]).expect_code(0);
     assert_eq!(std::fs::read_to_string(dir.path("back.txt")).unwrap(), run.stdout);
+    // The same 6 tokens in bits: the text, the vector (1 x 64 values of the tiny model), `cram zip`
+    // of that text (the very same code), zstd and xz, each with its ratio against the text.
+    let bits = &m["bits"];
+    let raw = 8 * run.stdout.len() as u64;
+    assert_eq!(bits["raw_bits"], raw, "{bits}");
+    assert_eq!((bits["vector_bits_16"].as_u64(), bits["vector_bits_32"].as_u64()), (Some(64 * 16), Some(64 * 32)), "{bits}");
+    let ce_bits = m["ce_without_mem_nats"].as_f64().unwrap() * std::f64::consts::LOG2_E;
+    assert!((bits["lm_ce_bits"].as_f64().unwrap() - ce_bits).abs() < 1e-6, "{bits}");
+    let zip = dir.cram(&["zip", "--model", &model, "back.txt", "-o", "back.lmz", "--json"]).expect_code(0).json();
+    assert_eq!(zip["tokens"], 6, "{zip}");
+    assert_eq!(bits["lm_zip_bits"], zip["code_bits"], "{bits} vs {zip}");
+    // xz's stream alone is 32 bytes, zstd's frame at least 9: tiny texts pay for their headers.
+    assert!(bits["xz_bits"].as_u64().unwrap() > 8 * 32 && bits["zstd_bits"].as_u64().unwrap() > 8 * 9, "{bits}");
+    for (ratio, of) in [("ratio_vectors_16", "vector_bits_16"), ("ratio_lm_zip", "lm_zip_bits"), ("ratio_zstd", "zstd_bits"), ("ratio_xz", "xz_bits")] {
+        assert!((bits[ratio].as_f64().unwrap() - raw as f64 / bits[of].as_f64().unwrap()).abs() < 1e-9, "{ratio}: {bits}");
+    }
 }
 
 #[test]

@@ -54,11 +54,17 @@ fn capacity_writes_results_table_and_plots_and_resumes() {
             assert!(r.get(f).is_some(), "line lacks {f}: {r}");
         }
         assert_eq!(r["length"], r["tokens"]);
+        // Every line puts the text beside its codes in bits (core/src/bits.rs).
+        for f in ["raw_bits", "vector_bits_16", "vector_bits_32", "lm_ce_bits", "lm_zip_bits", "zstd_bits", "xz_bits", "ratio_lm_zip"] {
+            assert!(r["bits"].get(f).is_some_and(|v| !v.is_null()), "bits lack {f}: {r}");
+        }
+        assert_eq!(r["bits"]["vector_bits_16"], 16 * 64 * r["mem"].as_u64().unwrap(), "{r}");
     }
+    assert!(run.stdout.contains("bits per text") && run.stdout.contains("cram zip"), "{}", run.stdout);
     // the default recipe (fast) runs the dense method
     assert!(run.stdout.contains("dense with 1 vector(s)") && run.stdout.contains("dense with 2 vector(s)"), "{}", run.stdout);
     assert!(run.stdout.contains("greedy-exact"), "{}", run.stdout);
-    for p in ["accuracy.svg", "ce.svg", "vectors.svg"] {
+    for p in ["accuracy.svg", "ce.svg", "vectors.svg", "bits.svg"] {
         let svg = std::fs::read_to_string(dir.path("plots").join(p)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{p} is an SVG");
     }

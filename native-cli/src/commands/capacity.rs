@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
+use cram_core::bits::{BitAccount, stored_values};
 use cram_core::data::{Text, load_texts_field, random_words};
 use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
@@ -50,7 +51,13 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 /// Appends each finished text to the results file as it comes, so a sweep can be resumed.
-struct RecordWriter {
+struct RecordWriter<'a> {
+    lm: &'a LoadedModel,
+    /// The tokens of each job by its id, for the bits of its text.
+    ids: std::collections::HashMap<String, Vec<u32>>,
+    /// The codes of each job's text (the same for every vector count and method), measured once.
+    bits: std::collections::HashMap<String, BitAccount>,
+    device: String,
     progress: Progress,
     /// What made the runs ([`report::run_tag`]), written on every line.
     tag: serde_json::Value,
@@ -59,7 +66,7 @@ struct RecordWriter {
     written: usize,
 }
 
-impl Observer for RecordWriter {
+impl Observer for RecordWriter<'_> {
     fn on_step(&mut self, r: &StepReport) {
         self.progress.on_step(r);
     }
@@ -70,7 +77,15 @@ impl Observer for RecordWriter {
         if o.stop == StopReason::Interrupted {
             return;
         }
+        let bits = match self.bits_of(o) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                errln!("warning: {}: cannot measure its bits: {e}", o.text_id);
+                None
+            }
+        };
         let record = Record {
+            bits,
             text_id: o.text_id.rsplit_once('@').map_or(o.text_id.as_str(), |(id, _)| id).to_string(),
             length: o.metrics.tokens,
             stop: serde_json::to_value(o.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
@@ -85,6 +100,23 @@ impl Observer for RecordWriter {
     }
     fn stop_requested(&self) -> bool {
         self.progress.stop_requested()
+    }
+}
+
+impl RecordWriter<'_> {
+    /// The bits of the outcome's text and of its codes (`cram zip` of its tokens, zstd, xz), the
+    /// codes measured once per text and length.
+    fn bits_of(&mut self, o: &CramOutcome) -> Result<BitAccount> {
+        let ids = self.ids.get(&o.text_id).context("a job the sweep did not plan")?;
+        let known = match self.bits.get(&o.text_id) {
+            Some(b) => b.clone(),
+            None => {
+                let b = BitAccount::measure(self.lm, ids, &o.memory, &o.metrics, true, &self.device)?;
+                self.bits.insert(o.text_id.clone(), b.clone());
+                b
+            }
+        };
+        Ok(BitAccount::new(known.text_bytes, stored_values(&o.memory), &o.metrics, known.lm_zip_bits, known.zstd_bits, known.xz_bits))
     }
 }
 
@@ -194,7 +226,18 @@ pub fn sweep(
         }
     }
     errln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
-    let mut writer = RecordWriter { progress: Progress::with_total(plan.len()), tag, file, error: None, written: 0 };
+    let ids = plan.iter().map(|(_, j)| (j.id.clone(), j.ids.clone())).collect();
+    let mut writer = RecordWriter {
+        lm,
+        ids,
+        bits: Default::default(),
+        device: device.to_string(),
+        progress: Progress::with_total(plan.len()),
+        tag,
+        file,
+        error: None,
+        written: 0,
+    };
     let mut cfg = cfg.clone();
     for &mem in mems {
         let jobs: Vec<TextJob> = plan.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();

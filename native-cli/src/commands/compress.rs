@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
+use cram_core::bits::BitAccount;
 use cram_core::format::CramFile;
 use cram_core::methods::{CramConfig, Layout, Method, Protocol, Recipe, VectorInit};
 use cram_core::models::lora::parse_targets;
@@ -120,8 +121,10 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let file = CramFile::from_outcome(&lm, &cfg, &outcome)?;
     file.write(&output)?;
     let m = &outcome.metrics;
+    let bits = BitAccount::measure(&lm, &jobs[0].ids, &outcome.memory, m, true, &args.model.device_name())?;
     if args.json {
         let mut line = serde_json::to_value(m)?;
+        line["bits"] = serde_json::to_value(&bits)?;
         line["dtype"] = lm.precision.name().into();
         line["stop"] = serde_json::to_value(outcome.stop)?;
         line["device"] = args.model.device_name().into();
@@ -152,6 +155,12 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
             m.capacity_utilization,
             m.theoretical_capacity_tokens
         );
+        outln!("bits of these {} tokens ({} bytes of UTF-8), and x: times smaller than the text", m.tokens, bits.text_bytes);
+        for (what, b) in bits.rows() {
+            if let Some(b) = b {
+                outln!("  {what:<21} {b:>10.0}  {:>7.2}x", bits.raw_bits as f64 / b);
+            }
+        }
     }
     let ok = match cfg.protocol {
         Protocol::Greedy => m.greedy_exact && outcome.ids.len() == m.tokens,
