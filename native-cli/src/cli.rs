@@ -41,6 +41,27 @@ pub enum Command {
     /// Make evaluation texts: book chunks or random words.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run the papers' protocols on the shipped data for the default model: measured against
+    /// expected values with tolerance bands (data/reproduce/expected.json); run from the repository root.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Only the checks that finish in minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where the runs write their results (resumed when run again).
+    #[arg(long, default_value = "results/reproduce")]
+    pub out: PathBuf,
+    /// Other expectations than the shipped ones (the same JSON layout).
+    #[arg(long)]
+    pub expectations: Option<PathBuf>,
+    /// One JSON line per measure instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -311,3 +311,47 @@ fn a_sweep_killed_outright_at_random_moments_resumes_to_the_uninterrupted_result
     assert_eq!(lines(&dir, "killed.jsonl").len(), 6, "each run once");
     assert_eq!(runs(&dir, "killed.jsonl"), runs(&dir, "whole.jsonl"), "the resumed sweep equals the uninterrupted one");
 }
+
+/// `cram reproduce` runs each check's own command, reads the measure from the row it printed and
+/// says whether it falls in its band: exit 0 when all do, 1 (and `OUTSIDE`) when one does not. On
+/// the tiny model with expectations of its own (the shipped ones are for the default model).
+#[test]
+fn reproduce_measures_each_check_against_its_band() {
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path("data/eval")).unwrap();
+    dir.write("data/eval/books.jsonl", std::fs::read(root().join("data/eval/books.jsonl")).unwrap());
+    let check = |steps_high: f64| {
+        serde_json::json!({
+            "model": tiny_model(),
+            "checks": [
+                { "name": "capacity formula", "quick": true, "args": ["info", "--json"], "measured_by": "hand",
+                  "expect": [{ "what": "/theoretical_capacity_tokens", "expected": 119.28, "low": 119.0, "high": 119.5 }] },
+                { "name": "tiny sweep", "quick": true, "measured_by": "hand",
+                  "args": ["capacity", "--data", "data/eval/books.jsonl", "--lengths", "4", "--samples", "2", "--lr", "0.1", "--max-steps", "300", "--out", "{out}.jsonl", "--format", "json"],
+                  "expect": [
+                    { "row": { "method": "dense", "mem": 1, "length": 4 }, "what": "/greedy_exact_share", "expected": 1.0, "low": 1.0, "high": 1.0 },
+                    { "row": { "method": "dense", "mem": 1, "length": 4 }, "what": "/mean_steps", "expected": 1.0, "low": 1.0, "high": steps_high },
+                    { "row": { "method": "dense", "mem": 1, "length": 4 }, "what": "/bits/raw_bits", "expected": 1.0, "low": 1.0, "high": 1e6 }
+                  ] },
+                { "name": "not quick", "quick": false, "args": ["info", "--json"], "measured_by": "hand",
+                  "expect": [{ "what": "/vocab", "expected": 0.0, "low": 0.0, "high": 0.0 }] }
+            ]
+        })
+        .to_string()
+    };
+    let model = tiny_model();
+    dir.write("ok.json", check(300.0));
+    let run = dir.cram(&["reproduce", "--quick", "--model", &model, "--expectations", "ok.json", "--out", "rep"]).expect_code(0);
+    assert_eq!(run.stdout.matches(" ok\n").count(), 4, "{}", run.stdout);
+    assert!(!run.stdout.contains("not quick"), "{}", run.stdout);
+    // Steps above a band's top: the measure is reported outside, the exit code says so.
+    dir.write("tight.json", check(1.5));
+    let run = dir.cram(&["reproduce", "--quick", "--model", &model, "--expectations", "tight.json", "--out", "rep2", "--json"]).expect_code(1);
+    let lines: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let steps = lines.iter().find(|l| l["what"] == "/mean_steps").unwrap();
+    assert_eq!(steps["ok"], false, "{steps}");
+    assert!(steps["measured"].as_f64().unwrap() > 1.5, "{steps}");
+    assert!(run.stderr.contains("1 of 4 measures fell outside"), "{}", run.stderr);
+    // Without the shipped data in the working directory: one clear error.
+    Dir::new().cram(&["reproduce", "--quick", "--model", &model]).expect_error("repository root");
+}

@@ -8,6 +8,7 @@ mod data;
 mod decompress;
 mod info;
 mod plan;
+mod reproduce;
 mod score;
 mod zip;
 
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Data(a) => data::run(a),
+        Command::Reproduce(a) => reproduce::run(a),
     }
 }
 
