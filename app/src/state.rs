@@ -106,6 +106,10 @@ pub struct RunResult {
     pub hidden: usize,
     /// Why the run stopped (`success`, `max_steps`, `patience`, `interrupted`).
     pub stop: String,
+    /// The text's bits beside its codes (no `cram zip`, zstd or xz of the CLI in the browser).
+    pub bits: cram_core::bits::BitAccount,
+    /// zstd of the text at ruzstd's fastest level ([`crate::views::zstd_fast_bits`]).
+    pub zstd_bits: u64,
 }
 
 /// All signals of the page; `Copy`, so closures take it by value.

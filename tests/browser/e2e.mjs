@@ -46,8 +46,27 @@ async function compressAndCheck(page, tag) {
   for (const f of ['greedy_exact', 'teacher_forced_accuracy', 'theoretical_capacity_tokens', 'capacity_utilization']) {
     if (!metrics.includes(f)) throw new Error(`metrics table lacks ${f}`);
   }
+  await checkBits(page, original);
   await exportCram(page, `${outDir}/app-${tag}.cram`);
   results[tag] = original;
+}
+
+// The bit chart of the run (core/src/bits.rs): the text's UTF-8 bits, one vector of the tiny model
+// (d 64) at 16 bits, the model's cross-entropy and zstd; the same chart in the walk's fourth step.
+async function checkBits(page, original) {
+  const bitsOf = async (scope, what) => Number(await scope.locator(`[data-testid=bit-chart] .bit-row[data-what="${what}"]`).getAttribute('data-bits'));
+  const raw = await bitsOf(page, 'text (UTF-8)');
+  if (raw !== 8 * Buffer.byteLength(original, 'utf8')) throw new Error(`text bits ${raw} for ${JSON.stringify(original)}`);
+  const vectors = await bitsOf(page, 'vectors, 16-bit');
+  if (vectors !== 16 * 64) throw new Error(`16-bit vector bits ${vectors}, expected ${16 * 64}`);
+  const ce = await bitsOf(page, 'LM cross-entropy');
+  const zstd = await bitsOf(page, 'zstd (fastest level)');
+  if (!(ce > 0) || !(zstd > 8 * 9)) throw new Error(`LM cross-entropy ${ce} bits, zstd ${zstd} bits`);
+  await page.getByTestId('teach-toggle').click();
+  const walk = page.getByTestId('teaching');
+  for (let i = 0; i < 3; i++) await walk.getByRole('button', { name: 'Next' }).click();
+  if (await bitsOf(walk, 'vectors, 16-bit') !== vectors) throw new Error('the walk\'s fourth step lacks the bit chart');
+  await page.getByTestId('teach-toggle').click();
 }
 
 await test('WebGPU: load the tiny Llama, cram 6 tokens, reconstruction equals the text, export', () =>

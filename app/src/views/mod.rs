@@ -1,6 +1,7 @@
 //! The components of the page, top to bottom: the model picker, the controls, the live views, the
 //! result, the `.cram` import, and the teaching walk.
 
+mod bits;
 mod controls;
 mod live;
 mod model_picker;
@@ -13,6 +14,7 @@ use crate::engine;
 use crate::run;
 use crate::state::{AppState, ModelStatus, RunPhase};
 
+pub use bits::{BitChart, zstd_fast_bits};
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};
 pub use model_picker::ModelPicker;
@@ -50,6 +52,7 @@ pub fn App() -> impl IntoView {
         <section class="card">
             <h2>"4. Back again"</h2>
             <Reconstruction state=state />
+            <BitChart state=state />
             <CramImport state=state />
         </section>
         <footer>"cram-core " {cram_core::VERSION} " · Kuratov et al., \"Cramming 1568 Tokens into a Single Vector and Back Again\" (ACL 2025)"</footer>

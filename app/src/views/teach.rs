@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::BitChart;
 use crate::state::AppState;
 
 /// One step of the walk.
@@ -11,6 +12,8 @@ struct Step {
     body: &'static str,
     /// `(text, tokens, vectors, learning rate)` put into the controls by "try it".
     example: Option<(&'static str, usize, usize, f64)>,
+    /// Shows the bit chart of the last run.
+    bits: bool,
 }
 
 const STEPS: &[Step] = &[
@@ -18,21 +21,25 @@ const STEPS: &[Step] = &[
         title: "A memory vector",
         body: "A language model reads a text as a sequence of input vectors, one per token. cram adds one more vector in front — not the embedding of any token, but free numbers — and trains only those numbers, with the model frozen, until the model, reading that vector alone, writes the text. The text is then stored in the vector.",
         example: Some(("Hello, world!", 0, 1, 0.01)),
+        bits: false,
     },
     Step {
         title: "How much fits in one vector",
         body: "A vector has d numbers. If each carries about 16 useful bits, the vector holds d·16 bits; each token of a vocabulary of V tokens needs log₂V bits, so one vector holds at most d·16 / log₂V tokens. That is the theoretical capacity below; real runs reach a fraction of it.",
         example: None,
+        bits: false,
     },
     Step {
         title: "Teacher-forced versus greedy",
         body: "While training, the model sees the true previous tokens and we count how many next tokens it gets right (teacher-forced accuracy: the first row of the token strip). Getting the text back is harder: greedy decoding feeds the model its own guesses, so one early mistake derails the rest (the second row, which shows what greedy decoding from the current vectors gives). cram calls a text crammed only when greedy decoding gives back every token.",
         example: Some(("The cat sat on the mat.", 0, 1, 0.01)),
+        bits: false,
     },
     Step {
         title: "Predictable texts cram further",
-        body: "The vector only has to carry what the model cannot guess. A well-known sentence costs few bits; a list of random words costs the full log₂V bits per token. Try both, and compare the information gain and the steps in the metrics table.",
+        body: "The vector only has to carry what the model cannot guess. A well-known sentence costs few bits; a list of random words costs the full log₂V bits per token. Try both, and compare the information gain and the steps in the metrics table. The chart below puts the last text in bits: the vectors, the model's own code (its cross-entropy: what an arithmetic coder driven by the model spends) and zstd. A predictable text costs the model few bits; the vectors cost the same whatever the text.",
         example: Some(("window seventeen purple oxygen ladder", 0, 1, 0.01)),
+        bits: true,
     },
 ];
 
@@ -76,6 +83,7 @@ pub fn Teaching(state: AppState) -> impl IntoView {
                                 state.lr.set(lr);
                             }>{format!("Try it: \"{text}\"")}</button>
                         })}
+                        {step.bits.then(|| view! { <BitChart state=state /> })}
                     }
                 }}
                 <div class="row">

@@ -1,0 +1,49 @@
+//! The bits of the text on the page beside its codes, as a bar chart (the same account as
+//! `cram compress` prints, `cram_core::bits`): the UTF-8 text, the crammed vectors at 16 and 32
+//! bits, the model's cross-entropy (what its arithmetic code costs) and zstd. Bars are on a log
+//! scale: the vectors are often a hundred times the model's code.
+
+use leptos::prelude::*;
+
+use crate::state::{AppState, RunResult};
+
+/// zstd of `text` as the browser can make it: ruzstd's fastest level (about zstd -1; the CLI's
+/// `zstd -19` needs the C library), the whole frame.
+pub fn zstd_fast_bits(text: &str) -> u64 {
+    8 * ruzstd::encoding::compress_to_vec(text.as_bytes(), ruzstd::encoding::CompressionLevel::Fastest).len() as u64
+}
+
+/// The chart of the last run's text, or nothing before a run.
+#[component]
+pub fn BitChart(state: AppState) -> impl IntoView {
+    move || {
+        state.result.get().map(|r: RunResult| {
+            let b = &r.bits;
+            let rows: Vec<(&str, f64)> = vec![
+                ("text (UTF-8)", b.raw_bits as f64),
+                ("vectors, 32-bit", b.vector_bits_32 as f64),
+                ("vectors, 16-bit", b.vector_bits_16 as f64),
+                ("zstd (fastest level)", r.zstd_bits as f64),
+                ("LM cross-entropy", b.lm_ce_bits),
+            ];
+            let top = rows.iter().map(|(_, v)| *v).fold(2.0, f64::max).log2();
+            let raw = b.raw_bits as f64;
+            view! {
+                <div class="bits" data-testid="bit-chart">
+                    <h3>"This text in bits"</h3>
+                    {rows.into_iter().map(|(what, bits)| {
+                        let width = 100.0 * bits.max(1.0).log2() / top;
+                        view! {
+                            <div class="bit-row" data-what=what data-bits=format!("{bits:.1}")>
+                                <span class="bit-label">{what}</span>
+                                <span class="bit-bar" style=format!("width: {width:.1}%")></span>
+                                <span class="bit-value">{format!("{bits:.0} bits ({:.2}x)", raw / bits.max(1e-9))}</span>
+                            </div>
+                        }
+                    }).collect_view()}
+                    <p class="muted">"x: times smaller than the UTF-8 text (log-scale bars). The vectors give the text back by greedy decoding; the model's own arithmetic code (" <code>"cram zip"</code> ") costs about its cross-entropy."</p>
+                </div>
+            }
+        })
+    }
+}
