@@ -319,16 +319,23 @@ pub struct InfoArgs {
     pub json: bool,
 }
 
+/// One text and how much of it: the flags `score` and `compress` share.
+#[derive(Debug, Args)]
+pub struct TextArg {
+    /// The text file (`-` = standard input).
+    #[arg(long)]
+    pub text: PathBuf,
+    /// Use only the first N tokens of the text.
+    #[arg(long)]
+    pub tokens: Option<usize>,
+}
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The text file (`-` = standard input).
-    #[arg(long)]
-    pub text: PathBuf,
-    /// Score only the first N tokens.
-    #[arg(long)]
-    pub tokens: Option<usize>,
+    #[command(flatten)]
+    pub input: TextArg,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -479,12 +486,8 @@ pub struct RecipeArgs {
 pub struct CompressArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The text file (`-` = standard input).
-    #[arg(long)]
-    pub text: PathBuf,
-    /// Compress only the first N tokens.
-    #[arg(long)]
-    pub tokens: Option<usize>,
+    #[command(flatten)]
+    pub input: TextArg,
     #[command(flatten)]
     pub recipe: RecipeArgs,
     /// Output file (default: the text file's name with .cram, or text.cram for standard input).

@@ -97,6 +97,16 @@ if (cliCram) {
     }));
 }
 
+await test('a file that is not a .cram gives its one-sentence message, and the page goes on', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    await loadModel(page, TINY, 'cpu');
+    await page.getByTestId('import').setInputFiles({ name: 'bad.cram', mimeType: 'application/octet-stream', buffer: Buffer.from('not a cram file at all') });
+    await page.getByTestId('error').waitFor({ timeout: MINUTE });
+    const msg = await page.getByTestId('error').innerText();
+    if (!/^bad\.cram: not a valid \.cram file: .*\(truncated or not a \.cram file\?\)$/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
+    if (await page.getByTestId('fatal').isVisible()) throw new Error(`the app stopped: ${await page.getByTestId('fatal').innerText()}`);
+  }));
+
 await test('Stop mid-run keeps the best vectors and the page answers', () =>
   withPage(['--disable-gpu'], async (page) => {
     await loadModel(page, TINY, 'cpu');
@@ -181,6 +191,26 @@ await test('a GPU device lost mid-run gets a clear message, and the page goes on
     if (!/^CPU \(fallback: the GPU device was lost/.test(after)) throw new Error(`device after the loss: ${JSON.stringify(after)}`);
     await compressAndCheck(page, 'after-gpu-loss');
   }, keepGpuDevices));
+
+// Takes every WebGPU device away as soon as the page gets it, as a driver reset during loading would.
+function loseGpuDevicesAtOnce() {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    setTimeout(() => device.destroy(), 0);
+    return device;
+  };
+}
+
+await test('a GPU device lost while the model loads is said as the loss, and loading again lands on the CPU', () =>
+  withPage(['--enable-unsafe-webgpu'], async (page) => {
+    await loadModel(page, TINY, 'auto');
+    const msg = await page.getByTestId('model-error').innerText();
+    if (!/The GPU device was lost/.test(msg) || !/run on the CPU/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
+    await loadModel(page, TINY, 'auto');
+    const label = await page.getByTestId('device-label').innerText();
+    if (!/^CPU \(fallback: the GPU device was lost/.test(label)) throw new Error(`device after the loss: ${JSON.stringify(label)}`);
+  }, loseGpuDevicesAtOnce));
 
 writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));
 console.log(`browser: ${passed} passed, ${failed} failed`);

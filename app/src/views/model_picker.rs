@@ -43,7 +43,15 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
     };
     state.model.set(ModelStatus::Loading { what: format!("building the model on {}", device.label), done: 0, total: None });
     yield_to_browser().await;
-    match loading::build(files, &device.device, device.max_buffer_bytes) {
+    let built = loading::build(files, &device.device, device.max_buffer_bytes);
+    // A WebGPU device lost while the model was fetched or built (reported at the next turn of the
+    // event loop) is said as the loss, whatever the build gave: a model on a dead device would only
+    // fail later, at the first readback of a run.
+    yield_to_browser().await;
+    if let Some(why) = engine::gpu_lost().filter(|_| device.gpu) {
+        return state.model.set(ModelStatus::Failed(engine::gpu_lost_message(&why)));
+    }
+    match built {
         Ok(lm) => {
             let c = &lm.config;
             let info = ModelInfo {

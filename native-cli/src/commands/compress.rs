@@ -106,15 +106,15 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
 
 pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let cfg = cram_config(&args.recipe)?;
-    let text = super::read_text(&args.text)?;
+    let text = super::read_text(&args.input.text)?;
     let output = match &args.output {
         Some(o) => o.clone(),
-        None if args.text.as_os_str() == "-" => PathBuf::from("stdin.cram"),
-        None => args.text.with_extension("cram"),
+        None if args.input.text.as_os_str() == "-" => PathBuf::from("stdin.cram"),
+        None => args.input.text.with_extension("cram"),
     };
     let lm = super::load_model(&args.model)?;
-    let ids = super::tokens_of(&lm, &text, args.tokens)?;
-    let name = args.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
+    let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
+    let name = args.input.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
     let jobs = [TextJob { id: name, ids, seed_index: None }];
     let mut progress = Progress::new();
     let outcome = cram_texts(&lm, &cfg, &jobs, 1, &mut progress)?.pop().context("no result")?;

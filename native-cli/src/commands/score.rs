@@ -8,9 +8,9 @@ use cram_core::score::score_text;
 use crate::cli::ScoreArgs;
 
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
-    let text = super::read_text(&args.text)?;
+    let text = super::read_text(&args.input.text)?;
     let lm = super::load_model(&args.model)?;
-    let ids = super::tokens_of(&lm, &text, args.tokens)?;
+    let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let s = score_text(&lm.model, &ids)?;
     if args.json {
         outln!("{}", serde_json::to_string(&s)?);
