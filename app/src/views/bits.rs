@@ -26,17 +26,20 @@ pub fn BitChart(state: AppState) -> impl IntoView {
                 ("zstd (fastest level)", r.zstd_bits as f64),
                 ("LM cross-entropy", b.lm_ce_bits),
             ];
-            let top = rows.iter().map(|(_, v)| *v).fold(2.0, f64::max).log2();
+            // Log scale from half the smallest value to the largest, so that a factor of two is
+            // the same length anywhere and the smallest bar is still seen.
+            let lo = rows.iter().map(|(_, v)| *v).fold(f64::MAX, f64::min).max(1.0) / 2.0;
+            let hi = rows.iter().map(|(_, v)| *v).fold(lo * 2.0, f64::max);
             let raw = b.raw_bits as f64;
             view! {
                 <div class="bits" data-testid="bit-chart">
                     <h3>"This text in bits"</h3>
                     {rows.into_iter().map(|(what, bits)| {
-                        let width = 100.0 * bits.max(1.0).log2() / top;
+                        let width = 100.0 * (bits.max(lo) / lo).ln() / (hi / lo).ln();
                         view! {
                             <div class="bit-row" data-what=what data-bits=format!("{bits:.1}")>
                                 <span class="bit-label">{what}</span>
-                                <span class="bit-bar" style=format!("width: {width:.1}%")></span>
+                                <span class="bit-track"><span class="bit-bar" style=format!("width: {width:.1}%")></span></span>
                                 <span class="bit-value">{format!("{bits:.0} bits ({:.2}x)", raw / bits.max(1e-9))}</span>
                             </div>
                         }
