@@ -143,15 +143,16 @@ fn print_report(outcomes: &[Outcome], checks: &[&Check], json: bool) {
         }
         return;
     }
-    outln!("{:<44} {:<34} {:>10} {:>10}  {:<21} result", "check", "measure", "measured", "expected", "band");
+    let what = |o: &Outcome| match o.row {
+        Some(r) => format!("{} {}x{}: {}", r.method, r.mem, r.length, o.what.trim_start_matches('/')),
+        None => o.what.trim_start_matches('/').to_string(),
+    };
+    let (wc, ww) = outcomes.iter().fold((5, 7), |(c, w), o| (c.max(o.check.len()), w.max(what(o).len())));
+    outln!("{:<wc$}  {:<ww$}  {:>10}  {:>10}  {:<21} result", "check", "measure", "measured", "expected", "band");
     for o in outcomes {
-        let what = match o.row {
-            Some(r) => format!("{} {}x{}: {}", r.method, r.mem, r.length, o.what.trim_start_matches('/')),
-            None => o.what.trim_start_matches('/').to_string(),
-        };
         let measured = o.measured.map_or("missing".to_string(), |m| format!("{m:.3}"));
         let band = format!("[{}, {}]", o.low, o.high);
-        outln!("{:<44} {:<34} {:>10} {:>10}  {:<21} {}", o.check, what, measured, o.expected, band, if o.ok { "ok" } else { "OUTSIDE" });
+        outln!("{:<wc$}  {:<ww$}  {:>10}  {:>10}  {:<21} {}", o.check, what(o), measured, o.expected, band, if o.ok { "ok" } else { "OUTSIDE" });
     }
     outln!();
     for c in checks {
