@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web app's tests: build dist/ with trunk, serve it on loopback, and drive headless Chromium
 # (tests/browser/e2e.mjs): the tiny Llama fixture crammed and reconstructed on the WebGPU path
-# (SwiftShader) and on the CPU fallback, a .cram made by the CLI imported, Stop mid-run, a bad file,
+# (SwiftShader), on the CPU fallback and loaded by hub id from a hub-like folder, a .cram made by the CLI imported, Stop mid-run, a bad file,
 # a model over the GPU's buffer limit and a GPU device lost mid-run each given a clear message; then
 # `cram decompress` (target/debug/cram, built beforehand) must decompress the files the page exported.
 # Screenshots and exported files land in target/app-artifacts/. Ends with "app: N passed, M failed".
@@ -18,6 +18,10 @@ if [ "${CRAM_APP_BUILT:-}" != 1 ]; then
   bash scripts/app-build.sh
 fi
 cp -f core/tests/fixtures/llama_gguf/tiny-llama.gguf dist/models/
+# The tiny Llama's Hugging Face folder laid out like the hub, for loading by model id.
+hub=dist/hub/cram-fixtures/tiny-llama/resolve/main
+mkdir -p "$hub"
+cp -f core/tests/fixtures/llama_gguf/{config.json,tokenizer.json,model.safetensors} "$hub/"
 tiny=core/tests/fixtures/llama_gguf/tiny-llama.gguf
 cram=target/debug/cram
 text="Alice was beginning to get very tired of sitting"

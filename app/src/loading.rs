@@ -75,10 +75,36 @@ fn content_length(resp: &Response) -> Option<u64> {
     resp.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok())
 }
 
+/// Why a fetch failed: the server's status, or no answer at all, or the body.
+pub enum FetchError {
+    /// The server answered with this status (404, 401, ...).
+    Status(u16, String),
+    /// No answer: offline, a wrong address, or CORS.
+    Network(String),
+    /// The answer could not be read or is too large.
+    Body(String),
+}
+
+impl FetchError {
+    /// One sentence naming `url`.
+    pub fn sentence(&self, url: &str) -> String {
+        match self {
+            Self::Status(code, text) => format!("{url}: the server answered {code} {text}"),
+            Self::Network(e) => format!("{url}: {e}"),
+            Self::Body(e) => e.clone(),
+        }
+    }
+}
+
 /// The bytes at a same-origin `url`, from Cache Storage when they are there, else fetched (with
 /// progress) and then cached. Returns `(bytes, from_cache)`.
 pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) -> Result<(Vec<u8>, bool), String> {
-    let win = window()?;
+    fetch_cached_or(url, on_progress).await.map_err(|e| e.sentence(url))
+}
+
+/// [`fetch_cached`] with the reason of a failure kept apart.
+pub async fn fetch_cached_or(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) -> Result<(Vec<u8>, bool), FetchError> {
+    let win = window().map_err(FetchError::Body)?;
     // Cache Storage exists only in secure contexts (https, localhost); without it we just fetch.
     let cache: Option<web_sys::Cache> = match win.caches() {
         Ok(caches) => JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(|c| c.unchecked_into()),
@@ -96,21 +122,21 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) -> 
             }
         }
     }
-    let resp: Response = JsFuture::from(win.fetch_with_str(url)).await.map_err(|e| format!("{url}: {}", js_error(e)))?.unchecked_into();
+    let resp: Response = JsFuture::from(win.fetch_with_str(url)).await.map_err(|e| FetchError::Network(js_error(e)))?.unchecked_into();
     if !resp.ok() {
-        return Err(format!("{url}: the server answered {} {}", resp.status(), resp.status_text()));
+        return Err(FetchError::Status(resp.status(), resp.status_text()));
     }
     let total = content_length(&resp);
     if let Some(t) = total {
         if t > MAX_FILE_BYTES {
-            return Err(too_large(t));
+            return Err(FetchError::Body(too_large(t)));
         }
     }
-    let bytes = read_body(&resp, total, on_progress).await?;
+    let bytes = read_body(&resp, total, on_progress).await.map_err(FetchError::Body)?;
     if let Some(cache) = &cache {
         // Best effort: a full quota only costs the next reload a download.
         let init = web_sys::ResponseInit::new();
-        let headers = web_sys::Headers::new().map_err(js_error)?;
+        let headers = web_sys::Headers::new().map_err(|e| FetchError::Body(js_error(e)))?;
         let _ = headers.set("content-length", &bytes.len().to_string());
         init.set_headers_headers(&headers);
         let copy = Uint8Array::from(bytes.as_slice());
@@ -119,6 +145,53 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) -> 
         }
     }
     Ok((bytes, false))
+}
+
+/// A Hugging Face model by its id (`owner/name`, or `owner/name@revision`) from `base`, a server laid
+/// out like the hub (`{base}/{id}/resolve/{revision}/{file}`: the hub itself, a mirror, or a local
+/// folder served with the page): `config.json`, `tokenizer.json` and `model.safetensors` (or the shards
+/// of `model.safetensors.index.json`), each kept in Cache Storage. `on_progress(file, done, total)`.
+/// A missing model, a gated one, a network error and a model without safetensors each get a sentence.
+pub async fn fetch_hub(base: &str, id: &str, on_progress: &dyn Fn(&str, u64, Option<u64>)) -> Result<ModelFiles, String> {
+    let (repo, revision) = id.trim().split_once('@').unwrap_or((id.trim(), "main"));
+    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !matches!(repo.split_once('/'), Some((owner, name)) if valid(owner) && valid(name)) || !valid(revision) {
+        return Err(format!("`{id}` is not a hub model id: give owner/name, e.g. EleutherAI/pythia-70m (a revision after @)"));
+    }
+    let base = base.trim().trim_end_matches('/');
+    let url = |file: &str| format!("{base}/{repo}/resolve/{revision}/{file}");
+    let get = async |file: &str| fetch_cached_or(&url(file), &|done, total| on_progress(file, done, total)).await.map(|(bytes, _)| bytes);
+    let explain = |file: &str, e: FetchError| match e {
+        FetchError::Status(404, _) if file == "config.json" => format!("{repo}: no such model at {base} ({} is not found)", url(file)),
+        FetchError::Status(401 | 403, _) => {
+            format!("{repo} is gated or private: {} needs a login; accept its license on the hub and download its files, then pick them from disk", url(file))
+        }
+        FetchError::Network(e) => format!("cannot reach {base} for {repo} ({e}): offline, a wrong base URL, or a server that does not allow this page (CORS)"),
+        other => other.sentence(&url(file)),
+    };
+    let config = get("config.json").await.map_err(|e| explain("config.json", e))?;
+    let config = String::from_utf8(config).map_err(|_| format!("{}: config.json is not UTF-8 text", url("config.json")))?;
+    let tokenizer = get("tokenizer.json").await.map_err(|e| explain("tokenizer.json", e))?;
+    let shards = match get("model.safetensors").await {
+        Ok(bytes) => vec![("model.safetensors".to_string(), bytes)],
+        Err(FetchError::Status(404, _)) => {
+            let index = match get("model.safetensors.index.json").await {
+                Ok(index) => String::from_utf8(index).map_err(|_| "model.safetensors.index.json is not UTF-8 text".to_string())?,
+                Err(FetchError::Status(404, _)) => {
+                    return Err(format!("{repo} has no safetensors weights at {base} (model.safetensors or its index); cram reads safetensors, not pytorch_model.bin"));
+                }
+                Err(e) => return Err(explain("model.safetensors.index.json", e)),
+            };
+            let mut shards = Vec::new();
+            for file in cram_core::weights::safetensors::shard_files(&index, &url("model.safetensors.index.json")).map_err(|e| e.to_string())? {
+                let bytes = get(&file).await.map_err(|e| explain(&file, e))?;
+                shards.push((file, bytes));
+            }
+            shards
+        }
+        Err(e) => return Err(explain("model.safetensors", e)),
+    };
+    Ok(ModelFiles::HuggingFace { name: repo.to_string(), config, tokenizer, shards })
 }
 
 /// The bytes of a file picked on disk.

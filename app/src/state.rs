@@ -161,6 +161,11 @@ pub const DEFAULT_TEXT: &str = "The quick brown fox jumps over the lazy dog.";
 /// The default model, served next to the app (see `scripts/app-build.sh`).
 pub const DEFAULT_MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// Where hub model ids are fetched from unless the page is told otherwise: a folder served with the
+/// page and laid out like the hub (`hub/{owner}/{name}/resolve/main/...`). Type the hub's own address (what `HF_ENDPOINT` names for the CLI) in
+/// the page to fetch from the hub itself; cram names no host in its code.
+pub const DEFAULT_HUB_BASE: &str = "hub";
+
 impl AppState {
     /// Fresh state with the page's defaults.
     pub fn new() -> Self {

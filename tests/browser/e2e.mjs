@@ -107,6 +107,34 @@ await test('a file that is not a .cram gives its one-sentence message, and the p
     if (await page.getByTestId('fatal').isVisible()) throw new Error(`the app stopped: ${await page.getByTestId('fatal').innerText()}`);
   }));
 
+// scripts/test-app.sh serves the tiny Llama's Hugging Face folder at dist/hub/cram-fixtures/tiny-llama/
+// resolve/main/, laid out like the hub.
+await test('a model by hub id from a server laid out like the hub; a missing model and an unreachable server each say so', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    await page.getByTestId('device').selectOption('cpu');
+    const byId = async (id, base) => {
+      const before = await page.getByTestId('model-status').innerText();
+      await setField(page, 'hub-id', id);
+      await setField(page, 'hub-base', base);
+      await page.getByTestId('load-hub').click();
+      await page.waitForFunction((prev) => {
+        const el = document.querySelector('[data-testid=model-status]');
+        return ['ready', 'failed'].includes(el.dataset.state) && el.innerText !== prev;
+      }, before, { timeout: MINUTE });
+      return page.getByTestId('model-status').innerText();
+    };
+    let msg = await byId('cram-fixtures/no-such-model', 'hub');
+    if (!/cram-fixtures\/no-such-model: no such model at hub/.test(msg)) throw new Error(`missing model: ${JSON.stringify(msg)}`);
+    msg = await byId('cram-fixtures/tiny-llama', 'http://127.0.0.1:9');
+    if (!/cannot reach http:\/\/127\.0\.0\.1:9 for cram-fixtures\/tiny-llama/.test(msg)) throw new Error(`unreachable: ${JSON.stringify(msg)}`);
+    msg = await byId('not an id', 'hub');
+    if (!/is not a hub model id/.test(msg)) throw new Error(`bad id: ${JSON.stringify(msg)}`);
+    msg = await byId('cram-fixtures/tiny-llama', 'hub/');
+    if (!/Loaded cram-fixtures\/tiny-llama/.test(msg) || !/llama, 2 layers, d = 64/.test(msg)) throw new Error(`hub model: ${JSON.stringify(msg)}`);
+    // The same run as from the GGUF twin: the same weights, the same text back.
+    await compressAndCheck(page, 'hub');
+  }));
+
 await test('Stop mid-run keeps the best vectors and the page answers', () =>
   withPage(['--disable-gpu'], async (page) => {
     await loadModel(page, TINY, 'cpu');

@@ -1,4 +1,4 @@
-//! Picking and loading a model: a same-origin URL (the default model) or files from disk, the device
+//! Picking and loading a model: a same-origin URL (the default model), a hub model id, or files from disk, the device
 //! choice, a progress bar, and what was loaded.
 
 use leptos::prelude::*;
@@ -8,13 +8,15 @@ use web_sys::{File, HtmlInputElement};
 use crate::engine::{self, DevicePreference};
 use crate::loading::{self, ModelFiles};
 use crate::run::yield_to_browser;
-use crate::state::{AppState, DEFAULT_MODEL_URL, ModelInfo, ModelStatus};
+use crate::state::{AppState, DEFAULT_HUB_BASE, DEFAULT_MODEL_URL, ModelInfo, ModelStatus};
 use crate::views::human_bytes;
 
 /// Where the bytes come from.
 enum Source {
     Url(String),
     Files(Vec<File>),
+    /// A model id on a server laid out like the Hugging Face hub: `(base URL, id)`.
+    Hub(String, String),
 }
 
 fn now() -> f64 {
@@ -35,6 +37,11 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
         Source::Files(files) => {
             state.model.set(ModelStatus::Loading { what: "reading the files".into(), done: 0, total: None });
             loading::collect_files(files).await
+        }
+        Source::Hub(base, id) => {
+            state.model.set(ModelStatus::Loading { what: format!("fetching {id}"), done: 0, total: None });
+            let on = |file: &str, done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: format!("downloading {id}: {file}"), done, total });
+            loading::fetch_hub(&base, &id, &on).await
         }
     };
     let files = match files {
@@ -77,6 +84,8 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
 #[component]
 pub fn ModelPicker(state: AppState) -> impl IntoView {
     let url = RwSignal::new(DEFAULT_MODEL_URL.to_string());
+    let hub_id = RwSignal::new("EleutherAI/pythia-70m".to_string());
+    let hub_base = RwSignal::new(DEFAULT_HUB_BASE.to_string());
     let device = RwSignal::new("auto".to_string());
     let pick = move |ev: web_sys::Event| {
         let input: HtmlInputElement = event_target(&ev);
@@ -93,6 +102,19 @@ pub fn ModelPicker(state: AppState) -> impl IntoView {
             </label>
             <button data-testid="load-url" disabled=move || state.busy()
                 on:click=move |_| spawn_local(load(state, Source::Url(url.get_untracked()), DevicePreference::parse(&device.get_untracked())))>
+                "Load"
+            </button>
+        </div>
+        <div class="row">
+            <label>"…or a hub model id "
+                <input type="text" size="24" data-testid="hub-id" prop:value=move || hub_id.get() on:input=move |ev| hub_id.set(event_target_value(&ev)) />
+            </label>
+            <label>" from "
+                <input type="text" size="28" data-testid="hub-base" title="A server laid out like the Hugging Face hub ({base}/{id}/resolve/main/{file}): the hub's address, a mirror, or a folder served with this page"
+                    prop:value=move || hub_base.get() on:input=move |ev| hub_base.set(event_target_value(&ev)) />
+            </label>
+            <button data-testid="load-hub" disabled=move || state.busy()
+                on:click=move |_| spawn_local(load(state, Source::Hub(hub_base.get_untracked(), hub_id.get_untracked()), DevicePreference::parse(&device.get_untracked())))>
                 "Load"
             </button>
         </div>
