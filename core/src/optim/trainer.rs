@@ -14,11 +14,11 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 
 use crate::checkpoint;
-use crate::decode::{embed_ids, greedy_decode_async};
+use crate::decode::embed_ids;
 use crate::load::LoadedModel;
 use crate::memory::Memory;
 use crate::methods::trainable::Trainable;
-use crate::methods::{CramConfig, Layout, Method, Protocol, VectorInit};
+use crate::methods::{CramConfig, Layout, Method, Protocol, VectorInit, prefix_ids, sink_token};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
@@ -130,31 +130,6 @@ pub trait Observer {
 /// An observer that does nothing.
 pub struct Silent;
 impl Observer for Silent {}
-
-/// The token put in front of the memory in the sink layout: `<|endoftext|>` if the vocabulary has it,
-/// else the model's BOS, else its EOS.
-pub fn sink_token(lm: &LoadedModel) -> Result<u32> {
-    if let Some(id) = lm.tokenizer.token_to_id("<|endoftext|>") {
-        return Ok(id);
-    }
-    let config = serde_json::to_value(lm.config.clone()).unwrap_or_default();
-    for key in ["bos_token_id", "eos_token_id"] {
-        let v = &config[key];
-        let id = v.as_u64().or_else(|| v.as_array().and_then(|a| a.first()).and_then(|x| x.as_u64()));
-        if let Some(id) = id {
-            return Ok(id as u32);
-        }
-    }
-    Err(Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
-}
-
-/// Tokens in front of the memory for `cfg.layout`.
-pub fn prefix_ids(lm: &LoadedModel, layout: Layout) -> Result<Vec<u32>> {
-    Ok(match layout {
-        Layout::Paper => vec![],
-        Layout::Sink => vec![sink_token(lm)?],
-    })
-}
 
 /// The model's inputs for texts padded to one length: `prefix` (`[B, P, d]`), then t_1..t_{n-1}
 /// (the output before t_i predicts t_i).
@@ -484,7 +459,7 @@ impl Cramming {
             }
 
             let success = match cfg.protocol {
-                Protocol::Greedy => right == scored && verify_greedy_async(lm, &self.trainable.memory(&slot.params, &self.prefix), &text.ids, first).await?,
+                Protocol::Greedy => right == scored && self.trainable.memory(&slot.params, &self.prefix).verify_greedy_async(lm, &text.ids, first).await?,
                 Protocol::Paper => right as f64 / scored as f64 >= cfg.paper_threshold,
             };
             if success {
@@ -554,13 +529,13 @@ impl Cramming {
                 // by real greedy decoding (the tokens it gets right in a row, at most the horizon).
                 let model = memory.model(lm)?;
                 let (ce, right) = evaluate(&model, memory.input(lm)?, &text.ids, first).await?;
-                let decoded = decode_text_async(lm, &memory, &[], text.ids.len(), Some(&text.ids)).await?;
+                let decoded = memory.decode_async(lm, &[], text.ids.len(), Some(&text.ids)).await?;
                 let matched = decoded.iter().zip(&text.ids).take_while(|(a, b)| a == b).count();
                 (right, ce, matched.min(slot.horizon), matched == text.ids.len())
             } else {
                 let exact = match reason {
                     StopReason::Success if cfg.protocol == Protocol::Greedy => true,
-                    _ => verify_greedy_async(lm, &memory, &text.ids, first).await?,
+                    _ => memory.verify_greedy_async(lm, &text.ids, first).await?,
                 };
                 (slot.best_right, if slot.lowest_ce.is_finite() { slot.lowest_ce } else { slot.baseline.0 }, text.ids.len(), exact)
             };
@@ -603,35 +578,6 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
     let mut run = Cramming::new(lm, cfg.clone(), texts.to_vec(), batch)?;
     while run.step(lm, obs)? {}
     Ok(run.into_outcomes())
-}
-
-/// Whether greedy decoding from `memory`, with the first `given` tokens of `ids` given, reproduces
-/// `ids` exactly.
-pub fn verify_greedy(lm: &LoadedModel, memory: &Memory, ids: &[u32], given: usize) -> Result<bool> {
-    sync(verify_greedy_async(lm, memory, ids, given))
-}
-
-/// [`verify_greedy`], reading back asynchronously.
-pub async fn verify_greedy_async(lm: &LoadedModel, memory: &Memory, ids: &[u32], given: usize) -> Result<bool> {
-    Ok(decode_text_async(lm, memory, &ids[..given], ids.len(), Some(ids)).await? == ids)
-}
-
-/// The `n` text tokens that `memory` decodes to: the `given` tokens (t_1 under the paper's protocol,
-/// none under the greedy one) followed by greedy decoding. With `expected`, decoding stops at the
-/// first token that differs from it.
-pub fn decode_text(lm: &LoadedModel, memory: &Memory, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
-    sync(decode_text_async(lm, memory, given, n, expected))
-}
-
-/// [`decode_text`], reading back asynchronously.
-pub async fn decode_text_async(lm: &LoadedModel, memory: &Memory, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
-    let model = memory.model(lm)?;
-    let mut start = memory.input(lm)?;
-    if !given.is_empty() {
-        start = Tensor::cat(vec![start, embed_ids(&lm.model, given)], 1);
-    }
-    let rest = greedy_decode_async(&model, start, n.saturating_sub(given.len()), expected.map(|e| e.get(given.len()..).unwrap_or(&[])), |_, _| {}).await?;
-    Ok(given.iter().copied().chain(rest).collect())
 }
 
 /// Standard deviation of the input-embedding matrix: the scale of the paper's initialisation.
