@@ -1,5 +1,5 @@
 //! One compression run, from the text box to the result: tokenise, step the optimiser
-//! ([`cram_core::optim::trainer::Cramming`]) while an [`Observer`] feeds the live views, decode
+//! ([`cram_core::cramming::Cramming`]) while an [`Observer`] feeds the live views, decode
 //! greedily from the best memory, and keep what export needs. Reads are asynchronous (WebGPU cannot
 //! block), and the loop yields to the browser every few milliseconds so the page repaints and the Stop
 //! button is heard mid-run.
@@ -7,9 +7,9 @@
 use std::cell::{Cell, RefCell};
 
 use cram_core::LoadedModel;
+use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
 use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob};
 use leptos::prelude::*;
 
 use crate::engine;

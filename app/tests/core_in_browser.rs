@@ -15,10 +15,10 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cram_core::LoadedModel;
+use cram_core::cramming::{Cramming, Silent, TextJob};
 use cram_core::format::CramFile;
 use cram_core::methods::CramConfig;
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Cramming, Silent, TextJob};
 use cram_core::readback;
 use cram_core::weights::Bytes;
 use wasm_bindgen_test::*;

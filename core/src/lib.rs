@@ -7,7 +7,8 @@
 //! - [`weights`]: safetensors, GGUF and the Hugging Face hub as one [`weights::TensorSource`].
 //! - [`tokenizer`]: `tokenizer.json` or GGUF metadata, the same on every target.
 //! - [`load`]: one `--model` string to a [`LoadedModel`].
-//! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
+//! - [`methods`], [`optim`]: what is trained, AdamW and the learning-rate schedules.
+//! - [`cramming`]: the loop that crams texts, the same for every family and method ([`cramming::cram_texts`]).
 //! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
 //! - [`lmzip`]: lossless compression by the model's own probabilities (`cram zip`), the yardstick in bits.
@@ -15,6 +16,7 @@
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
 
 pub mod checkpoint;
+pub mod cramming;
 pub mod data;
 pub mod decode;
 pub mod device;

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use common::*;
+use cram_core::cramming::{Cramming, Silent, StopReason, TextJob, cram_texts};
 use cram_core::memory::LoraWeights;
 use cram_core::methods::{CramConfig, Method};
 use cram_core::models::lora::{Lora, LoraSet, LoraTarget};
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Cramming, Silent, StopReason, TextJob, cram_texts};
 use cram_core::weights::safetensors::SafetensorsFile;
 use cram_core::weights::{HostTensor, TensorSource, Weights};
 use cram_core::{Model, ModelConfig};

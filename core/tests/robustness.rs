@@ -78,9 +78,9 @@ fn a_damaged_safetensors_model_is_an_error_not_a_panic() {
 
 #[test]
 fn a_damaged_cram_file_is_an_error_not_a_panic() {
+    use cram_core::cramming::{Silent, TextJob, cram_texts};
     use cram_core::methods::CramConfig;
     use cram_core::optim::adamw::AdamWConfig;
-    use cram_core::optim::trainer::{Silent, TextJob, cram_texts};
     let lm = load("llama_gguf", None);
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 300, ..Default::default() };
     let ids = lm.tokenizer.encode("Alice was beginning").unwrap();

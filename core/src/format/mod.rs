@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
+use crate::cramming::CramOutcome;
 use crate::device::Precision;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::memory::{LoraWeights, Memory};
 use crate::methods::{CramConfig, Layout, Protocol};
 use crate::metrics::CramMetrics;
-use crate::optim::trainer::CramOutcome;
 use crate::tokenizer::hex;
 use crate::{Error, Result};
 
