@@ -3,7 +3,6 @@
 //! Q/K permutation undone). Models load through [`Weights`], a view of a source at a name prefix.
 
 pub mod gguf;
-pub mod gguf_checkpoint;
 #[cfg(feature = "native")]
 pub mod hub;
 pub mod names;
