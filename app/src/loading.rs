@@ -178,7 +178,9 @@ pub async fn fetch_hub(base: &str, id: &str, on_progress: &dyn Fn(&str, u64, Opt
             let index = match get("model.safetensors.index.json").await {
                 Ok(index) => String::from_utf8(index).map_err(|_| "model.safetensors.index.json is not UTF-8 text".to_string())?,
                 Err(FetchError::Status(404, _)) => {
-                    return Err(format!("{repo} has no safetensors weights at {base} (model.safetensors or its index); cram reads safetensors, not pytorch_model.bin"));
+                    return Err(format!(
+                        "{repo} has no safetensors weights at {base} (model.safetensors or its index); cram reads safetensors, not pytorch_model.bin"
+                    ));
                 }
                 Err(e) => return Err(explain("model.safetensors.index.json", e)),
             };

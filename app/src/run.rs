@@ -1,5 +1,5 @@
 //! One compression run, from the text box to the result: tokenise, step the optimiser
-//! ([`cram_core::optim::trainer::Cramming`]) while an [`Observer`] feeds the live views, decode
+//! ([`cram_core::cramming::Cramming`]) while an [`Observer`] feeds the live views, decode
 //! greedily from the best memory, and keep what export needs. Reads are asynchronous (WebGPU cannot
 //! block), and the loop yields to the browser every few milliseconds so the page repaints and the Stop
 //! button is heard mid-run.
@@ -7,9 +7,9 @@
 use std::cell::{Cell, RefCell};
 
 use cram_core::LoadedModel;
+use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
 use cram_core::methods::{CramConfig, Method};
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{CramOutcome, Cramming, Observer, StepReport, TextJob, decode_text_async};
 use leptos::prelude::*;
 
 use crate::engine;
@@ -148,7 +148,7 @@ pub fn pieces(lm: &LoadedModel, ids: &[u32]) -> Vec<String> {
 /// greedy row of the token strip, and the vectors for the heat strip.
 async fn show_greedy(lm: &LoadedModel, run: &Cramming, target: &[u32], state: AppState) -> Result<(), String> {
     let Some((memory, given)) = run.current_memory(0) else { return Ok(()) };
-    let decoded = decode_text_async(lm, &memory, given, target.len(), None).await.map_err(|e| e.to_string())?;
+    let decoded = memory.decode_async(lm, given, target.len(), None).await.map_err(|e| e.to_string())?;
     let row = pieces(lm, &decoded).into_iter().zip(decoded.iter().zip(target)).map(|(piece, (d, t))| (piece, d == t)).collect();
     state.greedy.set(row);
     state.heat.set(memory.vectors);
@@ -217,7 +217,7 @@ pub async fn compress(state: AppState) {
     state.phase.set(RunPhase::Decoding);
     yield_to_browser().await;
     let target = &outcome.ids;
-    let decoded_ids = match decode_text_async(&lm, &outcome.memory, &outcome.given_ids, target.len(), None).await {
+    let decoded_ids = match outcome.memory.decode_async(&lm, &outcome.given_ids, target.len(), None).await {
         Ok(ids) => ids,
         Err(e) => return fail(format!("decoding failed: {e}")),
     };

@@ -15,10 +15,10 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cram_core::LoadedModel;
+use cram_core::cramming::{Cramming, Silent, TextJob};
 use cram_core::format::CramFile;
 use cram_core::methods::CramConfig;
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Cramming, Silent, TextJob, decode_text_async};
 use cram_core::readback;
 use cram_core::weights::Bytes;
 use wasm_bindgen_test::*;
@@ -112,7 +112,7 @@ async fn check_round_trip(device: Device) {
     console_log!("{device:?}: {} steps, greedy exact {}", outcome.metrics.steps, outcome.metrics.greedy_exact);
     assert!(outcome.metrics.greedy_exact, "the tiny model crams 6 tokens: {:?}", outcome.metrics);
 
-    let decoded = decode_text_async(&lm, &outcome.memory, &outcome.given_ids, ids.len(), None).await.unwrap();
+    let decoded = outcome.memory.decode_async(&lm, &outcome.given_ids, ids.len(), None).await.unwrap();
     assert_eq!(decoded, ids, "greedy decoding from the vector");
 
     let bytes = CramFile::from_outcome(&lm, &cfg, &outcome).unwrap().to_bytes().unwrap();

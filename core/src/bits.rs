@@ -93,7 +93,7 @@ impl BitAccount {
     pub fn measure(lm: &LoadedModel, ids: &[u32], memory: &Memory, metrics: &CramMetrics, lm_zip: bool, backend: &str) -> Result<Self> {
         let text = lm.tokenizer.decode(ids)?;
         // A model with no token to put in front of the text has no `cram zip` code (not an error).
-        let zip_bits = match crate::optim::trainer::sink_token(lm) {
+        let zip_bits = match crate::methods::sink_token(lm) {
             Ok(sink) if lm_zip => Some(crate::lmzip::compress(lm, &[sink], ids, backend)?.code_bits() as u64),
             _ => None,
         };

@@ -6,8 +6,9 @@
 //! - [`models`]: the model families (GPT-NeoX/Pythia, Llama/SmolLM2/Llama-3) behind one [`Model`].
 //! - [`weights`]: safetensors, GGUF and the Hugging Face hub as one [`weights::TensorSource`].
 //! - [`tokenizer`]: `tokenizer.json` or GGUF metadata, the same on every target.
-//! - [`load`]: one `--model` string to a [`LoadedModel`].
-//! - [`methods`], [`optim`]: what is trained and the loop that trains it ([`optim::trainer::cram_texts`]).
+//! - [`load`]: one `--model` string to a [`LoadedModel`]; [`aliases`]: local model names and the cache folder.
+//! - [`methods`], [`optim`]: what is trained, AdamW and the learning-rate schedules.
+//! - [`cramming`]: the loop that crams texts, the same for every family and method ([`cramming::cram_texts`]).
 //! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
 //! - [`bits`]: a crammed text beside its alternatives in bits (the text, the vectors, the model's
@@ -16,8 +17,10 @@
 //! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
 
+pub mod aliases;
 pub mod bits;
 pub mod checkpoint;
+pub mod cramming;
 pub mod data;
 pub mod decode;
 pub mod device;

@@ -5,10 +5,11 @@
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::embed_ids;
+use crate::decode::{embed_ids, greedy_decode_async};
 use crate::load::LoadedModel;
 use crate::models::Model;
 use crate::models::lora::{Lora, LoraSet, LoraTarget};
+use crate::readback::sync;
 use crate::{Error, Result};
 
 /// LoRA adapters of one text, on the host.
@@ -88,5 +89,34 @@ impl Memory {
             return Err(Error::Input("nothing to decode from: no prefix token and no vector".into()));
         }
         Ok(Tensor::cat(parts, 1))
+    }
+
+    /// The `n` text tokens this memory decodes to with `lm`: the `given` tokens (t_1 under the
+    /// paper's protocol, none under the greedy one) followed by greedy decoding. With `expected`,
+    /// decoding stops at the first token that differs from it.
+    pub fn decode(&self, lm: &LoadedModel, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
+        sync(self.decode_async(lm, given, n, expected))
+    }
+
+    /// [`Memory::decode`], reading back asynchronously (WebGPU).
+    pub async fn decode_async(&self, lm: &LoadedModel, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
+        let model = self.model(lm)?;
+        let mut start = self.input(lm)?;
+        if !given.is_empty() {
+            start = Tensor::cat(vec![start, embed_ids(&lm.model, given)], 1);
+        }
+        let rest = greedy_decode_async(&model, start, n.saturating_sub(given.len()), expected.map(|e| e.get(given.len()..).unwrap_or(&[])), |_, _| {}).await?;
+        Ok(given.iter().copied().chain(rest).collect())
+    }
+
+    /// Whether greedy decoding from this memory, with the first `given` tokens of `ids` given,
+    /// reproduces `ids` exactly.
+    pub fn verify_greedy(&self, lm: &LoadedModel, ids: &[u32], given: usize) -> Result<bool> {
+        sync(self.verify_greedy_async(lm, ids, given))
+    }
+
+    /// [`Memory::verify_greedy`], reading back asynchronously.
+    pub async fn verify_greedy_async(&self, lm: &LoadedModel, ids: &[u32], given: usize) -> Result<bool> {
+        Ok(self.decode_async(lm, &ids[..given], ids.len(), Some(ids)).await? == ids)
     }
 }

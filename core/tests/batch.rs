@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use cram_core::cramming::{Silent, TextJob, cram_texts};
 use cram_core::methods::CramConfig;
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Silent, TextJob, cram_texts};
 
 #[test]
 fn batched_and_unbatched_agree() {

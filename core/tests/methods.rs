@@ -10,11 +10,11 @@ use std::collections::HashMap;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use common::*;
+use cram_core::cramming::{Cramming, Silent, StopReason, TextJob, cram_texts};
 use cram_core::memory::LoraWeights;
 use cram_core::methods::{CramConfig, Method};
 use cram_core::models::lora::{Lora, LoraSet, LoraTarget};
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Cramming, Silent, StopReason, TextJob, cram_texts, decode_text};
 use cram_core::weights::safetensors::SafetensorsFile;
 use cram_core::weights::{HostTensor, TensorSource, Weights};
 use cram_core::{Model, ModelConfig};
@@ -138,7 +138,7 @@ fn every_method_crams_and_decodes_back() {
         assert!(out.metrics.greedy_exact, "{name}: {:?}", out.metrics);
         assert_eq!(out.metrics.method, name);
         assert_eq!(out.metrics.trainable_parameters, params, "{name}");
-        let back = decode_text(&lm, &out.memory, &[], ids.len(), None).unwrap();
+        let back = out.memory.decode(&lm, &[], ids.len(), None).unwrap();
         assert_eq!(back, ids, "{name}: decoding the memory does not give the tokens back");
         if let Method::Progressive { .. } = method {
             assert_eq!(out.metrics.horizon, Some(ids.len()));
@@ -184,7 +184,7 @@ fn progressive_stops_at_the_first_stage_that_fails_and_its_horizon_decodes() {
     assert!(horizon >= 1 && horizon < ids.len(), "horizon {horizon}");
     assert!(!out.metrics.greedy_exact);
     assert_eq!(out.ids, ids[..horizon]);
-    let back = decode_text(&lm, &out.memory, &[], horizon, None).unwrap();
+    let back = out.memory.decode(&lm, &[], horizon, None).unwrap();
     assert_eq!(back, ids[..horizon]);
 }
 
@@ -202,7 +202,7 @@ fn lora_weights_round_trip_through_a_cram_file() {
     sorted.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(sorted, b.tensors);
     assert_eq!(back.memory.k, 0);
-    assert_eq!(decode_text(&lm, &back.memory, &[], ids.len(), None).unwrap(), ids);
+    assert_eq!(back.memory.decode(&lm, &[], ids.len(), None).unwrap(), ids);
 }
 
 #[test]

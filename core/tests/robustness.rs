@@ -78,9 +78,9 @@ fn a_damaged_safetensors_model_is_an_error_not_a_panic() {
 
 #[test]
 fn a_damaged_cram_file_is_an_error_not_a_panic() {
+    use cram_core::cramming::{Silent, TextJob, cram_texts};
     use cram_core::methods::CramConfig;
     use cram_core::optim::adamw::AdamWConfig;
-    use cram_core::optim::trainer::{Silent, TextJob, cram_texts};
     let lm = load("llama_gguf", None);
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 300, ..Default::default() };
     let ids = lm.tokenizer.encode("Alice was beginning").unwrap();
@@ -121,7 +121,7 @@ fn counts_and_sizes_beyond_the_file_are_refused_before_allocating() {
     assert!(err.contains("out of bounds"), "{err}");
     for (what, bytes) in [("2^40 metadata entries", gguf(0, 1 << 40, &[])), ("2^40 tensors", gguf(1 << 40, 0, &[])), ("a 2^60-byte key", gguf(0, 1, &long_key))]
     {
-        let err = cram_core::weights::gguf_checkpoint::GgufCheckpoint::from_bytes("claims.gguf", Bytes::Owned(bytes))
+        let err = cram_core::load::gguf_checkpoint::GgufCheckpoint::from_bytes("claims.gguf", Bytes::Owned(bytes))
             .err()
             .unwrap_or_else(|| panic!("{what}: accepted"))
             .to_string();
@@ -142,7 +142,7 @@ fn fuzz_reproducers_of_gguf_checkpoints_are_refused() {
         let bytes = std::fs::read(fixture("fuzz").join(name)).unwrap();
         let loaded = std::panic::catch_unwind(|| {
             LoadedModel::from_gguf_bytes(name, Bytes::Owned(bytes.clone()), &Device::flex(), None).is_ok()
-                | cram_core::weights::gguf_checkpoint::GgufCheckpoint::from_bytes(name, Bytes::Owned(bytes)).is_ok_and(|c| {
+                | cram_core::load::gguf_checkpoint::GgufCheckpoint::from_bytes(name, Bytes::Owned(bytes)).is_ok_and(|c| {
                     use cram_core::weights::TensorSource;
                     ["gpt_neox.layers.0.attention.query_key_value.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight"]
                         .iter()

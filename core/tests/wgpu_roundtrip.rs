@@ -9,9 +9,9 @@
 mod common;
 
 use common::*;
+use cram_core::cramming::{Silent, TextJob, cram_texts};
 use cram_core::methods::CramConfig;
 use cram_core::optim::adamw::AdamWConfig;
-use cram_core::optim::trainer::{Silent, TextJob, cram_texts, decode_text};
 
 #[test]
 fn wgpu_cram_then_decode_gives_the_tokens_back() {
@@ -24,9 +24,9 @@ fn wgpu_cram_then_decode_gives_the_tokens_back() {
     eprintln!("wgpu: {} steps, greedy exact {}", out.metrics.steps, out.metrics.greedy_exact);
     assert!(out.metrics.greedy_exact, "the tiny model crams 6 tokens on wgpu: {:?}", out.metrics);
 
-    let on_wgpu = decode_text(&lm, &out.memory, &out.given_ids, ids.len(), None).unwrap();
+    let on_wgpu = out.memory.decode(&lm, &out.given_ids, ids.len(), None).unwrap();
     assert_eq!(on_wgpu, ids, "decoding on wgpu");
     let cpu_lm = load_on("llama_gguf", Some("tiny-llama.gguf"), &cpu());
-    let on_cpu = decode_text(&cpu_lm, &out.memory, &out.given_ids, ids.len(), None).unwrap();
+    let on_cpu = out.memory.decode(&cpu_lm, &out.given_ids, ids.len(), None).unwrap();
     assert_eq!(on_cpu, ids, "decoding the wgpu vector on the CPU");
 }

@@ -3,7 +3,7 @@
 //! llama.cpp's Q/K permutation undone, GPT-NeoX's fused QKV reordered).
 #![no_main]
 
-use cram_core::weights::gguf_checkpoint::GgufCheckpoint;
+use cram_core::load::gguf_checkpoint::GgufCheckpoint;
 use cram_core::weights::{Bytes, TensorSource};
 use libfuzzer_sys::fuzz_target;
 

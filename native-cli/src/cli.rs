@@ -194,7 +194,7 @@ pub struct BenchArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// A config.json, a model folder, a .gguf file (metadata only) or an alias.
-    #[arg(long, short, default_value = cram_core::load::DEFAULT_MODEL)]
+    #[arg(long, short, default_value = cram_core::aliases::DEFAULT_MODEL)]
     pub model: String,
     /// Text tokens per text.
     #[arg(long)]
@@ -289,7 +289,7 @@ pub enum DtypeArg {
 #[derive(Debug, Args)]
 pub struct ModelArgs {
     /// A .gguf file, a Hugging Face folder, a hub id (owner/name[@revision]) or an alias.
-    #[arg(long, short, default_value = cram_core::load::DEFAULT_MODEL)]
+    #[arg(long, short, default_value = cram_core::aliases::DEFAULT_MODEL)]
     pub model: String,
     /// Where to compute.
     #[arg(long, value_enum, default_value = "cpu")]

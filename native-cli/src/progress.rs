@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cram_core::optim::trainer::{CramOutcome, Observer, StepReport};
+use cram_core::cramming::{CramOutcome, Observer, StepReport};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Draws a bar per text being crammed (with `--batch B`, B bars, each with its own ETA) and, for a

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch + transformers reference of cram's cramming step, for speed ratios (`cram bench --reference`).
 
-One step, for B texts of L tokens each (the same computation as core/src/optim/trainer.rs):
+One step, for B texts of L tokens each (the same computation as core/src/cramming/):
   input  = [sink, mem_1..mem_K, t_1..t_{L-1}] at the input-embedding level, positions 0..
            sink = embedding of <|endoftext|> if the vocabulary has it, else BOS, else EOS;
            mem  = K trainable vectors per text, init N(0, std of the whole input-embedding matrix)

@@ -121,7 +121,7 @@ pub fn tiny_model() -> String {
 
 /// The default model's file, if fetched; in CI its absence is a failure.
 pub fn default_model() -> Option<PathBuf> {
-    let p = cram_core::load::alias_path(cram_core::load::DEFAULT_MODEL).expect("the default model is an alias");
+    let p = cram_core::aliases::alias_path(cram_core::aliases::DEFAULT_MODEL).expect("the default model is an alias");
     if p.exists() {
         return Some(p);
     }

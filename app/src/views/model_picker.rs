@@ -40,7 +40,8 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
         }
         Source::Hub(base, id) => {
             state.model.set(ModelStatus::Loading { what: format!("fetching {id}"), done: 0, total: None });
-            let on = |file: &str, done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: format!("downloading {id}: {file}"), done, total });
+            let on =
+                |file: &str, done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: format!("downloading {id}: {file}"), done, total });
             loading::fetch_hub(&base, &id, &on).await
         }
     };

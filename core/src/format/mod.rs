@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
 
+use crate::cramming::CramOutcome;
 use crate::device::Precision;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::memory::{LoraWeights, Memory};
 use crate::methods::{CramConfig, Layout, Protocol};
 use crate::metrics::CramMetrics;
-use crate::optim::trainer::CramOutcome;
 use crate::tokenizer::hex;
 use crate::{Error, Result};
 
@@ -197,7 +197,7 @@ impl CramFile {
         if self.memory.k > 0 && self.width != lm.config.hidden_size() {
             return Err(Error::Input(format!("vectors of width {} do not fit a model of width {}", self.width, lm.config.hidden_size())));
         }
-        let ids = crate::optim::trainer::decode_text_async(lm, &self.memory, &self.given_ids, self.tokens, None).await?;
+        let ids = self.memory.decode_async(lm, &self.given_ids, self.tokens, None).await?;
         let text = lm.tokenizer.decode(&ids)?;
         if text_sha256(&text) != self.text_sha256 {
             return Err(Error::Input(

@@ -7,6 +7,7 @@ pub mod trainable;
 
 use serde::{Deserialize, Serialize};
 
+use crate::load::LoadedModel;
 use crate::models::ModelConfig;
 use crate::models::lora::LoraTarget;
 use crate::optim::adamw::AdamWConfig;
@@ -130,6 +131,31 @@ pub enum Layout {
     /// trainable vectors need not be the attention sink of Llama-family models (see method notes).
     #[default]
     Sink,
+}
+
+/// The token put in front of the memory in the sink layout: `<|endoftext|>` if the vocabulary has it,
+/// else the model's BOS, else its EOS.
+pub fn sink_token(lm: &LoadedModel) -> Result<u32> {
+    if let Some(id) = lm.tokenizer.token_to_id("<|endoftext|>") {
+        return Ok(id);
+    }
+    let config = serde_json::to_value(lm.config.clone()).unwrap_or_default();
+    for key in ["bos_token_id", "eos_token_id"] {
+        let v = &config[key];
+        let id = v.as_u64().or_else(|| v.as_array().and_then(|a| a.first()).and_then(|x| x.as_u64()));
+        if let Some(id) = id {
+            return Ok(id as u32);
+        }
+    }
+    Err(Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
+}
+
+/// Tokens in front of the memory for `layout`.
+pub fn prefix_ids(lm: &LoadedModel, layout: Layout) -> Result<Vec<u32>> {
+    Ok(match layout {
+        Layout::Paper => vec![],
+        Layout::Sink => vec![sink_token(lm)?],
+    })
 }
 
 /// Where the memory vectors start.

@@ -9,10 +9,10 @@ use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kv_cache::{KvCache, LayerKv};
-use super::llama::causal_attention;
+use super::layers::{DecoderLayer, Embedding, Linear, causal_attention, decoder_stack};
 use super::lora::{self, Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
-use crate::weights::{Linear, Weights};
+use crate::weights::Weights;
 use crate::{Error, Result};
 
 /// `config.json` of a GPT-NeoX checkpoint, key for key.
@@ -106,6 +106,22 @@ impl GptNeoxConfig {
         })
     }
 
+    /// Number of weights (the head counted once when tied).
+    pub fn parameters(&self) -> usize {
+        let (d, i) = (self.hidden_size, self.intermediate_size);
+        let b = usize::from(self.attention_bias);
+        let layer = 3 * d * d + 3 * d * b + d * d + d * b + 2 * d * i + i + d + 4 * d;
+        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * d };
+        self.vocab_size * d + self.num_hidden_layers * layer + 2 * d + head
+    }
+
+    /// The largest weight matrix: its name and number of values (what must fit in one GPU buffer).
+    pub fn largest_weight(&self) -> (&'static str, usize) {
+        let (d, v) = (self.hidden_size, self.vocab_size);
+        let candidates = [("embedding", v * d), ("MLP projection", d * self.intermediate_size), ("fused query_key_value", 3 * d * d)];
+        candidates.into_iter().max_by_key(|&(_, n)| n).expect("three candidates")
+    }
+
     /// Checks the config; every message names the field and its value.
     pub fn validate(&self) -> Result<()> {
         if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
@@ -157,8 +173,8 @@ pub struct GptNeoxMlp {
 impl GptNeoxMlp {
     fn load(w: &Weights, cfg: &GptNeoxConfig) -> Result<Self> {
         Ok(Self {
-            dense_h_to_4h: w.pp("dense_h_to_4h").linear(cfg.hidden_size, cfg.intermediate_size, true)?,
-            dense_4h_to_h: w.pp("dense_4h_to_h").linear(cfg.intermediate_size, cfg.hidden_size, true)?,
+            dense_h_to_4h: Linear::load(&w.pp("dense_h_to_4h"), cfg.hidden_size, cfg.intermediate_size, true)?,
+            dense_4h_to_h: Linear::load(&w.pp("dense_4h_to_h"), cfg.intermediate_size, cfg.hidden_size, true)?,
         })
     }
 
@@ -189,8 +205,8 @@ impl GptNeoxAttention {
     fn load(w: &Weights, cfg: &GptNeoxConfig) -> Result<Self> {
         let d = cfg.hidden_size;
         Ok(Self {
-            query_key_value: w.pp("query_key_value").linear(d, 3 * d, cfg.attention_bias)?,
-            dense: w.pp("dense").linear(d, d, cfg.attention_bias)?,
+            query_key_value: Linear::load(&w.pp("query_key_value"), d, 3 * d, cfg.attention_bias)?,
+            dense: Linear::load(&w.pp("dense"), d, d, cfg.attention_bias)?,
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             qkv_lora: [None, None, None],
@@ -245,7 +261,9 @@ impl GptNeoxLayer {
             use_parallel_residual: cfg.use_parallel_residual,
         })
     }
+}
 
+impl DecoderLayer for GptNeoxLayer {
     fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3> {
         let attn = self.attention.forward(self.input_layernorm.forward(x.clone()), rope, cos, sin, cache);
         if self.use_parallel_residual {
@@ -265,7 +283,7 @@ impl GptNeoxLayer {
 pub struct GptNeoxForCausalLM {
     /// The config it was built from.
     pub config: GptNeoxConfig,
-    embed_in: Tensor<2>,
+    embed_in: Embedding,
     layers: Vec<GptNeoxLayer>,
     final_layer_norm: GptNeoxLayerNorm,
     embed_out: Linear,
@@ -281,13 +299,13 @@ impl GptNeoxForCausalLM {
         let layers = (0..cfg.num_hidden_layers).map(|i| GptNeoxLayer::load(&m.pp(format!("layers.{i}")), cfg)).collect::<Result<Vec<_>>>()?;
         let embed_out = if cfg.tie_word_embeddings {
             let e = m.pp("embed_in").host("weight", &[v, d])?;
-            Linear::new(w.upload(crate::weights::transpose(&e.data, v, d), [d, v]), None)
+            Linear::tied(w, &e.data, v, d)
         } else {
-            w.pp("embed_out").linear(d, v, false)?
+            Linear::load(&w.pp("embed_out"), d, v, false)?
         };
         Ok(Self {
             config: cfg.clone(),
-            embed_in: m.pp("embed_in").get("weight", [v, d])?,
+            embed_in: Embedding::new(m.pp("embed_in").get("weight", [v, d])?),
             layers,
             final_layer_norm: GptNeoxLayerNorm::load(&m.pp("final_layer_norm"), d, cfg.layer_norm_eps)?,
             embed_out,
@@ -313,12 +331,12 @@ impl GptNeoxForCausalLM {
     /// # Shapes
     /// `[batch, seq]` → `[batch, seq, d]`
     pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        burn::tensor::module::embedding(self.embed_in.clone(), ids)
+        self.embed_in.forward(ids)
     }
 
     /// The input-embedding matrix `[vocab, d]`.
     pub fn embedding_matrix(&self) -> &Tensor<2> {
-        &self.embed_in
+        self.embed_in.weight()
     }
 
     /// Final hidden states (after `final_layer_norm`) at positions `0..seq`, or, with a cache, at the
@@ -326,17 +344,8 @@ impl GptNeoxForCausalLM {
     ///
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
-        let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
-        let (cos, sin) = self.rope.cos_sin_like(start, seq, &inputs_embeds);
-        let mut x = inputs_embeds;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, &self.rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
-        }
-        if let Some(cache) = cache {
-            cache.advance(seq);
-        }
-        self.final_layer_norm.forward(x)
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, cache: Option<&mut KvCache>) -> Tensor<3> {
+        self.final_layer_norm.forward(decoder_stack(&self.layers, &self.rope, inputs_embeds, cache))
     }
 
     /// Layer `index` alone, at positions `0..seq` and without a cache: the unit that activation
@@ -345,8 +354,7 @@ impl GptNeoxForCausalLM {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
-        let (cos, sin) = self.rope.cos_sin_like(0, x.dims()[1], &x);
-        self.layers[index].forward(x, &self.rope, &cos, &sin, None)
+        decoder_stack(&self.layers[index..=index], &self.rope, x, None)
     }
 
     /// `final_layer_norm`.

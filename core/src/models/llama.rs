@@ -5,14 +5,15 @@
 //! RMSNorm, grouped-query attention with rotary embeddings (`rotate_half` layout), a SwiGLU MLP, an
 //! optional tied LM head. Field names are the checkpoint's (`embed_tokens`, `self_attn`, `q_proj`, ...).
 
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::silu;
 use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::kv_cache::{KvCache, LayerKv};
+use super::layers::{DecoderLayer, Embedding, Linear, causal_attention, decoder_stack};
 use super::lora::{self, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
-use crate::weights::{Linear, Weights};
+use crate::weights::Weights;
 use crate::{Error, Result};
 
 /// `config.json` of a Llama-family checkpoint, key for key.
@@ -103,6 +104,24 @@ impl LlamaConfig {
         })
     }
 
+    /// Number of weights (the head counted once when tied).
+    pub fn parameters(&self) -> usize {
+        let (d, hd, kv) = (self.hidden_size, self.head_dim(), self.num_kv_heads());
+        let attn = d * self.num_attention_heads * hd * 2 + d * kv * hd * 2;
+        let mlp = 3 * d * self.intermediate_size;
+        let layer = attn + mlp + 2 * d;
+        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * d };
+        self.vocab_size * d + self.num_hidden_layers * layer + d + head
+    }
+
+    /// The largest weight matrix: its name and number of values (what must fit in one GPU buffer).
+    pub fn largest_weight(&self) -> (&'static str, usize) {
+        let (d, v) = (self.hidden_size, self.vocab_size);
+        let candidates =
+            [("embedding", v * d), ("MLP projection", d * self.intermediate_size), ("query projection", d * self.num_attention_heads * self.head_dim())];
+        candidates.into_iter().max_by_key(|&(_, n)| n).expect("three candidates")
+    }
+
     /// Checks the config; every message names the field and its value.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
@@ -160,7 +179,11 @@ pub struct LlamaMlp {
 impl LlamaMlp {
     fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
         let (d, i, b) = (cfg.hidden_size, cfg.intermediate_size, cfg.mlp_bias);
-        Ok(Self { gate_proj: w.pp("gate_proj").linear(d, i, b)?, up_proj: w.pp("up_proj").linear(d, i, b)?, down_proj: w.pp("down_proj").linear(i, d, b)? })
+        Ok(Self {
+            gate_proj: Linear::load(&w.pp("gate_proj"), d, i, b)?,
+            up_proj: Linear::load(&w.pp("up_proj"), d, i, b)?,
+            down_proj: Linear::load(&w.pp("down_proj"), i, d, b)?,
+        })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -184,10 +207,10 @@ impl LlamaAttention {
     fn load(w: &Weights, cfg: &LlamaConfig) -> Result<Self> {
         let (d, hd, b) = (cfg.hidden_size, cfg.head_dim(), cfg.attention_bias);
         Ok(Self {
-            q_proj: w.pp("q_proj").linear(d, cfg.num_attention_heads * hd, b)?,
-            k_proj: w.pp("k_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
-            v_proj: w.pp("v_proj").linear(d, cfg.num_kv_heads() * hd, b)?,
-            o_proj: w.pp("o_proj").linear(cfg.num_attention_heads * hd, d, b)?,
+            q_proj: Linear::load(&w.pp("q_proj"), d, cfg.num_attention_heads * hd, b)?,
+            k_proj: Linear::load(&w.pp("k_proj"), d, cfg.num_kv_heads() * hd, b)?,
+            v_proj: Linear::load(&w.pp("v_proj"), d, cfg.num_kv_heads() * hd, b)?,
+            o_proj: Linear::load(&w.pp("o_proj"), cfg.num_attention_heads * hd, d, b)?,
             num_heads: cfg.num_attention_heads,
             num_kv_heads: cfg.num_kv_heads(),
             head_dim: hd,
@@ -229,24 +252,6 @@ pub(crate) fn repeat_kv(x: Tensor<4>, n_rep: usize) -> Tensor<4> {
     x.unsqueeze_dim::<5>(2).expand([b, h, n_rep, s, d]).reshape([b, h * n_rep, s, d])
 }
 
-/// `softmax(q kᵀ / sqrt(head_dim) + causal mask) v`, written out so that it differentiates on every
-/// backend (the fused kernel's backward is not implemented everywhere). The queries are the last
-/// `seq` of the `total` positions (all of them, unless earlier keys come from a KV cache).
-///
-/// # Shapes
-/// q `[batch, heads, seq, head_dim]`, k, v `[batch, heads, total, head_dim]` → `[batch, heads, seq, head_dim]`
-pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
-    let [_, _, seq, head_dim] = q.dims();
-    let total = k.dims()[2];
-    let dtype = q.dtype();
-    // the softmax in f32 whatever the weights' dtype (transformers' eager attention does the same)
-    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt()).cast(FloatDType::F32);
-    // query i sits at position total - seq + i and sees the keys up to it
-    let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, total], (total - seq) as i64, &scores.device()).unsqueeze::<4>();
-    let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
-    softmax(scores, 3).cast(dtype).matmul(v)
-}
-
 /// One pre-norm decoder layer: `x + attn(norm(x))`, then `h + mlp(norm(h))`.
 #[derive(Debug, Clone)]
 pub struct LlamaDecoderLayer {
@@ -265,7 +270,9 @@ impl LlamaDecoderLayer {
             mlp: LlamaMlp::load(&w.pp("mlp"), cfg)?,
         })
     }
+}
 
+impl DecoderLayer for LlamaDecoderLayer {
     fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3> {
         let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, cos, sin, cache);
         h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
@@ -277,7 +284,7 @@ impl LlamaDecoderLayer {
 pub struct LlamaForCausalLM {
     /// The config it was built from.
     pub config: LlamaConfig,
-    embed_tokens: Tensor<2>,
+    embed_tokens: Embedding,
     layers: Vec<LlamaDecoderLayer>,
     norm: LlamaRmsNorm,
     /// `[d, vocab]`: `lm_head` or, when tied, `embed_tokens` transposed.
@@ -296,14 +303,14 @@ impl LlamaForCausalLM {
             if !cfg.tie_word_embeddings {
                 return Err(Error::MissingTensor { name: "lm_head.weight".into() });
             }
-            Linear::new(w.upload(crate::weights::transpose(&embed.data, v, d), [d, v]), None)
+            Linear::tied(w, &embed.data, v, d)
         } else {
-            w.pp("lm_head").linear(d, v, false)?
+            Linear::load(&w.pp("lm_head"), d, v, false)?
         };
         let layers = (0..cfg.num_hidden_layers).map(|i| LlamaDecoderLayer::load(&m.pp(format!("layers.{i}")), cfg)).collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config: cfg.clone(),
-            embed_tokens: w.upload(embed.data, [v, d]),
+            embed_tokens: Embedding::new(w.upload(embed.data, [v, d])),
             layers,
             norm: LlamaRmsNorm::load(&m.pp("norm"), d, cfg.rms_norm_eps)?,
             lm_head,
@@ -333,12 +340,12 @@ impl LlamaForCausalLM {
     /// # Shapes
     /// `[batch, seq]` → `[batch, seq, d]`
     pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        burn::tensor::module::embedding(self.embed_tokens.clone(), ids)
+        self.embed_tokens.forward(ids)
     }
 
     /// The input-embedding matrix `[vocab, d]`.
     pub fn embedding_matrix(&self) -> &Tensor<2> {
-        &self.embed_tokens
+        self.embed_tokens.weight()
     }
 
     /// Final hidden states (after the last norm) for input embeddings at positions `0..seq`, or, with
@@ -346,17 +353,8 @@ impl LlamaForCausalLM {
     ///
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
-        let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
-        let (cos, sin) = self.rope.cos_sin_like(start, seq, &inputs_embeds);
-        let mut x = inputs_embeds;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, &self.rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
-        }
-        if let Some(cache) = cache {
-            cache.advance(seq);
-        }
-        self.norm.forward(x)
+    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, cache: Option<&mut KvCache>) -> Tensor<3> {
+        self.norm.forward(decoder_stack(&self.layers, &self.rope, inputs_embeds, cache))
     }
 
     /// Decoder layer `index` alone, at positions `0..seq` and without a cache: the unit that
@@ -365,8 +363,7 @@ impl LlamaForCausalLM {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
-        let (cos, sin) = self.rope.cos_sin_like(0, x.dims()[1], &x);
-        self.layers[index].forward(x, &self.rope, &cos, &sin, None)
+        decoder_stack(&self.layers[index..=index], &self.rope, x, None)
     }
 
     /// The norm after the last layer.

@@ -6,6 +6,7 @@
 
 pub mod gpt_neox;
 pub mod kv_cache;
+pub mod layers;
 pub mod llama;
 pub mod lora;
 pub mod rope;
@@ -105,34 +106,17 @@ impl ModelConfig {
     /// Number of weights (the head counted once when tied).
     pub fn parameters(&self) -> usize {
         match self {
-            ModelConfig::Llama(c) => {
-                let (d, hd, kv) = (c.hidden_size, c.head_dim(), c.num_kv_heads());
-                let attn = d * c.num_attention_heads * hd * 2 + d * kv * hd * 2;
-                let mlp = 3 * d * c.intermediate_size;
-                let layer = attn + mlp + 2 * d;
-                let head = if c.tie_word_embeddings { 0 } else { c.vocab_size * d };
-                c.vocab_size * d + c.num_hidden_layers * layer + d + head
-            }
-            ModelConfig::GptNeox(c) => {
-                let (d, i) = (c.hidden_size, c.intermediate_size);
-                let b = usize::from(c.attention_bias);
-                let layer = 3 * d * d + 3 * d * b + d * d + d * b + 2 * d * i + i + d + 4 * d;
-                let head = if c.tie_word_embeddings { 0 } else { c.vocab_size * d };
-                c.vocab_size * d + c.num_hidden_layers * layer + 2 * d + head
-            }
+            ModelConfig::Llama(c) => c.parameters(),
+            ModelConfig::GptNeox(c) => c.parameters(),
         }
     }
 
     /// The largest weight matrix: its name and number of values (what must fit in one GPU buffer).
     pub fn largest_weight(&self) -> (&'static str, usize) {
-        let (d, v) = (self.hidden_size(), self.vocab_size());
-        let candidates = match self {
-            ModelConfig::Llama(c) => {
-                [("embedding", v * d), ("MLP projection", d * c.intermediate_size), ("query projection", d * c.num_attention_heads * c.head_dim())]
-            }
-            ModelConfig::GptNeox(c) => [("embedding", v * d), ("MLP projection", d * c.intermediate_size), ("fused query_key_value", 3 * d * d)],
-        };
-        candidates.into_iter().max_by_key(|&(_, n)| n).expect("three candidates")
+        match self {
+            ModelConfig::Llama(c) => c.largest_weight(),
+            ModelConfig::GptNeox(c) => c.largest_weight(),
+        }
     }
 
     /// The canonical JSON of the architecture (sorted keys, derived sizes filled in, epsilons at f32

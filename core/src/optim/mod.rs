@@ -1,6 +1,5 @@
-//! The optimiser: PyTorch-exact AdamW on host vectors, and the cramming loop ([`trainer`]) that is
-//! the same for every model family.
+//! The optimiser: PyTorch-exact AdamW on host vectors ([`adamw`]) and the learning-rate schedules
+//! ([`schedule`]). A leaf: the cramming loop that drives it is [`crate::cramming`].
 
 pub mod adamw;
 pub mod schedule;
-pub mod trainer;

@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn smollm2_matches_transformers() {
-        let path = crate::load::alias_path(crate::load::DEFAULT_MODEL).expect("the default model is an alias");
+        let path = crate::aliases::alias_path(crate::aliases::DEFAULT_MODEL).expect("the default model is an alias");
         let Ok(bytes) = std::fs::read(&path) else {
             eprintln!("skipping: {} not present", path.display());
             return;

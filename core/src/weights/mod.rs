@@ -3,7 +3,6 @@
 //! Q/K permutation undone). Models load through [`Weights`], a view of a source at a name prefix.
 
 pub mod gguf;
-pub mod gguf_checkpoint;
 #[cfg(feature = "native")]
 pub mod hub;
 pub mod names;
@@ -138,14 +137,6 @@ impl<'a> Weights<'a> {
         let t = self.host(name, &shape)?;
         Ok(self.upload(t.data, shape))
     }
-
-    /// A PyTorch `nn.Linear` stored as `[out, in]`, returned as burn's `[in, out]`.
-    pub fn linear(&self, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
-        let w = self.host("weight", &[out_features, in_features])?;
-        let weight = self.upload(transpose(&w.data, out_features, in_features), [in_features, out_features]);
-        let bias = if bias { Some(self.get("bias", [out_features])?) } else { None };
-        Ok(Linear { weight, bias, lora: None })
-    }
 }
 
 /// Row-major `[rows, cols]` to `[cols, rows]`.
@@ -157,33 +148,4 @@ pub(crate) fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// A frozen affine map `y = x W + b`, `W` stored `[in, out]`, with an optional trainable low-rank
-/// adapter (the LoRA method): `y = x W + b + scale · x A B`.
-#[derive(Debug, Clone)]
-pub struct Linear {
-    /// `[in, out]`.
-    pub weight: Tensor<2>,
-    /// `[out]`.
-    pub bias: Option<Tensor<1>>,
-    /// A per-text adapter, when the LoRA method trains this projection.
-    pub lora: Option<crate::models::lora::Lora>,
-}
-
-impl Linear {
-    /// A frozen map without adapter.
-    pub fn new(weight: Tensor<2>, bias: Option<Tensor<1>>) -> Self {
-        Self { weight, bias, lora: None }
-    }
-
-    /// # Shapes
-    /// `[batch, seq, in]` → `[batch, seq, out]`
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let y = burn::tensor::module::linear(x.clone(), self.weight.clone(), self.bias.clone());
-        match &self.lora {
-            Some(lora) => y + lora.delta(x),
-            None => y,
-        }
-    }
 }

@@ -86,7 +86,8 @@ pub fn load_network(case: &str, file: Option<&str>, device: &Device) -> cram_cor
 
 /// [`load_network`] with the weights in `precision` on the device.
 pub fn load_network_as(case: &str, file: Option<&str>, device: &Device, precision: cram_core::device::Precision) -> cram_core::Model {
-    use cram_core::weights::{Weights, gguf_checkpoint::GgufCheckpoint, safetensors::SafetensorsFile};
+    use cram_core::load::gguf_checkpoint::GgufCheckpoint;
+    use cram_core::weights::{Weights, safetensors::SafetensorsFile};
     let dir = fixture(case);
     match file {
         Some(f) => {
@@ -109,7 +110,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
 
 /// The real default model, if present. In CI (CI=true) its absence is a failure.
 pub fn smollm2_path() -> Option<PathBuf> {
-    let path = cram_core::load::alias_path(cram_core::load::DEFAULT_MODEL).expect("the default model is an alias");
+    let path = cram_core::aliases::alias_path(cram_core::aliases::DEFAULT_MODEL).expect("the default model is an alias");
     if path.exists() {
         return Some(path);
     }

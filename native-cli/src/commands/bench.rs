@@ -5,9 +5,9 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use cram_core::cramming::{Observer, StepReport, TextJob, cram_texts};
 use cram_core::data::jsonl;
 use cram_core::methods::CramConfig;
-use cram_core::optim::trainer::{Observer, StepReport, TextJob, cram_texts};
 use serde::Serialize;
 
 use crate::cli::BenchArgs;

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
 use cram_core::bits::{BitAccount, stored_values};
+use cram_core::cramming::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 use cram_core::data::{Text, load_texts_field, random_words};
 use cram_core::methods::{CramConfig, Method};
-use cram_core::optim::trainer::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 
 use crate::cli::{CapacityArgs, MergeArgs, SweepRunArgs, TextsArgs};
 use crate::progress::Progress;

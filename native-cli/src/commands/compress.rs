@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use cram_core::bits::BitAccount;
+use cram_core::cramming::{StopReason, TextJob, cram_texts};
 use cram_core::format::CramFile;
 use cram_core::methods::{CramConfig, Layout, Method, Protocol, Recipe, VectorInit};
 use cram_core::models::lora::parse_targets;
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::schedule::Schedule;
-use cram_core::optim::trainer::{StopReason, TextJob, cram_texts};
 
 use crate::cli::{CompressArgs, InitArg, LayoutArg, MethodArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
 use crate::progress::Progress;

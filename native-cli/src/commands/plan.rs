@@ -14,14 +14,14 @@ use crate::cli::{LayoutArg, PlanArgs};
 /// The architecture of `spec`: a `config.json`, a folder holding one, a `.gguf` file (its metadata
 /// only; no tensor is read) or an alias such as `smollm2-135m`.
 fn config_of(spec: &str) -> Result<ModelConfig> {
-    let alias = cram_core::load::alias_path(spec);
+    let alias = cram_core::aliases::alias_path(spec);
     let path = alias.as_deref().unwrap_or(Path::new(spec));
     let path = if path.is_dir() { path.join("config.json") } else { path.to_path_buf() };
     if !path.exists() {
         bail!("{}: no such file (cram plan takes a config.json, a model folder or a .gguf file)", path.display());
     }
     if path.extension().is_some_and(|e| e == "gguf") {
-        let gguf = cram_core::weights::gguf_checkpoint::GgufCheckpoint::open(&path)?;
+        let gguf = cram_core::load::gguf_checkpoint::GgufCheckpoint::open(&path)?;
         return Ok(gguf.config()?);
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn the_shipped_expectations_are_well_formed() {
         let e: Expectations = serde_json::from_str(EXPECTED).unwrap();
-        assert_eq!(e.model, cram_core::load::DEFAULT_MODEL);
+        assert_eq!(e.model, cram_core::aliases::DEFAULT_MODEL);
         assert!(e.checks.iter().any(|c| c.quick) && e.checks.iter().any(|c| !c.quick));
         for c in &e.checks {
             assert!(!c.expect.is_empty() && !c.measured_by.contains("PENDING"), "{}", c.name);

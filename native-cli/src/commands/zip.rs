@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use cram_core::format::write_atomic;
 use cram_core::lmzip::{self, LmzFile};
-use cram_core::optim::trainer::sink_token;
+use cram_core::methods::sink_token;
 
 use crate::cli::{UnzipArgs, ZipArgs};
 

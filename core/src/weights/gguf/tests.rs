@@ -299,7 +299,7 @@ fn specific_errors_are_descriptive() {
 // ---- the real model, when present ----------------------------------------------------
 
 fn smollm2_path() -> Option<std::path::PathBuf> {
-    let path = crate::load::alias_path(crate::load::DEFAULT_MODEL)?;
+    let path = crate::aliases::alias_path(crate::aliases::DEFAULT_MODEL)?;
     if path.exists() {
         Some(path)
     } else {

