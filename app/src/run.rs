@@ -24,9 +24,10 @@ pub const METHODS: &[(&str, &str)] = &[
     ("progressive", "progressive: the target grows one token at a time"),
 ];
 
-/// The [`Method`] of a select value, with the CLI's defaults for its parameters (`rank` 0 = default).
-pub fn method(name: &str, rank: usize) -> Method {
-    Method::with_defaults(name, (rank > 0).then_some(rank)).unwrap_or(Method::Memory)
+/// The [`Method`] of a select value, with the CLI's defaults for its parameters (`rank` 0 = default);
+/// a name the core does not know is an error, not silently the memory method.
+pub fn method(name: &str, rank: usize) -> Result<Method, String> {
+    Method::with_defaults(name, (rank > 0).then_some(rank)).map_err(|e| e.to_string())
 }
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
@@ -113,7 +114,7 @@ impl Observer for LiveObserver {
 
 /// The recipe from the page's controls.
 pub fn recipe(state: &AppState) -> Result<CramConfig, String> {
-    let method = method(&state.method.get_untracked(), state.rank.get_untracked());
+    let method = method(&state.method.get_untracked(), state.rank.get_untracked())?;
     let cfg = CramConfig {
         mem: if method.uses_vectors() { state.mem.get_untracked() } else { 0 },
         method,
