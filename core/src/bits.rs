@@ -61,12 +61,46 @@ pub struct BitAccount {
     pub ratio_xz: Option<f64>,
 }
 
+/// What a text costs on its own, whatever crammed it: its UTF-8 bytes and its codes. A sweep measures
+/// this once per text and length and reuses it for every vector count and method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextCodes {
+    /// UTF-8 bytes of the tokens (decoded).
+    pub text_bytes: usize,
+    /// `cram zip` of the tokens (sink in front), in bits; `None` where not measured.
+    pub lm_zip_bits: Option<u64>,
+    /// `zstd -19` of the UTF-8 text, in bits; `None` in the browser.
+    pub zstd_bits: Option<u64>,
+    /// `xz -9e` of the UTF-8 text, in bits; `None` in the browser.
+    pub xz_bits: Option<u64>,
+}
+
+impl TextCodes {
+    /// The text alone: no code measured (the browser has neither `cram zip` nor the C compressors).
+    pub fn text_only(text_bytes: usize) -> Self {
+        Self { text_bytes, lm_zip_bits: None, zstd_bits: None, xz_bits: None }
+    }
+
+    /// The codes of `ids`: the text decoded from them, its zstd and xz sizes (natively), and the real
+    /// `cram zip` code on `lm` (one forward step per token; `backend` as `cram zip` records it). A
+    /// model with no token to put in front of the text has no `cram zip` code (not an error).
+    pub fn measure(lm: &LoadedModel, ids: &[u32], backend: &str) -> Result<Self> {
+        let text = lm.tokenizer.decode(ids)?;
+        let lm_zip_bits = match crate::methods::sink_token(lm) {
+            Ok(sink) => Some(crate::lmzip::compress(lm, &[sink], ids, backend)?.code_bits() as u64),
+            Err(_) => None,
+        };
+        let (zstd_bits, xz_bits) = general_purpose_bits(text.as_bytes());
+        Ok(Self { text_bytes: text.len(), lm_zip_bits, zstd_bits, xz_bits })
+    }
+}
+
 impl BitAccount {
-    /// The account of a text of `text_bytes` bytes crammed into `values` stored values with
-    /// `metrics`, with the measured codes `lm_zip_bits`, `zstd_bits` and `xz_bits` where known.
-    pub fn new(text_bytes: usize, values: usize, metrics: &CramMetrics, lm_zip_bits: Option<u64>, zstd_bits: Option<u64>, xz_bits: Option<u64>) -> Self {
+    /// The account of a text with `codes` crammed into `memory` with `metrics`.
+    pub fn new(codes: &TextCodes, memory: &Memory, metrics: &CramMetrics) -> Self {
+        let TextCodes { text_bytes, lm_zip_bits, zstd_bits, xz_bits } = *codes;
         let raw_bits = 8 * text_bytes as u64;
-        let values = values as u64;
+        let values = stored_values(memory) as u64;
         let lm_ce_bits = metrics.ce_without_mem_nats * std::f64::consts::LOG2_E;
         let ratio = |bits: f64| if bits > 0.0 { raw_bits as f64 / bits } else { f64::INFINITY };
         Self {
@@ -85,20 +119,6 @@ impl BitAccount {
             ratio_zstd: zstd_bits.map(|b| ratio(b as f64)),
             ratio_xz: xz_bits.map(|b| ratio(b as f64)),
         }
-    }
-
-    /// The account of `ids` crammed into `memory` with `metrics`: the text decoded from the ids, its
-    /// zstd and xz sizes (natively), and, with `lm_zip`, the real `cram zip` code of the ids on `lm`
-    /// (one forward step per token; `backend` as `cram zip` records it).
-    pub fn measure(lm: &LoadedModel, ids: &[u32], memory: &Memory, metrics: &CramMetrics, lm_zip: bool, backend: &str) -> Result<Self> {
-        let text = lm.tokenizer.decode(ids)?;
-        // A model with no token to put in front of the text has no `cram zip` code (not an error).
-        let zip_bits = match crate::methods::sink_token(lm) {
-            Ok(sink) if lm_zip => Some(crate::lmzip::compress(lm, &[sink], ids, backend)?.code_bits() as u64),
-            _ => None,
-        };
-        let (zstd_bits, xz_bits) = general_purpose_bits(text.as_bytes());
-        Ok(Self::new(text.len(), stored_values(memory), metrics, zip_bits, zstd_bits, xz_bits))
     }
 
     /// The rows of a bit table: (what, bits).
@@ -156,7 +176,9 @@ mod tests {
 
     #[test]
     fn an_account_counts_sixteen_and_thirty_two_bits_per_value_and_ce_in_bits() {
-        let a = BitAccount::new(100, 576, &metrics(2.0 * std::f64::consts::LN_2 * 100.0), Some(256), Some(800), None);
+        let memory = Memory { prefix_ids: vec![0], k: 1, vectors: vec![0.0; 576], lora: None };
+        let codes = TextCodes { text_bytes: 100, lm_zip_bits: Some(256), zstd_bits: Some(800), xz_bits: None };
+        let a = BitAccount::new(&codes, &memory, &metrics(2.0 * std::f64::consts::LN_2 * 100.0));
         assert_eq!(a.raw_bits, 800);
         assert_eq!(a.vector_bits_16, 576 * 16);
         assert_eq!(a.vector_bits_32, 576 * 32);

@@ -571,6 +571,11 @@ pub fn plots(records: &[Record], dir: &Path) -> Result<Vec<std::path::PathBuf>> 
     Ok(written)
 }
 
+/// One code of a text in [`bits_plot`]: its mean bits in a cell, where measured.
+type Code = fn(&BitMeans) -> Option<f64>;
+/// One line of [`bits_plot`]: its name, colour and (length, bits) points.
+type Line = (String, RGBAColor, Vec<(f64, f64)>);
+
 /// `bits.svg`: bits against length, log-log: the text, zstd, xz, `cram zip` and the model's
 /// cross-entropy (means over the texts of each length), and the 16-bit vectors of each series.
 fn bits_plot(rows: &[Row], series: &[(String, usize)], label: &dyn Fn(&str, usize) -> String, path: &Path) -> Result<()> {
@@ -580,29 +585,35 @@ fn bits_plot(rows: &[Row], series: &[(String, usize)], label: &dyn Fn(&str, usiz
             by_length.entry(r.length).or_default().push(b);
         }
     }
-    // The codes of the text alone (the same texts in every series): column i of BitMeans::columns.
-    let codes: Vec<(usize, &str, RGBAColor)> = vec![
-        (0, "text (UTF-8)", BLACK.to_rgba()),
-        (3, "zstd -19", RGBColor(150, 150, 150).to_rgba()),
-        (4, "xz -9e", RGBColor(110, 110, 110).to_rgba()),
-        (5, "cram zip (LM coder)", RGBColor(0, 140, 70).to_rgba()),
-        (6, "LM cross-entropy", RGBColor(0, 140, 70).mix(0.5)),
+    // The codes of the text alone (the same texts in every series), then each series' vectors: every
+    // line once, as (name, colour, points).
+    let codes: [(&str, RGBAColor, Code); 5] = [
+        ("text (UTF-8)", BLACK.to_rgba(), |b| Some(b.raw_bits)),
+        ("zstd -19", RGBColor(150, 150, 150).to_rgba(), |b| b.zstd_bits),
+        ("xz -9e", RGBColor(110, 110, 110).to_rgba(), |b| b.xz_bits),
+        ("cram zip (LM coder)", RGBColor(0, 140, 70).to_rgba(), |b| b.lm_zip_bits),
+        ("LM cross-entropy", RGBColor(0, 140, 70).mix(0.5), |b| Some(b.lm_ce_bits)),
     ];
-    let code_line = |column: usize| -> Vec<(f64, f64)> {
-        by_length
+    let mut lines: Vec<Line> = Vec::new();
+    for (name, color, code) in codes {
+        let pts: Vec<(f64, f64)> = by_length
             .iter()
             .filter_map(|(len, bs)| {
-                let values: Option<Vec<f64>> = bs.iter().map(|b| b.columns()[column].1).collect();
+                let values: Option<Vec<f64>> = bs.iter().map(|b| code(b)).collect();
                 values.map(|v| (*len as f64, v.iter().sum::<f64>() / v.len() as f64))
             })
-            .collect()
-    };
-    let vector_line = |method: &str, mem: usize| -> Vec<(f64, f64)> {
-        rows.iter().filter(|r| r.method == method && r.mem == mem).filter_map(|r| r.bits.as_ref().map(|b| (r.length as f64, b.vector_bits_16))).collect()
-    };
-    let all: Vec<f64> =
-        codes.iter().flat_map(|(c, _, _)| code_line(*c)).chain(series.iter().flat_map(|(m, k)| vector_line(m, *k))).map(|p| p.1).filter(|v| *v > 0.0).collect();
-    let (lo, hi) = all.iter().fold((f64::MAX, 1f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+            .collect();
+        if !pts.is_empty() {
+            lines.push((name.to_string(), color, pts));
+        }
+    }
+    for (i, (method, mem)) in series.iter().enumerate() {
+        let pts =
+            rows.iter().filter(|r| r.method == *method && r.mem == *mem).filter_map(|r| r.bits.as_ref().map(|b| (r.length as f64, b.vector_bits_16))).collect();
+        lines.push((format!("16-bit vectors, {}", label(method, *mem)), Palette99::pick(i + 3).to_rgba(), pts));
+    }
+    let all = lines.iter().flat_map(|(_, _, pts)| pts.iter().map(|p| p.1)).filter(|v| *v > 0.0);
+    let (lo, hi) = all.fold((f64::MAX, 1f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (min_len, max_len) = (*by_length.keys().next().unwrap_or(&1) as f64, *by_length.keys().last().unwrap_or(&1) as f64);
     let root = SVGBackend::new(path, (720, 460)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -613,22 +624,12 @@ fn bits_plot(rows: &[Row], series: &[(String, usize)], label: &dyn Fn(&str, usiz
         .y_label_area_size(60)
         .build_cartesian_2d((min_len * 0.8..max_len * 1.25).log_scale(), (lo.min(hi) * 0.7..hi * 1.4).log_scale())?;
     chart.configure_mesh().x_desc("tokens").y_desc("bits").draw()?;
-    let mut draw = |pts: Vec<(f64, f64)>, name: String, color: RGBAColor| -> Result<()> {
+    for (name, color, pts) in lines {
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
-        Ok(())
-    };
-    for (column, name, color) in codes {
-        let pts = code_line(column);
-        if !pts.is_empty() {
-            draw(pts, name.to_string(), color)?;
-        }
-    }
-    for (i, (method, mem)) in series.iter().enumerate() {
-        draw(vector_line(method, *mem), format!("16-bit vectors, {}", label(method, *mem)), Palette99::pick(i + 3).to_rgba())?;
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::LowerRight).draw()?;
     root.present()?;

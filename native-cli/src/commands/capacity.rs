@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
-use cram_core::bits::{BitAccount, stored_values};
+use cram_core::bits::{BitAccount, TextCodes};
 use cram_core::cramming::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 use cram_core::data::{Text, load_texts_field, random_words};
 use cram_core::methods::{CramConfig, Method};
@@ -56,7 +56,7 @@ struct RecordWriter<'a> {
     /// The tokens of each job by its id, for the bits of its text.
     ids: std::collections::HashMap<String, Vec<u32>>,
     /// The codes of each job's text (the same for every vector count and method), measured once.
-    bits: std::collections::HashMap<String, BitAccount>,
+    codes: std::collections::HashMap<String, TextCodes>,
     device: String,
     progress: Progress,
     /// What made the runs ([`report::run_tag`]), written on every line.
@@ -107,16 +107,16 @@ impl RecordWriter<'_> {
     /// The bits of the outcome's text and of its codes (`cram zip` of its tokens, zstd, xz), the
     /// codes measured once per text and length.
     fn bits_of(&mut self, o: &CramOutcome) -> Result<BitAccount> {
-        let ids = self.ids.get(&o.text_id).context("a job the sweep did not plan")?;
-        let known = match self.bits.get(&o.text_id) {
-            Some(b) => b.clone(),
+        let codes = match self.codes.get(&o.text_id) {
+            Some(c) => *c,
             None => {
-                let b = BitAccount::measure(self.lm, ids, &o.memory, &o.metrics, true, &self.device)?;
-                self.bits.insert(o.text_id.clone(), b.clone());
-                b
+                let ids = self.ids.get(&o.text_id).context("a job the sweep did not plan")?;
+                let c = TextCodes::measure(self.lm, ids, &self.device)?;
+                self.codes.insert(o.text_id.clone(), c);
+                c
             }
         };
-        Ok(BitAccount::new(known.text_bytes, stored_values(&o.memory), &o.metrics, known.lm_zip_bits, known.zstd_bits, known.xz_bits))
+        Ok(BitAccount::new(&codes, &o.memory, &o.metrics))
     }
 }
 
@@ -230,7 +230,7 @@ pub fn sweep(
     let mut writer = RecordWriter {
         lm,
         ids,
-        bits: Default::default(),
+        codes: Default::default(),
         device: device.to_string(),
         progress: Progress::with_total(plan.len()),
         tag,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use cram_core::bits::BitAccount;
+use cram_core::bits::{BitAccount, TextCodes};
 use cram_core::cramming::{StopReason, TextJob, cram_texts};
 use cram_core::format::CramFile;
 use cram_core::methods::{CramConfig, Layout, Method, Protocol, Recipe, VectorInit};
@@ -121,7 +121,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let file = CramFile::from_outcome(&lm, &cfg, &outcome)?;
     file.write(&output)?;
     let m = &outcome.metrics;
-    let bits = BitAccount::measure(&lm, &jobs[0].ids, &outcome.memory, m, true, &args.model.device_name())?;
+    let bits = BitAccount::new(&TextCodes::measure(&lm, &jobs[0].ids, &args.model.device_name())?, &outcome.memory, m);
     if args.json {
         let mut line = serde_json::to_value(m)?;
         line["bits"] = serde_json::to_value(&bits)?;
