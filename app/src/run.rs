@@ -205,7 +205,7 @@ pub async fn compress(state: AppState) {
     };
     state.pieces.set(pieces(&lm, &ids));
     state.phase.set(RunPhase::Running);
-    let job = TextJob { id: "page".into(), ids: ids.clone(), seed_index: None };
+    let job = TextJob { id: "page".into(), ids: ids.clone(), seed_index: None, start: None };
     let mut obs = LiveObserver { state, started: now_seconds() };
     let outcome = match optimise(&lm, cfg.clone(), job, &mut obs).await {
         Ok(o) => o,

@@ -105,7 +105,7 @@ async fn check_round_trip(device: Device) {
     let lm = load(&device);
     let ids = lm.tokenizer.encode(TEXT).unwrap()[..6].to_vec();
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 2000, ..Default::default() };
-    let jobs = vec![TextJob { id: "alice".into(), ids: ids.clone(), seed_index: None }];
+    let jobs = vec![TextJob { id: "alice".into(), ids: ids.clone(), seed_index: None, start: None }];
     let mut run = Cramming::new_async(&lm, cfg.clone(), jobs, 1).await.unwrap();
     while run.step_async(&lm, &mut Silent).await.unwrap() {}
     let outcome = run.into_outcomes().remove(0);

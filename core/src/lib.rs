@@ -10,6 +10,8 @@
 //! - [`methods`], [`optim`]: what is trained, AdamW and the learning-rate schedules.
 //! - [`cramming`]: the loop that crams texts, the same for every family and method ([`cramming::cram_texts`]).
 //! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
+//! - [`encoder`]: trained encoders (AE/VAE) that write a text's vectors in one pass; their vectors
+//!   also start per-text cramming.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
 //! - [`bits`]: a crammed text beside its alternatives in bits (the text, the vectors, the model's
 //!   code, zstd and xz).
@@ -24,6 +26,7 @@ pub mod cramming;
 pub mod data;
 pub mod decode;
 pub mod device;
+pub mod encoder;
 pub mod error;
 pub mod format;
 pub mod lmzip;

@@ -44,7 +44,7 @@ impl LoraWeights {
         for site in sites {
             let a = find(format!("{}.a", site.name()), [site.fan_in, self.rank])?;
             let b = find(format!("{}.b", site.name()), [self.rank, site.fan_out])?;
-            set.adapters.push((site, Lora { a, b, scale }));
+            set.adapters.push((site, Lora { a, b: Some(b), scale }));
         }
         Ok(set)
     }

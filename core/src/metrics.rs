@@ -46,6 +46,10 @@ pub struct CramMetrics {
     /// Progressive cramming: the longest prefix of the text that greedy decoding reproduces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon: Option<usize>,
+    /// Encoders: the share of positions where greedy decoding from the vectors gives the text's
+    /// token (nothing is optimised per text, so few texts come back whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greedy_accuracy: Option<f64>,
 }
 
 impl CramMetrics {
@@ -83,6 +87,7 @@ impl CramMetrics {
             capacity_utilization: token_gain / capacity,
             trainable_parameters: mem * d,
             horizon: None,
+            greedy_accuracy: None,
         }
     }
 }

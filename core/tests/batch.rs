@@ -16,7 +16,7 @@ fn batched_and_unbatched_agree() {
     let jobs: Vec<TextJob> = texts
         .iter()
         .enumerate()
-        .map(|(i, t)| TextJob { id: format!("t{i}"), ids: lm.tokenizer.encode(t).unwrap()[..4 + i].to_vec(), seed_index: None })
+        .map(|(i, t)| TextJob { id: format!("t{i}"), ids: lm.tokenizer.encode(t).unwrap()[..4 + i].to_vec(), seed_index: None, start: None })
         .collect();
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 400, patience: 400, seed: 7, ..Default::default() };
     let alone = cram_texts(&lm, &cfg, &jobs, 1, &mut Silent).unwrap();

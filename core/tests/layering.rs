@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &str)] = &[
     ("plan", "the memory plan of a run: methods over model configs"),
     ("cramming", "the loop: methods, optim, memory, checkpoint, metrics"),
     ("format", "`.cram` files of cramming's outcomes"),
+    ("encoder", "trained encoders of texts into memory vectors: the loop's scores, methods, optim, memory, format's atomic writes"),
     ("lmzip", "lossless coding by the model's probabilities; hashes texts as format does"),
     ("bits", "a crammed text beside its codes in bits: lmzip's code, metrics, memory, the methods' sink"),
     ("data", "texts and their token ids under a loaded model"),

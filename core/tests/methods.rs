@@ -89,7 +89,7 @@ fn lora_matches_merged_weights(case: &str) {
             }
         }
         let tensor = |data: Vec<f32>, rows, cols| Tensor::<3>::from_data(TensorData::new(data, [1, rows, cols]), &device);
-        set.adapters.push((site.clone(), Lora { a: tensor(a, site.fan_in, rank), b: tensor(b, rank, site.fan_out), scale }));
+        set.adapters.push((site.clone(), Lora { a: tensor(a, site.fan_in, rank), b: Some(tensor(b, rank, site.fan_out)), scale }));
     }
     let merged = Model::load(&config, &Weights::new(&Overlay { base: &st, replaced }, &device)).unwrap();
     let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i32, 5, 9, 2, 7, 3], [1, 6]), &device);
@@ -133,7 +133,7 @@ fn every_method_crams_and_decodes_back() {
     for (method, mem, params) in cases {
         let name = method.name();
         let cfg = recipe(method.clone(), mem);
-        let out = cram_texts(&lm, &cfg, &[TextJob { id: name.into(), ids: ids.clone(), seed_index: None }], 1, &mut Silent).unwrap().remove(0);
+        let out = cram_texts(&lm, &cfg, &[TextJob { id: name.into(), ids: ids.clone(), seed_index: None, start: None }], 1, &mut Silent).unwrap().remove(0);
         assert_eq!(out.stop, StopReason::Success, "{name}: {:?}", out.metrics);
         assert!(out.metrics.greedy_exact, "{name}: {:?}", out.metrics);
         assert_eq!(out.metrics.method, name);
@@ -154,7 +154,7 @@ fn a_running_text_shows_its_current_memory() {
     let lm = load("llama_gguf", Some("tiny-llama.gguf"));
     let ids = lm.tokenizer.encode(TEXT).unwrap()[..6].to_vec();
     let cfg = recipe(Method::Memory, 1);
-    let mut run = Cramming::new(&lm, cfg.clone(), vec![TextJob { id: "live".into(), ids: ids.clone(), seed_index: None }], 1).unwrap();
+    let mut run = Cramming::new(&lm, cfg.clone(), vec![TextJob { id: "live".into(), ids: ids.clone(), seed_index: None, start: None }], 1).unwrap();
     assert!(run.current_memory(0).is_none(), "no memory before the first step");
     let mut seen: Vec<Vec<f32>> = Vec::new();
     while run.step(&lm, &mut Silent).unwrap() {
@@ -178,7 +178,7 @@ fn progressive_stops_at_the_first_stage_that_fails_and_its_horizon_decodes() {
     let ids = lm.tokenizer.encode(TEXT).unwrap()[..12].to_vec();
     // A budget too small for the whole text: the horizon is what greedy decoding reproduces.
     let cfg = recipe(Method::Progressive { steps_per_token: 25 }, 1);
-    let out = cram_texts(&lm, &cfg, &[TextJob { id: "p".into(), ids: ids.clone(), seed_index: None }], 1, &mut Silent).unwrap().remove(0);
+    let out = cram_texts(&lm, &cfg, &[TextJob { id: "p".into(), ids: ids.clone(), seed_index: None, start: None }], 1, &mut Silent).unwrap().remove(0);
     let horizon = out.metrics.horizon.expect("progressive reports a horizon");
     assert_eq!(out.stop, StopReason::StageBudget, "{:?}", out.metrics);
     assert!(horizon >= 1 && horizon < ids.len(), "horizon {horizon}");
@@ -193,7 +193,7 @@ fn lora_weights_round_trip_through_a_cram_file() {
     let lm = load("llama_gguf", Some("tiny-llama.gguf"));
     let ids = lm.tokenizer.encode(TEXT).unwrap()[..5].to_vec();
     let cfg = recipe(Method::Lora { rank: 1, targets: vec![LoraTarget::Q, LoraTarget::Mlp], alpha: 1.0 }, 0);
-    let out = cram_texts(&lm, &cfg, &[TextJob { id: "l".into(), ids: ids.clone(), seed_index: None }], 1, &mut Silent).unwrap().remove(0);
+    let out = cram_texts(&lm, &cfg, &[TextJob { id: "l".into(), ids: ids.clone(), seed_index: None, start: None }], 1, &mut Silent).unwrap().remove(0);
     let file = cram_core::format::CramFile::from_outcome(&lm, &cfg, &out).unwrap();
     let back = cram_core::format::CramFile::from_bytes(&file.to_bytes().unwrap(), "mem").unwrap();
     let (a, b): (&LoraWeights, &LoraWeights) = (file.memory.lora.as_ref().unwrap(), back.memory.lora.as_ref().unwrap());
@@ -209,7 +209,7 @@ fn lora_weights_round_trip_through_a_cram_file() {
 fn impossible_methods_are_clear_errors() {
     let lm = load("llama_gguf", Some("tiny-llama.gguf"));
     let d = lm.config.hidden_size();
-    let job = [TextJob { id: "x".into(), ids: vec![5, 6, 7], seed_index: None }];
+    let job = [TextJob { id: "x".into(), ids: vec![5, 6, 7], seed_index: None, start: None }];
     let err = |cfg: CramConfig| cram_texts(&lm, &cfg, &job, 1, &mut Silent).unwrap_err().to_string();
     let lora = |rank| Method::Lora { rank, targets: vec![LoraTarget::Q], alpha: 1.0 };
     assert!(err(recipe(lora(1), 1)).contains("drop --mem"));

@@ -84,7 +84,7 @@ fn a_damaged_cram_file_is_an_error_not_a_panic() {
     let lm = load("llama_gguf", None);
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 300, ..Default::default() };
     let ids = lm.tokenizer.encode("Alice was beginning").unwrap();
-    let outcome = cram_texts(&lm, &cfg, &[TextJob { id: "t".into(), ids, seed_index: None }], 1, &mut Silent).unwrap().remove(0);
+    let outcome = cram_texts(&lm, &cfg, &[TextJob { id: "t".into(), ids, seed_index: None, start: None }], 1, &mut Silent).unwrap().remove(0);
     let bytes = CramFile::from_outcome(&lm, &cfg, &outcome).unwrap().to_bytes().unwrap();
     // A damaged file either is refused, or (a flipped bit in a vector) decodes to some text or is
     // refused by the sha256 check; either way no panic.

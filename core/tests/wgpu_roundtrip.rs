@@ -20,7 +20,7 @@ fn wgpu_cram_then_decode_gives_the_tokens_back() {
     let ids = lm.tokenizer.encode("Alice was beginning to get very tired of sitting").unwrap()[..6].to_vec();
     // The recipe of the CLI end-to-end tests: `--tokens 6 --lr 0.1 --max-steps 2000`.
     let cfg = CramConfig { adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 2000, ..Default::default() };
-    let out = cram_texts(&lm, &cfg, &[TextJob { id: "alice".into(), ids: ids.clone(), seed_index: None }], 1, &mut Silent).unwrap().remove(0);
+    let out = cram_texts(&lm, &cfg, &[TextJob { id: "alice".into(), ids: ids.clone(), seed_index: None, start: None }], 1, &mut Silent).unwrap().remove(0);
     eprintln!("wgpu: {} steps, greedy exact {}", out.metrics.steps, out.metrics.greedy_exact);
     assert!(out.metrics.greedy_exact, "the tiny model crams 6 tokens on wgpu: {:?}", out.metrics);
 

@@ -11,7 +11,7 @@
 //! teacher-forced loss and accuracy of a step.
 
 mod progressive;
-mod scores;
+pub(crate) mod scores;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -40,6 +40,9 @@ pub struct TextJob {
     /// Where its random start is drawn from: its place in a whole sweep, so a resumed or sharded
     /// sweep starts each text as an uninterrupted one does; `None`: its place among these texts.
     pub seed_index: Option<usize>,
+    /// The memory vectors to start from (`[K, d]` row-major, an encoder's output) instead of the
+    /// recipe's random start; the recipe's `init` is then [`VectorInit::Encoder`].
+    pub start: Option<Vec<f32>>,
 }
 
 /// Why a text stopped.
@@ -189,7 +192,26 @@ impl Cramming {
         let first = cfg.protocol.first_scored();
         let limit = lm.config.max_position_embeddings();
         let prefix = prefix_ids(lm, cfg.layout)?;
+        let width = cfg.mem * lm.config.hidden_size();
         for t in &texts {
+            match (&t.start, &cfg.init) {
+                (Some(start), VectorInit::Encoder { .. }) if start.len() != width => {
+                    return Err(Error::Input(format!(
+                        "{}: the start holds {} values; {} vector(s) of width {} take {width}",
+                        t.id,
+                        start.len(),
+                        cfg.mem,
+                        lm.config.hidden_size()
+                    )));
+                }
+                (None, VectorInit::Encoder { .. }) => {
+                    return Err(Error::Input(format!("{}: the recipe starts from an encoder's vectors, but the text has none", t.id)));
+                }
+                (Some(_), VectorInit::Normal | VectorInit::TextMean) => {
+                    return Err(Error::Input(format!("{}: the text has start vectors, but the recipe's init is not `encoder`", t.id)));
+                }
+                _ => {}
+            }
             if t.ids.len() <= first {
                 return Err(Error::Input(format!("{}: the text has {} token(s); cramming needs at least {}", t.id, t.ids.len(), first + 1)));
             }
@@ -399,6 +421,9 @@ impl Cramming {
             if self.cfg.init == VectorInit::TextMean {
                 let mean = readback::floats(embed_ids(&lm.model, ids).mean_dim(1)).await?;
                 self.trainable.set_vectors(&mut params, &mean);
+            }
+            if let Some(start) = &self.texts[next].start {
+                self.trainable.start_from(&mut params, start);
             }
             self.slots.push(Slot {
                 text: next,

@@ -16,7 +16,7 @@ use crate::readback;
 ///
 /// # Shapes
 /// prefix `[B, P, d]` → `[B, P + n_max - 1, d]`
-pub(super) fn text_inputs(model: &Model, prefix: Tensor<3>, texts: &[&[u32]]) -> Tensor<3> {
+pub(crate) fn text_inputs(model: &Model, prefix: Tensor<3>, texts: &[&[u32]]) -> Tensor<3> {
     let n_max = texts.iter().map(|t| t.len()).max().unwrap_or(0);
     let b = prefix.dims()[0];
     let mut x = vec![prefix];
@@ -33,7 +33,7 @@ pub(super) fn text_inputs(model: &Model, prefix: Tensor<3>, texts: &[&[u32]]) ->
 ///
 /// # Shapes
 /// hidden `[B, P + n_max - 1, d]` → `[B, n_max - first, vocab]`
-pub(super) fn target_logits(model: &Model, hidden: Tensor<3>, p: usize, first: usize, n_max: usize) -> Tensor<3> {
+pub(crate) fn target_logits(model: &Model, hidden: Tensor<3>, p: usize, first: usize, n_max: usize) -> Tensor<3> {
     model.lm_head(hidden.narrow(1, p + first - 1, n_max - first))
 }
 
@@ -41,20 +41,20 @@ pub(super) fn target_logits(model: &Model, hidden: Tensor<3>, p: usize, first: u
 ///
 /// # Shapes
 /// prefix `[B, P, d]` → `[B, n_max - first, vocab]`
-pub(super) fn text_logits(model: &Model, prefix: Tensor<3>, texts: &[&[u32]], first: usize) -> Tensor<3> {
+pub(crate) fn text_logits(model: &Model, prefix: Tensor<3>, texts: &[&[u32]], first: usize) -> Tensor<3> {
     let n_max = texts.iter().map(|t| t.len()).max().unwrap_or(0);
     let p = prefix.dims()[1];
     target_logits(model, model.hidden_states(text_inputs(model, prefix, texts)), p, first, n_max)
 }
 
 /// Per text: negative log-likelihood of each target `first..n` and whether the argmax is right.
-pub(super) struct Scores {
-    pub(super) nll: Vec<Vec<f64>>,
-    pub(super) right: Vec<Vec<bool>>,
+pub(crate) struct Scores {
+    pub(crate) nll: Vec<Vec<f64>>,
+    pub(crate) right: Vec<Vec<bool>>,
 }
 
 /// The loss tensor (Σ_texts mean NLL) and the tensors the host reads: per-position NLL and hits.
-pub(super) fn score_tensors(logits: Tensor<3>, texts: &[&[u32]], first: usize) -> (Tensor<1>, Tensor<2>, Tensor<3, burn::tensor::Bool>) {
+pub(crate) fn score_tensors(logits: Tensor<3>, texts: &[&[u32]], first: usize) -> (Tensor<1>, Tensor<2>, Tensor<3, burn::tensor::Bool>) {
     let [b, n, _] = logits.dims();
     let device = logits.device().without_autodiff();
     let targets: Vec<i32> = texts.iter().flat_map(|t| (first..first + n).map(move |i| t.get(i).copied().unwrap_or(0) as i32)).collect();
@@ -74,7 +74,7 @@ pub(super) fn score_tensors(logits: Tensor<3>, texts: &[&[u32]], first: usize) -
 }
 
 /// Reads the scores of [`score_tensors`] back, cut to each text's length.
-pub(super) async fn read_scores(nll: Tensor<2>, hits: Tensor<3, burn::tensor::Bool>, texts: &[&[u32]], first: usize) -> Result<Scores> {
+pub(crate) async fn read_scores(nll: Tensor<2>, hits: Tensor<3, burn::tensor::Bool>, texts: &[&[u32]], first: usize) -> Result<Scores> {
     let n = nll.dims()[1];
     let nll_host = readback::floats(nll.without_autodiff()).await?;
     let eq = readback::bools(hits).await?;
@@ -88,7 +88,7 @@ pub(super) async fn read_scores(nll: Tensor<2>, hits: Tensor<3, burn::tensor::Bo
 }
 
 /// Σ NLL and tokens right of `ids` (targets `first..`) after `input` (`[1, P, d]`), no gradient.
-pub(super) async fn evaluate(model: &Model, input: Tensor<3>, ids: &[u32], first: usize) -> Result<(f64, usize)> {
+pub(crate) async fn evaluate(model: &Model, input: Tensor<3>, ids: &[u32], first: usize) -> Result<(f64, usize)> {
     if ids.len() <= first {
         return Ok((0.0, 0));
     }
@@ -99,7 +99,7 @@ pub(super) async fn evaluate(model: &Model, input: Tensor<3>, ids: &[u32], first
 
 /// Σ NLL and tokens right of a text without memory. With a sink layout, or when t_1 is scored, the
 /// input is `[sink, t_1..]` (the model's natural start of text); else `[t_1..]`, scoring from t_2.
-pub(super) async fn baseline(lm: &LoadedModel, cfg: &CramConfig, ids: &[u32]) -> Result<(f64, usize)> {
+pub(crate) async fn baseline(lm: &LoadedModel, cfg: &CramConfig, ids: &[u32]) -> Result<(f64, usize)> {
     let first = cfg.protocol.first_scored();
     if cfg.layout == Layout::Sink || first == 0 {
         evaluate(&lm.model, embed_ids(&lm.model, &[sink_token(lm)?]), ids, first).await

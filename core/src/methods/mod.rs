@@ -159,7 +159,7 @@ pub fn prefix_ids(lm: &LoadedModel, layout: Layout) -> Result<Vec<u32>> {
 }
 
 /// Where the memory vectors start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum VectorInit {
     /// N(0, std²) with the standard deviation of the embedding matrix (the paper) or `init_std`.
@@ -168,6 +168,13 @@ pub enum VectorInit {
     /// Every vector at the mean of the text's own token embeddings (dense: the vectors m; lowdim
     /// keeps its code's normal start).
     TextMean,
+    /// The vectors an encoder writes for the text ([`crate::encoder`]; dense starts at the identity,
+    /// so that the model sees them as written).
+    Encoder {
+        /// The encoder file's fingerprint (sha256 of its bytes, first 16 hex digits), so results
+        /// of different encoders are told apart.
+        encoder: String,
+    },
 }
 
 /// When a text counts as crammed.
@@ -307,6 +314,9 @@ impl CramConfig {
         }
         if self.init == VectorInit::TextMean && matches!(self.method, Method::Lowdim { .. } | Method::Lora { .. }) {
             return bad("--init text-mean sets the memory vectors; lowdim and lora train none directly");
+        }
+        if matches!(self.init, VectorInit::Encoder { .. }) && matches!(self.method, Method::Lowdim { .. } | Method::Lora { .. }) {
+            return bad("--init with an encoder sets the memory vectors; lowdim and lora train none directly (use memory, dense or progressive)");
         }
         if let Err(e) = self.schedule.validate(self.adamw.lr) {
             return bad(&e);

@@ -17,13 +17,15 @@ use crate::{Error, Result};
 
 /// How a piece starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Init {
+pub(crate) enum Init {
     /// N(0, std²).
     Normal(f32),
     /// U(-bound, bound): PyTorch's default for `nn.Linear` weights and biases, bound 1/sqrt(fan_in).
     Uniform(f32),
     /// All zeros (LoRA's B, so training starts from the frozen model).
     Zeros,
+    /// Every value the same (a norm's scale, a log-variance's start).
+    Constant(f32),
 }
 
 /// One named trainable tensor of a text.
@@ -37,13 +39,33 @@ pub struct Piece {
 }
 
 impl Piece {
-    fn new(name: impl Into<String>, shape: [usize; 2], init: Init) -> Self {
+    pub(crate) fn new(name: impl Into<String>, shape: [usize; 2], init: Init) -> Self {
         Self { name: name.into(), shape, init }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.shape[0] * self.shape[1]
     }
+}
+
+/// Fresh values of `pieces`, one after the other.
+pub(crate) fn init_values(pieces: &[Piece], rng: &mut impl Rng) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(pieces.iter().map(Piece::len).sum());
+    for p in pieces {
+        match p.init {
+            Init::Normal(std) => {
+                let normal = Normal::new(0.0f32, std).map_err(|e| Error::Input(e.to_string()))?;
+                out.extend((0..p.len()).map(|_| normal.sample(rng)));
+            }
+            Init::Uniform(bound) => {
+                let uniform = Uniform::new_inclusive(-bound, bound).map_err(|e| Error::Input(e.to_string()))?;
+                out.extend((0..p.len()).map(|_| uniform.sample(rng)));
+            }
+            Init::Zeros => out.extend(std::iter::repeat_n(0.0, p.len())),
+            Init::Constant(c) => out.extend(std::iter::repeat_n(c, p.len())),
+        }
+    }
+    Ok(out)
 }
 
 /// The trainable pieces of a method for one model.
@@ -107,21 +129,7 @@ impl Trainable {
 
     /// Fresh parameters of one text.
     pub fn init(&self, rng: &mut impl Rng) -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(self.len());
-        for p in &self.pieces {
-            match p.init {
-                Init::Normal(std) => {
-                    let normal = Normal::new(0.0f32, std).map_err(|e| Error::Input(e.to_string()))?;
-                    out.extend((0..p.len()).map(|_| normal.sample(rng)));
-                }
-                Init::Uniform(bound) => {
-                    let uniform = Uniform::new_inclusive(-bound, bound).map_err(|e| Error::Input(e.to_string()))?;
-                    out.extend((0..p.len()).map(|_| uniform.sample(rng)));
-                }
-                Init::Zeros => out.extend(std::iter::repeat_n(0.0, p.len())),
-            }
-        }
-        Ok(out)
+        init_values(&self.pieces, rng)
     }
 
     /// Sets every memory vector (the piece `mem`) of `params` to `vector` (`[d]`); `false` when the
@@ -138,6 +146,33 @@ impl Trainable {
             offset += p.len();
         }
         false
+    }
+
+    /// Starts `params` from given memory vectors (`[K, d]`, an encoder's output): the vectors
+    /// themselves for memory and progressive cramming; for dense, the vectors with the layer at the
+    /// identity (W = I, b = 0), so that the model sees them as given. `false` for lowdim and LoRA.
+    pub fn start_from(&self, params: &mut [f32], vectors: &[f32]) -> bool {
+        if vectors.len() != self.k * self.d {
+            return false;
+        }
+        let d = self.d;
+        let mut offset = 0;
+        for (p, piece) in self.pieces.iter().enumerate() {
+            let values = &mut params[offset..offset + piece.len()];
+            match (&self.method, p) {
+                (Method::Memory | Method::Progressive { .. } | Method::Dense, 0) => values.copy_from_slice(vectors),
+                (Method::Dense, 1) => {
+                    values.fill(0.0);
+                    for i in 0..d {
+                        values[i * d + i] = 1.0;
+                    }
+                }
+                (Method::Dense, 2) => values.fill(0.0),
+                _ => return false,
+            }
+            offset += piece.len();
+        }
+        true
     }
 
     /// One `[batch, rows, cols]` leaf per piece from the parameters of each text of a batch, on the
@@ -164,8 +199,12 @@ impl Trainable {
             Method::Dense | Method::Lowdim { .. } => (Some(leaves[0].clone().matmul(leaves[1].clone()) + leaves[2].clone()), None),
             Method::Lora { rank, alpha, .. } => {
                 let scale = alpha / *rank as f64;
-                let adapters =
-                    self.sites.iter().zip(leaves.chunks_exact(2)).map(|(s, ab)| (s.clone(), Lora { a: ab[0].clone(), b: ab[1].clone(), scale })).collect();
+                let adapters = self
+                    .sites
+                    .iter()
+                    .zip(leaves.chunks_exact(2))
+                    .map(|(s, ab)| (s.clone(), Lora { a: ab[0].clone(), b: Some(ab[1].clone()), scale }))
+                    .collect();
                 (None, Some(LoraSet { adapters }))
             }
         }

@@ -84,13 +84,15 @@ pub fn sites(layers: usize, targets: &[LoraTarget], modules: impl Fn(LoraTarget)
         .collect()
 }
 
-/// The adapter of one projection: `x ↦ scale · (x A) B`.
+/// The adapter of one projection: `x ↦ scale · (x A) B`; without `B`, a full-rank update
+/// `x ↦ scale · x A` (an encoder fine-tuning every projection). A batch of 1 is shared by every text
+/// of a batch (an encoder's adapters).
 #[derive(Debug, Clone)]
 pub struct Lora {
-    /// `[batch, in, r]`.
+    /// `[batch, in, r]`, or `[batch, in, out]` without `b`.
     pub a: Tensor<3>,
     /// `[batch, r, out]`.
-    pub b: Tensor<3>,
+    pub b: Option<Tensor<3>>,
     /// `alpha / r`.
     pub scale: f64,
 }
@@ -103,7 +105,12 @@ impl Lora {
     pub fn delta(&self, x: Tensor<3>) -> Tensor<3> {
         // the adapter is trained in f32; the frozen model may compute in bf16/f16
         let dtype = x.dtype();
-        x.cast(burn::tensor::FloatDType::F32).matmul(self.a.clone()).matmul(self.b.clone()).mul_scalar(self.scale).cast(dtype)
+        let xa = x.cast(burn::tensor::FloatDType::F32).matmul(self.a.clone());
+        let delta = match &self.b {
+            Some(b) => xa.matmul(b.clone()),
+            None => xa,
+        };
+        delta.mul_scalar(self.scale).cast(dtype)
     }
 }
 

@@ -44,6 +44,16 @@ impl AdamW {
         self.step
     }
 
+    /// The moments and the step count, to save (a training checkpoint).
+    pub fn state(&self) -> (&[f32], &[f32], u32) {
+        (&self.m, &self.v, self.step)
+    }
+
+    /// The optimiser of a saved [`AdamW::state`]; `None` when the moments differ in length.
+    pub fn from_state(m: Vec<f32>, v: Vec<f32>, step: u32) -> Option<Self> {
+        (m.len() == v.len()).then_some(Self { m, v, step })
+    }
+
     /// One update of `params` with `grad` at learning rate `lr` (a schedule may change it per step).
     pub fn step(&mut self, cfg: &AdamWConfig, lr: f64, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), grad.len(), "parameter and gradient lengths differ");

@@ -61,8 +61,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         }
         ids_used.extend(chosen.iter().map(|i| i[..len].to_vec()));
         for &b in &args.batch {
-            let jobs: Vec<TextJob> =
-                chosen[..b].iter().enumerate().map(|(i, ids)| TextJob { id: format!("bench{i}"), ids: ids[..len].to_vec(), seed_index: None }).collect();
+            let jobs: Vec<TextJob> = chosen[..b]
+                .iter()
+                .enumerate()
+                .map(|(i, ids)| TextJob { id: format!("bench{i}"), ids: ids[..len].to_vec(), seed_index: None, start: None })
+                .collect();
             let cfg = CramConfig { max_steps: args.steps + 1, patience: usize::MAX, checkpoint: args.checkpoint, ..Default::default() };
             let mut clock = Clock { times: vec![] };
             cram_texts(&lm, &cfg, &jobs, b, &mut clock)?;

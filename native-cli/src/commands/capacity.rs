@@ -219,7 +219,7 @@ pub fn sweep(
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
                 index += 1;
                 if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag_key.clone())) {
-                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place) }));
+                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place), start: None }));
                 }
                 place += 1;
             }

@@ -115,7 +115,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let name = args.input.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
-    let jobs = [TextJob { id: name, ids, seed_index: None }];
+    let jobs = [TextJob { id: name, ids, seed_index: None, start: None }];
     let mut progress = Progress::new();
     let outcome = cram_texts(&lm, &cfg, &jobs, 1, &mut progress)?.pop().context("no result")?;
     let file = CramFile::from_outcome(&lm, &cfg, &outcome)?;
