@@ -44,6 +44,134 @@ pub enum Command {
     /// Run the papers' protocols on the shipped data for the default model: measured against
     /// expected values with tolerance bands (data/reproduce/expected.json); run from the repository root.
     Reproduce(ReproduceArgs),
+    /// Train and test encoders that write a text's vectors in one pass (the AE/VAE of the AIRI
+    /// follow-up); `--init enc.safetensors` starts cramming from their vectors.
+    #[command(subcommand)]
+    Encoder(EncoderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EncoderCommand {
+    /// Train an encoder on chunks of texts (a seeded train/test split), with progress; the output
+    /// file is also the checkpoint: Ctrl-C keeps it, --resume continues it.
+    Train(EncoderTrainArgs),
+    /// Test an encoder on the chunks its training held out: teacher-forced and greedy accuracy
+    /// with the field names of every method's results (--out appends them to a results file, so
+    /// `cram compare` and `cram merge --table` list the encoder beside the methods).
+    Eval(EncoderEvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EncoderTrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Texts: a text file, a folder of .txt files (books), or JSON Lines with a `text` field; each
+    /// is cut into consecutive chunks of --tokens tokens.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The field of each JSON record that holds its text.
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
+    /// Tokens per chunk, N.
+    #[arg(long)]
+    pub tokens: usize,
+    /// Chunks used in all (shuffled with --seed), of which --test-fraction are held out.
+    #[arg(long, default_value_t = 1000)]
+    pub chunks: usize,
+    /// The share of chunks held out for testing (AIRI: 8:2).
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// ae (the head writes the vectors) or vae (mu and log sigma², sampled, plus beta·KL).
+    #[arg(long, value_enum, default_value = "ae")]
+    pub kind: EncoderKindArg,
+    /// Linear layers of the head (AIRI: 1 or 4).
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Regularise the head: BatchNorm on its hidden layers and Dropout (--dropout).
+    #[arg(long)]
+    pub reg: bool,
+    /// How the encoder's states become one vector: last (token), mean, or attention (a learned query).
+    #[arg(long, value_enum, default_value = "mean")]
+    pub pooling: PoolingArg,
+    /// Rank of the LoRA adapters (on every projection) the encoder's copy of the model trains;
+    /// the default adaptation, rank 8.
+    #[arg(long, conflicts_with = "encoder_full")]
+    pub encoder_lora: Option<usize>,
+    /// Train a full-rank update of every projection instead (full fine-tuning of the linear
+    /// layers; for small models).
+    #[arg(long)]
+    pub encoder_full: bool,
+    /// Vectors written per text, K.
+    #[arg(long, default_value_t = 1)]
+    pub mem: usize,
+    /// The weight of the VAE's KL term (added to the mean cross-entropy per token); default 1e-3.
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Dropout probability with --reg.
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f64,
+    /// AdamW learning rate (constant).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Chunks per step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Passes over the training chunks (default 10; with --resume, the saved run's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed of the split, the initialisation, the batches and the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The encoder file (safetensors), written after every epoch and on Ctrl-C.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the training saved in --out (its architecture, split and settings; --epochs may
+    /// extend it).
+    #[arg(long)]
+    pub resume: bool,
+    /// One JSON line per epoch instead of the text lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EncoderEvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The encoder file.
+    #[arg(long)]
+    pub encoder: PathBuf,
+    /// The texts training split (default: the --data recorded in the encoder file); the test
+    /// chunks are made again and checked against the file's record of them.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Chunks encoded at once.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Append one result line per test chunk to this results file (the format of `cram capacity`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How the table is printed: text, md, csv or json.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::report::Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EncoderKindArg {
+    /// Autoencoder.
+    Ae,
+    /// Variational autoencoder.
+    Vae,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PoolingArg {
+    /// The last token's state.
+    Last,
+    /// The mean over the tokens.
+    Mean,
+    /// Attention with a learned query.
+    Attention,
 }
 
 #[derive(Debug, Args)]
@@ -367,12 +495,26 @@ pub enum RecipeArg {
 }
 
 /// Where the memory vectors start.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitArg {
     /// N(0, std²): the paper's.
     Normal,
     /// The mean of the text's token embeddings.
     TextMean,
+    /// The vectors an encoder file (from `cram encoder train`) writes for the text.
+    Encoder(PathBuf),
+}
+
+impl std::str::FromStr for InitArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "normal" => Self::Normal,
+            "text-mean" => Self::TextMean,
+            "" => return Err("give normal, text-mean or an encoder file".into()),
+            path => Self::Encoder(PathBuf::from(path)),
+        })
+    }
 }
 
 /// How the learning rate changes with the step.
@@ -457,9 +599,10 @@ pub struct RecipeArgs {
     /// Standard deviation of the initial vectors (default: that of the embedding matrix).
     #[arg(long)]
     pub init_std: Option<f32>,
-    /// Where the vectors start: normal (N(0, std²), the paper's) or text-mean (the mean of the
-    /// text's own token embeddings).
-    #[arg(long, value_enum, default_value = "normal")]
+    /// Where the vectors start: normal (N(0, std²), the paper's), text-mean (the mean of the
+    /// text's own token embeddings), or an encoder file from `cram encoder train` (the vectors it
+    /// writes for the text; dense starts at the identity).
+    #[arg(long, default_value = "normal")]
     pub init: InitArg,
     /// Learning-rate schedule: constant (the paper's), or cosine (linear warmup, then a cosine
     /// decay to --min-lr at --max-steps; progressive cramming restarts it at every added token and

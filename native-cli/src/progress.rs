@@ -32,15 +32,7 @@ impl Progress {
     /// through ctrlc's `termination` feature, SIGTERM and SIGHUP too: SLURM's `scancel` and a
     /// preemption stop a run the way Ctrl-C does, keeping the best vectors and every finished line.
     pub fn new() -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        // A second handler cannot be installed; then Ctrl-C simply ends the process.
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            errln!("\nstopping: keeping the best vectors so far (Ctrl-C or a second signal quits at once)");
-        });
+        let stop = stop_flag("stopping: keeping the best vectors so far");
         let terminal = std::io::stderr().is_terminal();
         Self { multi: MultiProgress::new(), bars: HashMap::new(), overall: None, total: None, done: 0, stop, started: web_time::Instant::now(), terminal }
     }
@@ -57,6 +49,21 @@ impl Progress {
         }
         p
     }
+}
+
+/// A flag that Ctrl-C, SIGTERM and SIGHUP raise (installed once per process; a second signal quits
+/// at once). `what` says what the stop keeps.
+pub fn stop_flag(what: &'static str) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // A second handler cannot be installed; then Ctrl-C simply ends the process.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        errln!("\n{what} (Ctrl-C or a second signal quits at once)");
+    });
+    stop
 }
 
 impl Observer for Progress {

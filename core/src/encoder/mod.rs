@@ -188,11 +188,11 @@ const BATCH_NORM_EPS: f64 = 1e-5;
 const BATCH_NORM_MOMENTUM: f32 = 0.1;
 
 impl Encoder {
-    /// A fresh encoder of `config` for a model of `model`; `embedding_std` sets the VAE's starting
-    /// `sigma` (the spread of the model's input embeddings).
-    pub fn new(config: EncoderConfig, model: &ModelConfig, embedding_std: f32, rng: &mut impl Rng) -> Result<Self> {
+    /// A fresh encoder of `config` for a model of `model`, drawn with `seed`; `embedding_std` (the
+    /// spread of the model's input embeddings) sets the scale of the vectors it starts writing.
+    pub fn new(config: EncoderConfig, model: &ModelConfig, embedding_std: f32, seed: u64) -> Result<Self> {
         let mut encoder = Self::pieces_of(config, model, embedding_std.max(1e-6))?;
-        encoder.params = init_values(&encoder.pieces, rng)?;
+        encoder.params = init_values(&encoder.pieces, &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed))?;
         Ok(encoder)
     }
 

@@ -251,10 +251,10 @@ fn sink_embeds(lm: &LoadedModel, prefix: &[u32], b: usize) -> Tensor<3> {
 }
 
 /// What the encoder does for each of `chunks` at test time, `batch` at a time: the vectors it writes
-/// (VAE: `mu`), the teacher-forced accuracy and cross-entropy of the text after them, and greedy
-/// decoding from them alone (`greedy_exact`, and `greedy_accuracy`: the share of positions where
-/// the decoded token is the text's). `steps` is 0: nothing is optimised per text.
-pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk], batch: usize) -> Result<Vec<(String, CramMetrics)>> {
+/// (VAE: `mu`), the teacher-forced accuracy and cross-entropy of the text after them, and with
+/// `greedy`, greedy decoding from them alone (`greedy_exact`, and `greedy_accuracy`: the share of
+/// positions where the decoded token is the text's). `steps` is 0: nothing is optimised per text.
+pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk], batch: usize, greedy: bool) -> Result<Vec<(String, CramMetrics)>> {
     let prefix = prefix_ids(lm, Layout::Sink)?;
     let plain = lm.device.clone().without_autodiff();
     let leaves = encoder.leaves(&plain, false);
@@ -271,7 +271,7 @@ pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk
         let scores = read_scores(nll, hits, &ids, 0).await?;
         for (row, chunk) in group.iter().enumerate() {
             let memory = Memory { prefix_ids: prefix.clone(), k, vectors: vectors[row * k * d..(row + 1) * k * d].to_vec(), lora: None };
-            let decoded = memory.decode_async(lm, &[], chunk.ids.len(), None).await?;
+            let decoded = if greedy { memory.decode_async(lm, &[], chunk.ids.len(), None).await? } else { vec![] };
             let greedy_right = decoded.iter().zip(&chunk.ids).filter(|(a, b)| a == b).count();
             let (ce_without, right_without) = baseline(lm, &CramConfig::default(), &chunk.ids).await?;
             let n = chunk.ids.len();
@@ -292,7 +292,7 @@ pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk
             );
             m.method = encoder.config.method_name();
             m.trainable_parameters = 0;
-            m.greedy_accuracy = Some(greedy_right as f64 / n as f64);
+            m.greedy_accuracy = greedy.then_some(greedy_right as f64 / n as f64);
             out.push((chunk.id.clone(), m));
         }
     }
@@ -300,8 +300,8 @@ pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk
 }
 
 /// [`evaluate_async`], blocking.
-pub fn evaluate(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk], batch: usize) -> Result<Vec<(String, CramMetrics)>> {
-    readback::sync(evaluate_async(encoder, lm, chunks, batch))
+pub fn evaluate(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk], batch: usize, greedy: bool) -> Result<Vec<(String, CramMetrics)>> {
+    readback::sync(evaluate_async(encoder, lm, chunks, batch, greedy))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use cram_core::LoadedModel;
 use cram_core::bits::{BitAccount, TextCodes};
 use cram_core::cramming::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 use cram_core::data::{Text, load_texts_field, random_words};
+use cram_core::encoder::Encoder;
 use cram_core::methods::{CramConfig, Method};
 
 use crate::cli::{CapacityArgs, MergeArgs, SweepRunArgs, TextsArgs};
@@ -174,6 +175,7 @@ pub fn sweep(
     run: &SweepRunArgs,
     shard: Option<(usize, usize)>,
     device: &str,
+    encoder: Option<&Encoder>,
 ) -> Result<bool> {
     let (batch, out, separate) = (run.batch, run.out.as_path(), run.separate);
     let method = cfg.method.name().to_string();
@@ -219,7 +221,8 @@ pub fn sweep(
                 let mine = shard.is_none_or(|(i, n)| index % n == i);
                 index += 1;
                 if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag_key.clone())) {
-                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place), start: None }));
+                    let start = encoder.map(|e| e.vectors(lm, &ids[..len])).transpose()?;
+                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place), start }));
                 }
                 place += 1;
             }
@@ -285,7 +288,11 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())?;
+    let encoder = super::encoder::init_encoder(&args.recipe, &lm, &cfg)?;
+    if encoder.is_some() && mems.len() > 1 {
+        bail!("an encoder writes a fixed number of vectors; --init with an encoder takes one --mem");
+    }
+    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), encoder.as_ref())?;
     report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     Ok(sweep_exit(finished, &args.run.out))
 }

@@ -38,7 +38,8 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     }
     let mut finished = true;
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())? {
+        let encoder = super::encoder::init_encoder(&args.recipe, &lm, cfg)?;
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), encoder.as_ref())? {
             finished = false;
             break;
         }

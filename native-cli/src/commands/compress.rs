@@ -94,9 +94,13 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         seed: r.seed,
         init_std: r.init_std,
         schedule,
-        init: match r.init {
+        init: match &r.init {
             InitArg::Normal => VectorInit::Normal,
             InitArg::TextMean => VectorInit::TextMean,
+            InitArg::Encoder(path) => {
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read the encoder file {}", path.display()))?;
+                VectorInit::Encoder { encoder: cram_core::encoder::file::fingerprint(&bytes) }
+            }
         },
         checkpoint: r.checkpoint,
     };
@@ -115,7 +119,11 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let name = args.input.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
-    let jobs = [TextJob { id: name, ids, seed_index: None, start: None }];
+    let start = match super::encoder::init_encoder(&args.recipe, &lm, &cfg)? {
+        Some(encoder) => Some(encoder.vectors(&lm, &ids)?),
+        None => None,
+    };
+    let jobs = [TextJob { id: name, ids, seed_index: None, start }];
     let mut progress = Progress::new();
     let outcome = cram_texts(&lm, &cfg, &jobs, 1, &mut progress)?.pop().context("no result")?;
     let file = CramFile::from_outcome(&lm, &cfg, &outcome)?;

@@ -6,6 +6,7 @@ mod compare;
 mod compress;
 mod data;
 mod decompress;
+mod encoder;
 mod info;
 mod plan;
 mod reproduce;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(a) => plan::run(a),
         Command::Data(a) => data::run(a),
         Command::Reproduce(a) => reproduce::run(a),
+        Command::Encoder(c) => encoder::run(c),
     }
 }
 

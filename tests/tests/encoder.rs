@@ -1,0 +1,248 @@
+//! `cram encoder train|eval` and `--init enc.safetensors` end to end on the tiny Llama: training
+//! writes a checkpoint every epoch and resumes from it, a second run on the same file is refused,
+//! eval appends results that `cram merge --table` lists beside the methods, compress and capacity
+//! start from the encoder's vectors, and another model refuses the file.
+
+use cram_tests::*;
+
+const BOOK: &str = "Alice was beginning to get very tired of sitting by her sister on the bank, and of having \
+nothing to do: once or twice she had peeped into the book her sister was reading, but it had no pictures or \
+conversations in it, and what is the use of a book, thought Alice, without pictures or conversations?";
+
+fn train(dir: &Dir, extra: &[&str]) -> Run {
+    let model = tiny_model();
+    let mut args = vec![
+        "encoder",
+        "train",
+        "--model",
+        &model,
+        "--data",
+        "book.txt",
+        "--tokens",
+        "6",
+        "--chunks",
+        "10",
+        "--lr",
+        "0.01",
+        "--batch",
+        "4",
+        "--out",
+        "enc.safetensors",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    dir.cram(&args)
+}
+
+fn lines(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+#[test]
+fn an_encoder_trains_resumes_tests_and_starts_cramming() {
+    let dir = Dir::new();
+    dir.write("book.txt", BOOK);
+    // 8 training chunks in steps of 4: 2 steps per epoch
+    let first = train(&dir, &["--epochs", "3"]).expect_code(0);
+    let epochs = lines(&first);
+    assert_eq!(epochs.len(), 3, "{}", first.stdout);
+    assert_eq!((epochs[2]["epoch"].as_u64(), epochs[2]["step"].as_u64()), (Some(3), Some(6)), "{}", first.stdout);
+    for field in ["train_loss", "train_accuracy", "test_accuracy", "test_ce_per_token"] {
+        assert!(epochs[0][field].is_f64(), "{field}: {}", first.stdout);
+    }
+    // the file is the checkpoint: a second run on it is refused, --resume continues it
+    train(&dir, &["--epochs", "3"]).expect_error("exists: --resume");
+    let resumed = train(&dir, &["--resume", "--epochs", "40"]).expect_code(0);
+    let more = lines(&resumed);
+    assert_eq!((more[0]["epoch"].as_u64(), more[0]["step"].as_u64()), (Some(4), Some(8)), "{}", resumed.stdout);
+    assert_eq!(more.len(), 37);
+    let last = more.last().unwrap();
+    assert!(last["train_accuracy"].as_f64().unwrap() > epochs[0]["train_accuracy"].as_f64().unwrap() + 0.2, "training learns: {} then {last}", epochs[0]);
+
+    // eval: one line per test chunk (2 of 10), appended; merge --table lists the encoder
+    let model = tiny_model();
+    let eval = dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "enc.safetensors", "--out", "results.jsonl"]).expect_code(0);
+    assert!(eval.stdout.contains("encoder-ae") && eval.stdout.contains("greedy accuracy"), "{}", eval.stdout);
+    let results = std::fs::read_to_string(dir.path("results.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = results.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["method"], "encoder-ae");
+    assert_eq!((rows[0]["length"].as_u64(), rows[0]["steps"].as_u64()), (Some(6), Some(0)));
+    assert!(rows[0]["greedy_accuracy"].is_f64() && rows[0]["teacher_forced_accuracy"].is_f64(), "{}", rows[0]);
+    let merged = dir.cram(&["merge", "results.jsonl", "-o", "merged.jsonl", "--table"]).expect_code(0);
+    assert!(merged.stdout.contains("encoder-ae"), "{}", merged.stdout);
+
+    // compress and capacity start from the encoder's vectors
+    dir.write("text.txt", BOOK);
+    let c = dir
+        .cram(&[
+            "compress",
+            "--model",
+            &model,
+            "--text",
+            "text.txt",
+            "--tokens",
+            "6",
+            "--init",
+            "enc.safetensors",
+            "--method",
+            "memory",
+            "--lr",
+            "0.1",
+            "--max-steps",
+            "2000",
+            "-o",
+            "t.cram",
+            "--json",
+        ])
+        .expect_code(0)
+        .json();
+    assert_eq!(c["greedy_exact"], true, "{c}");
+    dir.cram(&["decompress", "t.cram", "--model", &model]).expect_code(0);
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--tokens", "6", "--init", "enc.safetensors", "--mem", "2"])
+        .expect_error("writes 1 vector(s) per text; pass --mem 1");
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--init", "missing.safetensors"])
+        .expect_error("cannot read the encoder file missing.safetensors");
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--init", "enc.safetensors", "--method", "lora"])
+        .expect_error("lowdim and lora train none");
+    let sweep = dir
+        .cram(&[
+            "capacity",
+            "--model",
+            &model,
+            "--data",
+            "book.txt",
+            "--lengths",
+            "4,6",
+            "--samples",
+            "1",
+            "--init",
+            "enc.safetensors",
+            "--method",
+            "memory",
+            "--lr",
+            "0.1",
+            "--out",
+            "cap.jsonl",
+        ])
+        .expect_code(0);
+    let cap = std::fs::read_to_string(dir.path("cap.jsonl")).unwrap();
+    assert_eq!(cap.lines().count(), 2, "{}", sweep.stdout);
+    assert!(cap.contains("\"encoder\":"), "the run records the encoder: {cap}");
+
+    // another model refuses the file; a file that is not an encoder gets one message
+    let other = dir.path("other");
+    std::fs::create_dir(&other).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("llama_gguf").join(f), other.join(f)).unwrap();
+    }
+    let config = std::fs::read_to_string(fixture("llama_gguf/config.json")).unwrap().replace("1e-05", "2e-05");
+    std::fs::write(other.join("config.json"), config).unwrap();
+    dir.cram(&["encoder", "eval", "--model", "other", "--encoder", "enc.safetensors"]).expect_error("made with another model");
+    dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "t.cram"]).expect_error("not an encoder");
+    std::fs::write(dir.path("cut.safetensors"), &std::fs::read(dir.path("enc.safetensors")).unwrap()[..300]).unwrap();
+    dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "cut.safetensors"]).expect_error("cut.safetensors");
+}
+
+#[test]
+fn impossible_encoder_options_are_refused() {
+    let dir = Dir::new();
+    dir.write("book.txt", BOOK);
+    train(&dir, &["--layers", "0"]).expect_error("--layers must be at least 1");
+    train(&dir, &["--beta", "0.1"]).expect_error("applies to --kind vae only");
+    train(&dir, &["--epochs", "0"]).expect_error("--epochs must be at least 1");
+    train(&dir, &["--resume"]).expect_error("does not exist");
+    train(&dir, &["--encoder-lora", "2", "--encoder-full"]).expect_code(2);
+    let model = tiny_model();
+    let args = [
+        "encoder",
+        "train",
+        "--model",
+        &model,
+        "--data",
+        "book.txt",
+        "--tokens",
+        "6",
+        "--chunks",
+        "10",
+        "--reg",
+        "--layers",
+        "4",
+        "--batch",
+        "1",
+        "--out",
+        "enc.safetensors",
+    ];
+    dir.cram(&args).expect_error("--batch 2 or more");
+    assert!(!dir.path("enc.safetensors").exists(), "no file from a refused run");
+}
+
+/// SIGTERM (or Ctrl-C) during training saves the encoder as it is and exits 1; `--resume` continues
+/// from the saved step.
+#[cfg(unix)]
+#[test]
+fn a_stopped_training_keeps_its_checkpoint() {
+    let dir = Dir::new();
+    dir.write("book.txt", BOOK);
+    let model = tiny_model();
+    let args = [
+        "encoder",
+        "train",
+        "--model",
+        &model,
+        "--data",
+        "book.txt",
+        "--tokens",
+        "6",
+        "--chunks",
+        "10",
+        "--batch",
+        "4",
+        "--epochs",
+        "1000000",
+        "--out",
+        "enc.safetensors",
+        "--json",
+    ];
+    let child = std::process::Command::new(cram_bin())
+        .args(args)
+        .current_dir(dir.path(""))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the first epoch's checkpoint, then the signal mid-run
+    let started = std::time::Instant::now();
+    while !dir.path("enc.safetensors").exists() {
+        assert!(started.elapsed().as_secs() < 120, "no checkpoint within 2 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let step: u64 =
+        stderr.split("stopped at step ").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(step > 2, "{stderr}");
+    let resumed = dir
+        .cram(&[
+            "encoder",
+            "train",
+            "--model",
+            &model,
+            "--data",
+            "book.txt",
+            "--tokens",
+            "6",
+            "--out",
+            "enc.safetensors",
+            "--resume",
+            "--epochs",
+            &(step / 2 + 2).to_string(),
+            "--json",
+        ])
+        .expect_code(0);
+    assert!(resumed.stderr.contains(&format!("resuming enc.safetensors at step {step} ")), "{}", resumed.stderr);
+}
