@@ -13,7 +13,7 @@ use cram_core::optim::adamw::AdamWConfig;
 use leptos::prelude::*;
 
 use crate::engine;
-use crate::state::{AppState, CurvePoint, RunPhase, RunResult};
+use crate::state::{AppState, ComparedRun, CurvePoint, RunPhase, RunResult};
 
 /// The methods the page offers, `(value, label)`; each maps to a [`Method`] in [`method`].
 pub const METHODS: &[(&str, &str)] = &[
@@ -114,7 +114,12 @@ impl Observer for LiveObserver {
 
 /// The recipe from the page's controls.
 pub fn recipe(state: &AppState) -> Result<CramConfig, String> {
-    let method = method(&state.method.get_untracked(), state.rank.get_untracked())?;
+    recipe_for(state, &state.method.get_untracked())
+}
+
+/// The recipe from the page's controls with the method `name`.
+pub fn recipe_for(state: &AppState, name: &str) -> Result<CramConfig, String> {
+    let method = method(name, state.rank.get_untracked())?;
     let cfg = CramConfig {
         mem: if method.uses_vectors() { state.mem.get_untracked() } else { 0 },
         method,
@@ -182,9 +187,33 @@ async fn optimise(lm: &LoadedModel, cfg: CramConfig, job: TextJob, obs: &mut Liv
 
 /// Runs one compression of the text box with the page's controls.
 pub async fn compress(state: AppState) {
+    state.compared.set(vec![]);
+    compress_with(state, &state.method.get_untracked(), false).await;
+}
+
+/// Methods side by side: the chosen method, then the one to compare with, on the same text with the
+/// same controls; each finished run joins [`AppState::compared`] (curves, measures, greedy row),
+/// which the side-by-side view draws together. A stop or a failure ends the comparison.
+pub async fn compare(state: AppState) {
+    let (first, second) = (state.method.get_untracked(), state.compare_with.get_untracked());
+    if second.is_empty() {
+        state.error.set(Some("choose a method to compare with".into()));
+        return;
+    }
+    state.compared.set(vec![]);
+    for name in [first, second] {
+        if !compress_with(state, &name, true).await {
+            return;
+        }
+    }
+}
+
+/// One compression with the method `name`; `true` when it ran to its end (not stopped, not failed).
+/// With `compared`, the finished run joins the comparison.
+async fn compress_with(state: AppState, name: &str, compared: bool) -> bool {
     let Some(lm) = engine::model() else {
         state.error.set(Some("load a model first".into()));
-        return;
+        return false;
     };
     state.reset_run();
     STOP.with(|s| s.set(false));
@@ -197,8 +226,9 @@ pub async fn compress(state: AppState) {
             state.error.set(Some(e));
             state.phase.set(RunPhase::Failed);
         }
+        false
     };
-    let prepared = recipe(&state).and_then(|cfg| Ok((cfg, target_ids(&lm, &state.text.get_untracked(), state.tokens.get_untracked())?)));
+    let prepared = recipe_for(&state, name).and_then(|cfg| Ok((cfg, target_ids(&lm, &state.text.get_untracked(), state.tokens.get_untracked())?)));
     let (cfg, ids) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(e),
@@ -212,7 +242,7 @@ pub async fn compress(state: AppState) {
         Err(e) => return fail(e),
     };
     if !current(run) {
-        return;
+        return false;
     }
     let stopped = STOP.with(|s| s.get());
     state.phase.set(RunPhase::Decoding);
@@ -223,7 +253,7 @@ pub async fn compress(state: AppState) {
         Err(e) => return fail(format!("decoding failed: {e}")),
     };
     if !current(run) {
-        return;
+        return false;
     }
     state.greedy.set(pieces(&lm, &decoded_ids).into_iter().zip(decoded_ids.iter().zip(target)).map(|(p, (d, t))| (p, d == t)).collect());
     let original = lm.tokenizer.decode(target).unwrap_or_default();
@@ -241,9 +271,20 @@ pub async fn compress(state: AppState) {
         metrics: outcome.metrics.clone(),
         mem: outcome.memory.vectors.clone(),
         hidden: lm.config.hidden_size(),
-        stop,
+        stop: stop.clone(),
     }));
     state.heat.set(outcome.memory.vectors.clone());
+    if compared {
+        let run = ComparedRun {
+            method: name.to_string(),
+            curve: state.curve.get_untracked(),
+            metrics: outcome.metrics.clone(),
+            greedy: state.greedy.get_untracked(),
+            stop: stop.clone(),
+        };
+        state.compared.update(|c| c.push(run));
+    }
     LAST.with(|l| *l.borrow_mut() = Some((cfg, outcome)));
     state.phase.set(if stopped { RunPhase::Stopped } else { RunPhase::Done });
+    !stopped
 }

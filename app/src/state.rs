@@ -112,6 +112,21 @@ pub struct RunResult {
     pub zstd_bits: u64,
 }
 
+/// One finished run of a side-by-side comparison of methods on the same text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparedRun {
+    /// The method's name.
+    pub method: String,
+    /// Its curves.
+    pub curve: Vec<CurvePoint>,
+    /// Its measures.
+    pub metrics: CramMetrics,
+    /// Greedy decoding from its vectors, token by token: the piece and whether it is the target's.
+    pub greedy: Vec<(String, bool)>,
+    /// Why it stopped.
+    pub stop: String,
+}
+
 /// All signals of the page; `Copy`, so closures take it by value.
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -154,6 +169,10 @@ pub struct AppState {
     pub imported: RwSignal<Option<String>>,
     /// Whether the teaching walk is open.
     pub teaching: RwSignal<bool>,
+    /// The method run after the chosen one by Compare ("" = none).
+    pub compare_with: RwSignal<String>,
+    /// The runs of the last comparison, in the order they ran.
+    pub compared: RwSignal<Vec<ComparedRun>>,
 }
 
 /// The example text of the page.
@@ -189,6 +208,8 @@ impl AppState {
             error: RwSignal::new(None),
             imported: RwSignal::new(None),
             teaching: RwSignal::new(false),
+            compare_with: RwSignal::new(String::new()),
+            compared: RwSignal::new(vec![]),
         }
     }
 

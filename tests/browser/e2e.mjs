@@ -85,6 +85,31 @@ await test('CPU fallback: no adapter, the page says so, and the same run works',
     await compressAndCheck(page, 'cpu');
   }));
 
+// Methods side by side (as `cram compare`): memory, then dense, on the same text; the view draws both
+// loss curves on one axis, a row of measures each, and each run's greedy row.
+await test('methods side by side: memory then dense on the same text, curves, measures and greedy rows together', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    await loadModel(page, TINY, 'cpu');
+    await page.getByTestId('text').fill(TEXT);
+    for (const [id, v] of Object.entries(RECIPE)) await setField(page, id, v);
+    await page.getByTestId('compare-method').selectOption('dense');
+    await page.getByTestId('compare').click();
+    await page.locator('[data-testid=compare-row]').nth(1).waitFor({ timeout: 5 * MINUTE });
+    await page.locator('[data-testid=run-state][data-state=done]').waitFor({ timeout: MINUTE });
+    if (await page.getByTestId('error').count()) throw new Error(await page.getByTestId('error').innerText());
+    const rows = page.locator('[data-testid=compare-row]');
+    const methods = await rows.evaluateAll((rs) => rs.map((r) => `${r.dataset.method}:${r.dataset.exact}`));
+    if (methods.join(',') !== 'memory:true,dense:true') throw new Error(`rows ${methods}`);
+    const curves = await page.locator('[data-testid=compare-curve]').evaluateAll((ls) => ls.map((l) => l.getAttribute('points').split(' ').length));
+    if (curves.length !== 2 || curves.some((n) => n < 2)) throw new Error(`curves with ${curves} points`);
+    const strips = await page.locator('[data-testid=compare-strip]').evaluateAll((ss) => ss.map((s) => s.querySelectorAll('.tok.ok').length));
+    if (strips.join(',') !== '6,6') throw new Error(`greedy rows with ${strips} tokens right`);
+    await page.screenshot({ path: `${outDir}/app-compare.png`, fullPage: true });
+    // a plain Compress clears the comparison
+    await compress(page, 5 * MINUTE);
+    if (await page.getByTestId('compare').count() && await page.locator('[data-testid=compare-row]').count()) throw new Error('the comparison outlived a plain run');
+  }));
+
 if (cliCram) {
   await test('import: a .cram made by `cram compress` decodes in the page', () =>
     withPage(['--disable-gpu'], async (page) => {

@@ -1,5 +1,5 @@
-//! The text box and the recipe: tokens, vectors, method, learning rate, step budget; Compress and
-//! Stop.
+//! The text box and the recipe: tokens, vectors, method, learning rate, step budget; Compress,
+//! Compare (two methods side by side) and Stop.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -45,11 +45,20 @@ pub fn Controls(state: AppState) -> impl IntoView {
                     {METHODS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
                 </select>
             </label>
+            <label>"compare with "
+                <select data-testid="compare-method" on:change=move |ev| state.compare_with.set(event_target_value(&ev))>
+                    <option value="">"(none)"</option>
+                    {METHODS.iter().map(|(value, _)| view! { <option value=*value>{*value}</option> }).collect_view()}
+                </select>
+            </label>
         </div>
         <div class="row">
             <button class="primary" data-testid="compress"
                 disabled=move || state.busy() || state.info().is_none()
                 on:click=move |_| spawn_local(run::compress(state))>"Compress"</button>
+            <button data-testid="compare" title="the chosen method, then the one to compare with, on the same text"
+                disabled=move || state.busy() || state.info().is_none() || state.compare_with.get().is_empty()
+                on:click=move |_| spawn_local(run::compare(state))>"Compare side by side"</button>
             <button data-testid="stop" disabled=move || state.phase.get() != RunPhase::Running on:click=move |_| run::request_stop()>"Stop"</button>
             <span data-testid="run-state" data-state=move || state.phase.get().as_str()>{move || match state.phase.get() {
                 RunPhase::Idle => String::new(),

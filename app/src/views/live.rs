@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use crate::state::{AppState, CurvePoint};
 
 /// One row of token pieces, green where right, red where wrong, plain where not known yet.
-fn token_row(label: &'static str, testid: &'static str, tokens: Vec<(String, Option<bool>)>) -> impl IntoView {
+pub(super) fn token_row(label: impl Into<String>, testid: &'static str, tokens: Vec<(String, Option<bool>)>) -> impl IntoView {
+    let label = label.into();
     view! {
         <div class="strip-row">
             <span class="strip-label">{label}</span>
@@ -46,12 +47,17 @@ pub fn TokenStrip(state: AppState) -> impl IntoView {
     }
 }
 
-const W: f64 = 600.0;
-const H: f64 = 140.0;
+pub(super) const W: f64 = 600.0;
+pub(super) const H: f64 = 140.0;
 
 /// SVG `points` of `values` over the steps, scaled to `[0, top]`.
 fn polyline(points: &[CurvePoint], value: impl Fn(&CurvePoint) -> f64, top: f64) -> String {
-    let last = points.last().map(|p| p.step).unwrap_or(1).max(2) as f64;
+    polyline_to(points, value, top, points.last().map(|p| p.step).unwrap_or(1))
+}
+
+/// [`polyline`] on an axis that ends at step `last` (curves of several runs on one axis).
+pub(super) fn polyline_to(points: &[CurvePoint], value: impl Fn(&CurvePoint) -> f64, top: f64, last: usize) -> String {
+    let last = last.max(2) as f64;
     points
         .iter()
         .map(|p| {

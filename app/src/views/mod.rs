@@ -1,7 +1,8 @@
-//! The components of the page, top to bottom: the model picker, the controls, the live views, the
-//! result, the `.cram` import, and the teaching walk.
+//! The components of the page, top to bottom: the model picker, the controls, the live views (and
+//! methods side by side), the result, the `.cram` import, and the teaching walk.
 
 mod bits;
+mod compare;
 mod controls;
 mod live;
 mod model_picker;
@@ -15,6 +16,7 @@ use crate::run;
 use crate::state::{AppState, ModelStatus, RunPhase};
 
 pub use bits::{BitChart, zstd_fast_bits};
+pub use compare::SideBySide;
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};
 pub use model_picker::ModelPicker;
@@ -48,6 +50,7 @@ pub fn App() -> impl IntoView {
             <TokenStrip state=state />
             <Curves state=state />
             <HeatStrip state=state />
+            <SideBySide state=state />
         </section>
         <section class="card">
             <h2>"4. Back again"</h2>
