@@ -15,7 +15,6 @@ use cram_core::encoder::training::{Chunk, EncoderTraining, TrainSettings, evalua
 use cram_core::encoder::{Adaptation, Encoder, EncoderConfig, EncoderKind, Mode, Pooling};
 use cram_core::methods::{CramConfig, Method, VectorInit};
 use cram_core::optim::adamw::{AdamW, AdamWConfig};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 const TEXTS: [&str; 4] = [
