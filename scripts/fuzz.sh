@@ -101,6 +101,9 @@ PY
         nice -n 19 "$cram" compress --model "$model" --text "$tmp/t.txt" --max-steps 30 -o "$dir/seed-dense.cram" >/dev/null 2>&1 || true
         nice -n 19 "$cram" compress --model "$model" --text "$tmp/t.txt" --max-steps 10 --method memory --mem 2 -o "$dir/seed-memory2.cram" >/dev/null 2>&1 || true
         nice -n 19 "$cram" compress --model "$model" --text "$tmp/t.txt" --max-steps 10 --method lora --rank 1 --targets q,v -o "$dir/seed-lora.cram" >/dev/null 2>&1 || true
+        rm -f "$dir/seed-encoder.safetensors"
+        nice -n 19 "$cram" encoder train --model "$model" --data "$tmp/t.txt" --tokens 4 --chunks 3 --epochs 1 --batch 2 --layers 2 --reg --kind vae \
+          --encoder-lora 1 --out "$dir/seed-encoder.safetensors" >/dev/null 2>&1 || true
         nice -n 19 "$cram" zip --model "$model" "$tmp/t.txt" -o "$dir/seed.lmz" >/dev/null 2>&1 || true
         rm -rf "$tmp"
       else

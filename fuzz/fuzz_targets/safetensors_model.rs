@@ -1,16 +1,21 @@
 //! A Hugging Face model folder on arbitrary bytes. The input is split in two: the first two bytes
 //! (little endian) are the length of a `config.json`, which follows; the rest is `model.safetensors`.
 //! Parsed as the loader parses them (config, safetensors header, every tensor converted to f32),
-//! then loaded whole as a model with the tiny Llama fixture's fixed `tokenizer.json`.
+//! then loaded whole as a model with the tiny Llama fixture's fixed `tokenizer.json` (parsed once:
+//! the tokenizer is not what this target fuzzes, and parsing it per input cost most of each run).
 #![no_main]
 
-use cram_core::device::DeviceChoice;
-use cram_core::weights::safetensors::SafetensorsFile;
+use std::sync::OnceLock;
+
+use cram_core::device::{DeviceChoice, Precision};
+use cram_core::tokenizer::Tokenizer;
+use cram_core::weights::safetensors::{SafetensorsFile, ShardedSafetensors};
 use cram_core::weights::{Bytes, TensorSource};
 use cram_core::{LoadedModel, ModelConfig};
 use libfuzzer_sys::fuzz_target;
 
 const TOKENIZER_JSON: &[u8] = include_bytes!("../../core/tests/fixtures/llama_gguf/tokenizer.json");
+static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, rest)) = data.split_first_chunk::<2>() else { return };
@@ -27,10 +32,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    if parsed.is_err() {
-        return;
-    }
+    let Ok(parsed) = parsed else { return };
+    let Ok(file) = SafetensorsFile::from_bytes("model.safetensors", Bytes::Owned(weights.to_vec())) else { return };
     let device = DeviceChoice::Cpu.device().expect("the CPU device");
-    let shards = vec![("model.safetensors".to_string(), Bytes::Owned(weights.to_vec()))];
-    let _ = LoadedModel::from_hf_bytes("fuzz", &config, TOKENIZER_JSON, shards, &device, None);
+    let tokenizer = TOKENIZER.get_or_init(|| Tokenizer::from_json_bytes(TOKENIZER_JSON, "tokenizer.json").expect("the fixture's tokenizer")).clone();
+    let source = ShardedSafetensors::new(vec![file]);
+    let _ = LoadedModel::build(parsed, &source, tokenizer, &device, "fuzz", "safetensors", None, Precision::F32);
 });
