@@ -265,6 +265,10 @@ pub struct CompareArgs {
     /// The methods to run, each on the same texts.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "memory,dense,lowdim,lora,progressive")]
     pub methods: Vec<MethodArg>,
+    /// Encoder files (`cram encoder train`) to list beside the methods: each text at each length
+    /// through the encoder alone (no step), as `encoder-ae` / `encoder-vae` lines.
+    #[arg(long, value_delimiter = ',')]
+    pub encoders: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub run: SweepRunArgs,
     /// Run only slice i of n (0-based) of every method's runs, e.g. 3/8 for one job of a SLURM

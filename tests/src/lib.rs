@@ -131,3 +131,16 @@ pub fn default_model() -> Option<PathBuf> {
     eprintln!("skipping: the default model is not fetched (bash scripts/fetch-default-model.sh)");
     None
 }
+
+/// Another model than [`tiny_model`] in `dir/other`: the tiny Llama's folder with another norm
+/// epsilon (files made with the tiny model must be refused by it). Returns its name in `dir`.
+pub fn other_model(dir: &Dir) -> &'static str {
+    let other = dir.path("other");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("llama_gguf").join(f), other.join(f)).unwrap();
+    }
+    let config = std::fs::read_to_string(fixture("llama_gguf/config.json")).unwrap().replace("1e-05", "2e-05");
+    std::fs::write(other.join("config.json"), config).unwrap();
+    "other"
+}

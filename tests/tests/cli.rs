@@ -111,14 +111,8 @@ fn decompress_refuses_another_model() {
     let dir = Dir::new();
     compress_tiny(&dir, "t.cram");
     // The same folder with another norm epsilon is another model.
-    let other = dir.path("other");
-    std::fs::create_dir(&other).unwrap();
-    for f in ["model.safetensors", "tokenizer.json"] {
-        std::fs::copy(fixture("llama_gguf").join(f), other.join(f)).unwrap();
-    }
-    let config = std::fs::read_to_string(fixture("llama_gguf/config.json")).unwrap().replace("1e-05", "2e-05");
-    std::fs::write(other.join("config.json"), config).unwrap();
-    dir.cram(&["decompress", "t.cram", "--model", "other"]).expect_error("made with another model");
+    let other = other_model(&dir);
+    dir.cram(&["decompress", "t.cram", "--model", other]).expect_error("made with another model");
 }
 
 #[test]

@@ -9,30 +9,19 @@ const BOOK: &str = "Alice was beginning to get very tired of sitting by her sist
 nothing to do: once or twice she had peeped into the book her sister was reading, but it had no pictures or \
 conversations in it, and what is the use of a book, thought Alice, without pictures or conversations?";
 
-fn train(dir: &Dir, extra: &[&str]) -> Run {
-    let model = tiny_model();
-    let mut args = vec![
-        "encoder",
-        "train",
-        "--model",
-        &model,
-        "--data",
-        "book.txt",
-        "--tokens",
-        "6",
-        "--chunks",
-        "10",
-        "--lr",
-        "0.01",
-        "--batch",
-        "4",
-        "--out",
-        "enc.safetensors",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    dir.cram(&args)
+/// `cram encoder train` on the tiny Llama: 10 chunks of 6 tokens of book.txt into enc.safetensors.
+fn train_args(extra: &[&str]) -> Vec<String> {
+    let base =
+        ["encoder", "train", "--model", &tiny_model(), "--data", "book.txt", "--tokens", "6", "--chunks", "10", "--out", "enc.safetensors"].map(String::from);
+    base.into_iter().chain(extra.iter().map(|s| s.to_string())).collect()
 }
+
+fn train(dir: &Dir, extra: &[&str]) -> Run {
+    dir.cram(&train_args(extra).iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// What the main test trains with: lr 0.01, 4 chunks a step, JSON lines.
+const FAST: [&str; 5] = ["--lr", "0.01", "--batch", "4", "--json"];
 
 fn lines(run: &Run) -> Vec<serde_json::Value> {
     run.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
@@ -43,7 +32,7 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     let dir = Dir::new();
     dir.write("book.txt", BOOK);
     // 8 training chunks in steps of 4: 2 steps per epoch
-    let first = train(&dir, &["--epochs", "3"]).expect_code(0);
+    let first = train(&dir, &[&FAST[..], &["--epochs", "3"]].concat()).expect_code(0);
     let epochs = lines(&first);
     assert_eq!(epochs.len(), 3, "{}", first.stdout);
     assert_eq!((epochs[2]["epoch"].as_u64(), epochs[2]["step"].as_u64()), (Some(3), Some(6)), "{}", first.stdout);
@@ -52,7 +41,7 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     }
     // the file is the checkpoint: a second run on it is refused, --resume continues it
     train(&dir, &["--epochs", "3"]).expect_error("exists: --resume");
-    let resumed = train(&dir, &["--resume", "--epochs", "40"]).expect_code(0);
+    let resumed = train(&dir, &[&FAST[..], &["--resume", "--epochs", "40"]].concat()).expect_code(0);
     let more = lines(&resumed);
     assert_eq!((more[0]["epoch"].as_u64(), more[0]["step"].as_u64()), (Some(4), Some(8)), "{}", resumed.stdout);
     assert_eq!(more.len(), 37);
@@ -74,37 +63,15 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
 
     // compress and capacity start from the encoder's vectors
     dir.write("text.txt", BOOK);
-    let c = dir
-        .cram(&[
-            "compress",
-            "--model",
-            &model,
-            "--text",
-            "text.txt",
-            "--tokens",
-            "6",
-            "--init",
-            "enc.safetensors",
-            "--method",
-            "memory",
-            "--lr",
-            "0.1",
-            "--max-steps",
-            "2000",
-            "-o",
-            "t.cram",
-            "--json",
-        ])
+    let compress = |extra: &[&str]| dir.cram(&[&["compress", "--model", &model, "--text", "text.txt"][..], extra].concat());
+    let c = compress(&["--tokens", "6", "--init", "enc.safetensors", "--method", "memory", "--lr", "0.1", "--max-steps", "2000", "-o", "t.cram", "--json"])
         .expect_code(0)
         .json();
     assert_eq!(c["greedy_exact"], true, "{c}");
     dir.cram(&["decompress", "t.cram", "--model", &model]).expect_code(0);
-    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--tokens", "6", "--init", "enc.safetensors", "--mem", "2"])
-        .expect_error("writes 1 vector(s) per text; pass --mem 1");
-    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--init", "missing.safetensors"])
-        .expect_error("cannot read the encoder file missing.safetensors");
-    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "--init", "enc.safetensors", "--method", "lora"])
-        .expect_error("lowdim and lora train none");
+    compress(&["--tokens", "6", "--init", "enc.safetensors", "--mem", "2"]).expect_error("writes 1 vector(s) per text; pass --mem 1");
+    compress(&["--init", "missing.safetensors"]).expect_error("cannot read the encoder file missing.safetensors");
+    compress(&["--init", "enc.safetensors", "--method", "lora"]).expect_error("lowdim and lora train none");
     let sweep = dir
         .cram(&[
             "capacity",
@@ -130,15 +97,57 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     assert_eq!(cap.lines().count(), 2, "{}", sweep.stdout);
     assert!(cap.contains("\"encoder\":"), "the run records the encoder: {cap}");
 
+    // compare lists the encoder beside the methods, on the same texts and lengths
+    let cmp = dir
+        .cram(&[
+            "compare",
+            "--model",
+            &model,
+            "--data",
+            "book.txt",
+            "--tokens",
+            "4,6",
+            "--samples",
+            "1",
+            "--methods",
+            "memory",
+            "--encoders",
+            "enc.safetensors",
+            "--lr",
+            "0.1",
+            "--out",
+            "cmp.jsonl",
+        ])
+        .expect_code(0);
+    assert!(cmp.stdout.contains("encoder-ae") && cmp.stdout.contains("memory"), "{}", cmp.stdout);
+    let lines = std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap();
+    assert_eq!(lines.lines().filter(|l| l.contains("\"encoder-ae\"")).count(), 2, "{lines}");
+    // resumed: nothing is encoded twice
+    dir.cram(&[
+        "compare",
+        "--model",
+        &model,
+        "--data",
+        "book.txt",
+        "--tokens",
+        "4,6",
+        "--samples",
+        "1",
+        "--methods",
+        "memory",
+        "--encoders",
+        "enc.safetensors",
+        "--lr",
+        "0.1",
+        "--out",
+        "cmp.jsonl",
+    ])
+    .expect_code(0);
+    assert_eq!(std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap().lines().count(), 4);
+
     // another model refuses the file; a file that is not an encoder gets one message
-    let other = dir.path("other");
-    std::fs::create_dir(&other).unwrap();
-    for f in ["model.safetensors", "tokenizer.json"] {
-        std::fs::copy(fixture("llama_gguf").join(f), other.join(f)).unwrap();
-    }
-    let config = std::fs::read_to_string(fixture("llama_gguf/config.json")).unwrap().replace("1e-05", "2e-05");
-    std::fs::write(other.join("config.json"), config).unwrap();
-    dir.cram(&["encoder", "eval", "--model", "other", "--encoder", "enc.safetensors"]).expect_error("made with another model");
+    let other = other_model(&dir);
+    dir.cram(&["encoder", "eval", "--model", other, "--encoder", "enc.safetensors"]).expect_error("made with another model");
     dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "t.cram"]).expect_error("not an encoder");
     std::fs::write(dir.path("cut.safetensors"), &std::fs::read(dir.path("enc.safetensors")).unwrap()[..300]).unwrap();
     dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "cut.safetensors"]).expect_error("cut.safetensors");
@@ -153,27 +162,7 @@ fn impossible_encoder_options_are_refused() {
     train(&dir, &["--epochs", "0"]).expect_error("--epochs must be at least 1");
     train(&dir, &["--resume"]).expect_error("does not exist");
     train(&dir, &["--encoder-lora", "2", "--encoder-full"]).expect_code(2);
-    let model = tiny_model();
-    let args = [
-        "encoder",
-        "train",
-        "--model",
-        &model,
-        "--data",
-        "book.txt",
-        "--tokens",
-        "6",
-        "--chunks",
-        "10",
-        "--reg",
-        "--layers",
-        "4",
-        "--batch",
-        "1",
-        "--out",
-        "enc.safetensors",
-    ];
-    dir.cram(&args).expect_error("--batch 2 or more");
+    train(&dir, &["--reg", "--layers", "4", "--batch", "1"]).expect_error("--batch 2 or more");
     assert!(!dir.path("enc.safetensors").exists(), "no file from a refused run");
 }
 
@@ -184,26 +173,7 @@ fn impossible_encoder_options_are_refused() {
 fn a_stopped_training_keeps_its_checkpoint() {
     let dir = Dir::new();
     dir.write("book.txt", BOOK);
-    let model = tiny_model();
-    let args = [
-        "encoder",
-        "train",
-        "--model",
-        &model,
-        "--data",
-        "book.txt",
-        "--tokens",
-        "6",
-        "--chunks",
-        "10",
-        "--batch",
-        "4",
-        "--epochs",
-        "1000000",
-        "--out",
-        "enc.safetensors",
-        "--json",
-    ];
+    let args = train_args(&["--batch", "4", "--epochs", "1000000", "--json"]);
     let child = std::process::Command::new(cram_bin())
         .args(args)
         .current_dir(dir.path(""))
@@ -226,23 +196,7 @@ fn a_stopped_training_keeps_its_checkpoint() {
     let step: u64 =
         stderr.split("stopped at step ").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{stderr}"));
     assert!(step > 2, "{stderr}");
-    let resumed = dir
-        .cram(&[
-            "encoder",
-            "train",
-            "--model",
-            &model,
-            "--data",
-            "book.txt",
-            "--tokens",
-            "6",
-            "--out",
-            "enc.safetensors",
-            "--resume",
-            "--epochs",
-            &(step / 2 + 2).to_string(),
-            "--json",
-        ])
-        .expect_code(0);
+    let epochs = (step / 2 + 2).to_string();
+    let resumed = train(&dir, &["--resume", "--epochs", &epochs, "--json"]).expect_code(0);
     assert!(resumed.stderr.contains(&format!("resuming enc.safetensors at step {step} ")), "{}", resumed.stderr);
 }

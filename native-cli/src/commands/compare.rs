@@ -1,5 +1,6 @@
 //! `cram compare`: every method on the same texts at the same lengths, one results file, one table
-//! (capacity, token gain, information gain, steps, seconds, trainable parameters) and the plots.
+//! (capacity, token gain, information gain, steps, seconds, trainable parameters) and the plots;
+//! `--encoders` lists trained encoders beside them (each text through the encoder alone).
 
 use std::process::ExitCode;
 
@@ -37,6 +38,9 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         cfg.validate_for(&lm.config)?;
     }
     let mut finished = true;
+    for path in &args.encoders {
+        super::encoder::encode_sweep(&lm, path, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())?;
+    }
     for cfg in &configs {
         let encoder = super::encoder::init_encoder(&args.recipe, &lm, cfg)?;
         if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), encoder.as_ref())? {

@@ -1,5 +1,6 @@
 //! `cram encoder train|eval`, and the encoder behind `--init enc.safetensors`.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,14 +11,14 @@ use cram_core::LoadedModel;
 use cram_core::cramming::embedding_std;
 use cram_core::data::load_texts_field;
 use cram_core::encoder::file::{EncoderFile, TrainingRecord, fingerprint};
-use cram_core::encoder::training::{EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
+use cram_core::encoder::training::{Chunk, EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
 use cram_core::encoder::{Adaptation, Encoder, EncoderConfig, EncoderKind, Pooling};
 use cram_core::methods::CramConfig;
 use cram_core::optim::adamw::{AdamW, AdamWConfig};
 use cram_core::readback::sync;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs};
+use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs, SweepRunArgs};
 use crate::report::{self, Record};
 
 pub fn run(command: EncoderCommand) -> Result<ExitCode> {
@@ -225,20 +226,67 @@ fn config_of(args: &EncoderTrainArgs) -> Result<EncoderConfig> {
     Ok(config)
 }
 
-fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.encoder).with_context(|| format!("cannot read {}", args.encoder.display()))?;
-    let lm = super::load_model(&args.model)?;
-    let file = EncoderFile::from_bytes(bytes.clone(), &args.encoder.display().to_string(), &lm)?;
-    let t = &file.training;
-    let data = args.data.clone().unwrap_or_else(|| t.data.clone().into());
-    let split = split_again(&lm, &data, &t.text_field, &t.split)?;
+/// An encoder file for `lm` and what results lines record of the runs it makes: the model, the
+/// encoder's fingerprint, the device, the dtype and cram's version.
+fn read_encoder(path: &Path, lm: &LoadedModel, device: &str) -> Result<(EncoderFile, serde_json::Value)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let tag = serde_json::json!({
         "model": lm.identity.weights_fingerprint,
         "encoder": fingerprint(&bytes),
-        "device": args.model.device_name(),
+        "device": device,
         "dtype": lm.precision,
         "cram": env!("CARGO_PKG_VERSION"),
     });
+    Ok((EncoderFile::from_bytes(bytes, &path.display().to_string(), lm)?, tag))
+}
+
+/// `cram compare --encoders`: the texts of the comparison (the first `samples` long enough for each
+/// length, as the methods' sweeps choose them) through the encoder alone, appended to the results
+/// file as the encoder's lines; those already there (a resumed comparison) are not done again.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_sweep(
+    lm: &LoadedModel,
+    path: &Path,
+    texts: &[(String, Vec<u32>)],
+    lengths: &[usize],
+    samples: usize,
+    run: &SweepRunArgs,
+    shard: Option<(usize, usize)>,
+    device: &str,
+) -> Result<()> {
+    let (file, tag) = read_encoder(path, lm, device)?;
+    let method = file.encoder.config.method_name();
+    let done: HashSet<_> = if run.out.exists() { super::capacity::read_records(&run.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
+    let tag_key = tag.to_string();
+    let mut chunks = Vec::new();
+    let mut index = 0usize;
+    for &len in lengths {
+        for (id, ids) in texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples) {
+            let mine = shard.is_none_or(|(i, n)| index % n == i);
+            index += 1;
+            if mine && !done.contains(&(id.clone(), len, file.encoder.config.mem, method.clone(), tag_key.clone())) {
+                chunks.push(Chunk { id: id.clone(), ids: ids[..len].to_vec() });
+            }
+        }
+    }
+    errln!("{method} ({}): {} text(s) to encode", path.display(), chunks.len());
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&run.out).with_context(|| format!("cannot write {}", run.out.display()))?;
+    for chunk in &chunks {
+        for (id, metrics) in evaluate(&file.encoder, lm, std::slice::from_ref(chunk), 1, true)? {
+            let record = Record { text_id: id, length: chunk.ids.len(), stop: "encoded".into(), metrics, run: Some(tag.clone()), bits: None };
+            let line = serde_json::to_string(&record).expect("records serialise") + "\n";
+            out.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", run.out.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
+    let lm = super::load_model(&args.model)?;
+    let (file, tag) = read_encoder(&args.encoder, &lm, &args.model.device_name())?;
+    let t = &file.training;
+    let data = args.data.clone().unwrap_or_else(|| t.data.clone().into());
+    let split = split_again(&lm, &data, &t.text_field, &t.split)?;
     let bar = std::io::stderr().is_terminal().then(|| ProgressBar::new(split.test.len() as u64));
     let mut records = Vec::new();
     for group in split.test.chunks(args.batch.max(1)) {
