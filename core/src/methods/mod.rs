@@ -139,15 +139,10 @@ pub fn sink_token(lm: &LoadedModel) -> Result<u32> {
     if let Some(id) = lm.tokenizer.token_to_id("<|endoftext|>") {
         return Ok(id);
     }
-    let config = serde_json::to_value(lm.config.clone()).unwrap_or_default();
-    for key in ["bos_token_id", "eos_token_id"] {
-        let v = &config[key];
-        let id = v.as_u64().or_else(|| v.as_array().and_then(|a| a.first()).and_then(|x| x.as_u64()));
-        if let Some(id) = id {
-            return Ok(id as u32);
-        }
-    }
-    Err(Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
+    lm.config
+        .bos_token_id()
+        .or_else(|| lm.config.eos_token_id())
+        .ok_or_else(|| Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
 }
 
 /// Tokens in front of the memory for `layout`.
