@@ -228,7 +228,7 @@ pub async fn compress(state: AppState) {
     state.greedy.set(pieces(&lm, &decoded_ids).into_iter().zip(decoded_ids.iter().zip(target)).map(|(p, (d, t))| (p, d == t)).collect());
     let original = lm.tokenizer.decode(target).unwrap_or_default();
     let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();
-    let stop = serde_json::to_value(outcome.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let stop = outcome.stop.as_str().to_string();
     let bits = cram_core::bits::BitAccount::new(&cram_core::bits::TextCodes::text_only(original.len()), &outcome.memory, &outcome.metrics);
     let zstd_bits = crate::views::zstd_fast_bits(&original);
     state.result.set(Some(RunResult {
