@@ -49,32 +49,86 @@ pub enum Method {
     },
 }
 
+/// A [`Method`] by name, without its settings: what `--method` spells and `.cram` files record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodName {
+    /// [`Method::Memory`].
+    Memory,
+    /// [`Method::Dense`].
+    Dense,
+    /// [`Method::Lowdim`].
+    Lowdim,
+    /// [`Method::Lora`].
+    Lora,
+    /// [`Method::Progressive`].
+    Progressive,
+}
+
+impl MethodName {
+    /// Every method, in the order the help lists them.
+    pub const ALL: [MethodName; 5] = [MethodName::Memory, MethodName::Dense, MethodName::Lowdim, MethodName::Lora, MethodName::Progressive];
+
+    /// The name (lower case, as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodName::Memory => "memory",
+            MethodName::Dense => "dense",
+            MethodName::Lowdim => "lowdim",
+            MethodName::Lora => "lora",
+            MethodName::Progressive => "progressive",
+        }
+    }
+}
+
+impl std::fmt::Display for MethodName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MethodName {
+    type Err = Error;
+
+    /// A name as [`MethodName::as_str`] writes it; any other is an [`Error::Input`] listing them.
+    fn from_str(name: &str) -> Result<Self> {
+        MethodName::ALL
+            .into_iter()
+            .find(|m| m.as_str() == name)
+            .ok_or_else(|| Error::Input(format!("unknown method `{name}`; choose memory, dense, lowdim, lora or progressive")))
+    }
+}
+
 impl Method {
+    /// Which method it is, without its settings.
+    pub fn kind(&self) -> MethodName {
+        match self {
+            Method::Memory => MethodName::Memory,
+            Method::Dense => MethodName::Dense,
+            Method::Lowdim { .. } => MethodName::Lowdim,
+            Method::Lora { .. } => MethodName::Lora,
+            Method::Progressive { .. } => MethodName::Progressive,
+        }
+    }
+
     /// The name used by `--method` and in results.
     pub fn name(&self) -> &'static str {
-        match self {
-            Method::Memory => "memory",
-            Method::Dense => "dense",
-            Method::Lowdim { .. } => "lowdim",
-            Method::Lora { .. } => "lora",
-            Method::Progressive { .. } => "progressive",
-        }
+        self.kind().as_str()
     }
 
     /// The method `name` (as `--method` spells it) with its defaults: lowdim rank 64; LoRA rank 1 on
     /// q, k, v, o with alpha = rank (a scale of 1); progressive 1000 steps per added token. `rank`
     /// replaces the default rank of lowdim and LoRA.
     pub fn with_defaults(name: &str, rank: Option<usize>) -> Result<Method> {
-        Ok(match name {
-            "memory" => Method::Memory,
-            "dense" => Method::Dense,
-            "lowdim" => Method::Lowdim { rank: rank.unwrap_or(64) },
-            "lora" => {
+        Ok(match name.parse()? {
+            MethodName::Memory => Method::Memory,
+            MethodName::Dense => Method::Dense,
+            MethodName::Lowdim => Method::Lowdim { rank: rank.unwrap_or(64) },
+            MethodName::Lora => {
                 let rank = rank.unwrap_or(1);
                 Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
             }
-            "progressive" => Method::Progressive { steps_per_token: 1000 },
-            other => return Err(Error::Input(format!("unknown method `{other}`; choose memory, dense, lowdim, lora or progressive"))),
+            MethodName::Progressive => Method::Progressive { steps_per_token: 1000 },
         })
     }
 
@@ -334,5 +388,21 @@ impl CramConfig {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_parse_back() {
+        for m in MethodName::ALL {
+            assert_eq!(m.as_str().parse::<MethodName>().unwrap(), m);
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+            assert_eq!(Method::with_defaults(m.as_str(), None).unwrap().kind(), m);
+        }
+        let e = "memroy".parse::<MethodName>().unwrap_err().to_string();
+        assert!(e.contains("unknown method `memroy`; choose memory, dense, lowdim, lora or progressive"), "{e}");
     }
 }
