@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use cram_core::LoadedModel;
 use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
-use cram_core::methods::{CramConfig, Method};
+use cram_core::methods::{CramConfig, Method, Setting};
 use cram_core::optim::adamw::AdamWConfig;
 use leptos::prelude::*;
 
@@ -122,10 +122,20 @@ pub fn recipe(state: &AppState) -> Result<CramConfig, String> {
         max_steps: state.max_steps.get_untracked(),
         ..CramConfig::default()
     };
-    cfg.validate().map_err(|e| {
-        e.to_string().replace("--mem", "vectors").replace("--lr", "learning rate").replace("--max-steps", "max steps").replace("--rank", "rank")
-    })?;
+    cfg.validate().map_err(|e| e.describe(control_name))?;
     Ok(cfg)
+}
+
+/// What the page calls a setting of the recipe: its control's label, or the CLI's flag where the page
+/// has no control for it.
+fn control_name(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Mem => "vectors",
+        Setting::Lr => "learning rate",
+        Setting::MaxSteps => "max steps",
+        Setting::Rank => "rank",
+        other => other.flag(),
+    }
 }
 
 /// The token ids of the text box, cut to the tokens control (0 = all).
