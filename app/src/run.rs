@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use cram_core::LoadedModel;
 use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
-use cram_core::methods::{CramConfig, Method};
+use cram_core::methods::{CramConfig, Method, Setting};
 use cram_core::optim::adamw::AdamWConfig;
 use leptos::prelude::*;
 
@@ -127,10 +127,20 @@ pub fn recipe_for(state: &AppState, name: &str) -> Result<CramConfig, String> {
         max_steps: state.max_steps.get_untracked(),
         ..CramConfig::default()
     };
-    cfg.validate().map_err(|e| {
-        e.to_string().replace("--mem", "vectors").replace("--lr", "learning rate").replace("--max-steps", "max steps").replace("--rank", "rank")
-    })?;
+    cfg.validate().map_err(|e| e.describe(control_name))?;
     Ok(cfg)
+}
+
+/// What the page calls a setting of the recipe: its control's label, or the CLI's flag where the page
+/// has no control for it.
+fn control_name(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Mem => "vectors",
+        Setting::Lr => "learning rate",
+        Setting::MaxSteps => "max steps",
+        Setting::Rank => "rank",
+        other => other.flag(),
+    }
 }
 
 /// The token ids of the text box, cut to the tokens control (0 = all).
@@ -258,7 +268,7 @@ async fn compress_with(state: AppState, name: &str, compared: bool) -> bool {
     state.greedy.set(pieces(&lm, &decoded_ids).into_iter().zip(decoded_ids.iter().zip(target)).map(|(p, (d, t))| (p, d == t)).collect());
     let original = lm.tokenizer.decode(target).unwrap_or_default();
     let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();
-    let stop = serde_json::to_value(outcome.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let stop = outcome.stop.as_str().to_string();
     let bits = cram_core::bits::BitAccount::new(&cram_core::bits::TextCodes::text_only(original.len()), &outcome.memory, &outcome.metrics);
     let zstd_bits = crate::views::zstd_fast_bits(&original);
     state.result.set(Some(RunResult {

@@ -12,7 +12,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use common::*;
 use cram_core::cramming::{Cramming, Silent, StopReason, TextJob, cram_texts};
 use cram_core::memory::LoraWeights;
-use cram_core::methods::{CramConfig, Method};
+use cram_core::methods::{CramConfig, Method, MethodName};
 use cram_core::models::lora::{Lora, LoraSet, LoraTarget};
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::weights::safetensors::SafetensorsFile;
@@ -195,7 +195,15 @@ fn lora_weights_round_trip_through_a_cram_file() {
     let cfg = recipe(Method::Lora { rank: 1, targets: vec![LoraTarget::Q, LoraTarget::Mlp], alpha: 1.0 }, 0);
     let out = cram_texts(&lm, &cfg, &[TextJob { id: "l".into(), ids: ids.clone(), seed_index: None, start: None }], 1, &mut Silent).unwrap().remove(0);
     let file = cram_core::format::CramFile::from_outcome(&lm, &cfg, &out).unwrap();
-    let back = cram_core::format::CramFile::from_bytes(&file.to_bytes().unwrap(), "mem").unwrap();
+    let bytes = file.to_bytes().unwrap();
+    let back = cram_core::format::CramFile::from_bytes(&bytes, "mem").unwrap();
+    assert_eq!(back.method, MethodName::Lora);
+    // a method this cram does not know is one clear error (the name replaced in place, same length)
+    let at = bytes.windows(15).position(|w| w == br#""method":"lora""#).expect("the method in the metadata");
+    let mut unknown = bytes.clone();
+    unknown[at + 10..at + 14].copy_from_slice(b"lorb");
+    let err = cram_core::format::CramFile::from_bytes(&unknown, "mem").unwrap_err().to_string();
+    assert!(err.contains("metadata `method` is `lorb`, not memory, dense, lowdim, lora or progressive"), "{err}");
     let (a, b): (&LoraWeights, &LoraWeights) = (file.memory.lora.as_ref().unwrap(), back.memory.lora.as_ref().unwrap());
     assert_eq!((a.rank, &a.targets, a.alpha), (b.rank, &b.targets, b.alpha));
     let mut sorted = a.tensors.clone();

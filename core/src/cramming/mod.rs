@@ -63,6 +63,20 @@ pub enum StopReason {
     Diverged,
 }
 
+impl StopReason {
+    /// The snake_case name results files use (what it serialises to).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Success => "success",
+            StopReason::MaxSteps => "max_steps",
+            StopReason::Patience => "patience",
+            StopReason::StageBudget => "stage_budget",
+            StopReason::Interrupted => "interrupted",
+            StopReason::Diverged => "diverged",
+        }
+    }
+}
+
 impl std::fmt::Display for StopReason {
     /// Words for people (results files keep the snake_case names).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -521,4 +535,18 @@ pub async fn embedding_std(model: &Model) -> Result<f32> {
         return Err(Error::Config("the embedding matrix has no spread (all equal or not finite)".into()));
     }
     Ok(v.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StopReason;
+
+    /// `as_str` is the name results files hold (what serde writes).
+    #[test]
+    fn stop_names_are_the_serialised_ones() {
+        use StopReason::*;
+        for r in [Success, MaxSteps, Patience, StageBudget, Interrupted, Diverged] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "{r:?}");
+        }
+    }
 }

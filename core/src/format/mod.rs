@@ -13,7 +13,7 @@ use crate::cramming::CramOutcome;
 use crate::device::Precision;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::memory::{LoraWeights, Memory};
-use crate::methods::{CramConfig, Layout, Protocol};
+use crate::methods::{CramConfig, Layout, MethodName, Protocol};
 use crate::metrics::CramMetrics;
 use crate::tokenizer::hex;
 use crate::{Error, Result};
@@ -24,8 +24,9 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The contents of a `.cram` file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CramFile {
-    /// The method that made the memory (`memory`, `dense`, `lowdim`, `lora`, `progressive`).
-    pub method: String,
+    /// The method that made the memory (metadata `method`: `memory`, `dense`, `lowdim`, `lora`,
+    /// `progressive`).
+    pub method: MethodName,
     /// Input layout used in training.
     pub layout: Layout,
     /// Success criterion used in training.
@@ -67,7 +68,7 @@ impl CramFile {
     /// `horizon` tokens).
     pub fn from_outcome(lm: &LoadedModel, cfg: &CramConfig, outcome: &CramOutcome) -> Result<Self> {
         Ok(Self {
-            method: cfg.method.name().into(),
+            method: cfg.method.kind(),
             layout: cfg.layout,
             protocol: cfg.protocol,
             given_ids: outcome.given_ids.clone(),
@@ -88,7 +89,7 @@ impl CramFile {
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), "cram".to_string());
         meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
-        meta.insert("method".to_string(), self.method.clone());
+        meta.insert("method".to_string(), self.method.as_str().to_string());
         meta.insert("layout".to_string(), json(&self.layout));
         meta.insert("protocol".to_string(), json(&self.protocol));
         meta.insert("prefix_ids".to_string(), json(&self.memory.prefix_ids));
@@ -167,8 +168,9 @@ impl CramFile {
         if k == 0 && lora.is_none() {
             return Err(bad("neither vectors (`mem`) nor adapters (`lora.*`) in the file".into()));
         }
+        let method = get("method")?;
         let file = Self {
-            method: get("method")?,
+            method: method.parse().map_err(|_| bad(format!("metadata `method` is `{method}`, not memory, dense, lowdim, lora or progressive")))?,
             layout: parse(&get("layout")?, "layout", &bad)?,
             protocol: parse(&get("protocol")?, "protocol", &bad)?,
             given_ids: parse(&get("given_ids")?, "given_ids", &bad)?,

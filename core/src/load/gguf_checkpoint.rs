@@ -4,7 +4,7 @@
 //! model code, not a second implementation of the architecture.
 
 use crate::models::rope::RopeScaling;
-use crate::models::{GptNeoxConfig, LlamaConfig, ModelConfig};
+use crate::models::{GptNeoxConfig, LlamaConfig, ModelConfig, TokenIds};
 use crate::weights::gguf::{GgufError, GgufFile};
 use crate::weights::names::{gguf_name, neox_qkv_per_head, unpermute_qk};
 use crate::weights::{Bytes, HostTensor, TensorSource};
@@ -88,8 +88,8 @@ impl GgufCheckpoint {
         let heads = self.u64(&key("attention.head_count"))? as usize;
         let ffn = self.u64(&key("feed_forward_length"))? as usize;
         let context = self.opt_u64(&key("context_length"))?.unwrap_or(2048) as usize;
-        let bos = self.opt_u64("tokenizer.ggml.bos_token_id")?.map(serde_json::Value::from);
-        let eos = self.opt_u64("tokenizer.ggml.eos_token_id")?.map(serde_json::Value::from);
+        let bos = self.opt_u64("tokenizer.ggml.bos_token_id")?.and_then(|id| u32::try_from(id).ok()).map(TokenIds::One);
+        let eos = self.opt_u64("tokenizer.ggml.eos_token_id")?.and_then(|id| u32::try_from(id).ok()).map(TokenIds::One);
         match a {
             "llama" => {
                 let head_dim = self.opt_u64(&key("attention.key_length"))?.map(|v| v as usize);

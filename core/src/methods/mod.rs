@@ -49,32 +49,86 @@ pub enum Method {
     },
 }
 
+/// A [`Method`] by name, without its settings: what `--method` spells and `.cram` files record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodName {
+    /// [`Method::Memory`].
+    Memory,
+    /// [`Method::Dense`].
+    Dense,
+    /// [`Method::Lowdim`].
+    Lowdim,
+    /// [`Method::Lora`].
+    Lora,
+    /// [`Method::Progressive`].
+    Progressive,
+}
+
+impl MethodName {
+    /// Every method, in the order the help lists them.
+    pub const ALL: [MethodName; 5] = [MethodName::Memory, MethodName::Dense, MethodName::Lowdim, MethodName::Lora, MethodName::Progressive];
+
+    /// The name (lower case, as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodName::Memory => "memory",
+            MethodName::Dense => "dense",
+            MethodName::Lowdim => "lowdim",
+            MethodName::Lora => "lora",
+            MethodName::Progressive => "progressive",
+        }
+    }
+}
+
+impl std::fmt::Display for MethodName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MethodName {
+    type Err = Error;
+
+    /// A name as [`MethodName::as_str`] writes it; any other is an [`Error::Input`] listing them.
+    fn from_str(name: &str) -> Result<Self> {
+        MethodName::ALL
+            .into_iter()
+            .find(|m| m.as_str() == name)
+            .ok_or_else(|| Error::Input(format!("unknown method `{name}`; choose memory, dense, lowdim, lora or progressive")))
+    }
+}
+
 impl Method {
+    /// Which method it is, without its settings.
+    pub fn kind(&self) -> MethodName {
+        match self {
+            Method::Memory => MethodName::Memory,
+            Method::Dense => MethodName::Dense,
+            Method::Lowdim { .. } => MethodName::Lowdim,
+            Method::Lora { .. } => MethodName::Lora,
+            Method::Progressive { .. } => MethodName::Progressive,
+        }
+    }
+
     /// The name used by `--method` and in results.
     pub fn name(&self) -> &'static str {
-        match self {
-            Method::Memory => "memory",
-            Method::Dense => "dense",
-            Method::Lowdim { .. } => "lowdim",
-            Method::Lora { .. } => "lora",
-            Method::Progressive { .. } => "progressive",
-        }
+        self.kind().as_str()
     }
 
     /// The method `name` (as `--method` spells it) with its defaults: lowdim rank 64; LoRA rank 1 on
     /// q, k, v, o with alpha = rank (a scale of 1); progressive 1000 steps per added token. `rank`
     /// replaces the default rank of lowdim and LoRA.
     pub fn with_defaults(name: &str, rank: Option<usize>) -> Result<Method> {
-        Ok(match name {
-            "memory" => Method::Memory,
-            "dense" => Method::Dense,
-            "lowdim" => Method::Lowdim { rank: rank.unwrap_or(64) },
-            "lora" => {
+        Ok(match name.parse()? {
+            MethodName::Memory => Method::Memory,
+            MethodName::Dense => Method::Dense,
+            MethodName::Lowdim => Method::Lowdim { rank: rank.unwrap_or(64) },
+            MethodName::Lora => {
                 let rank = rank.unwrap_or(1);
                 Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
             }
-            "progressive" => Method::Progressive { steps_per_token: 1000 },
-            other => return Err(Error::Input(format!("unknown method `{other}`; choose memory, dense, lowdim, lora or progressive"))),
+            MethodName::Progressive => Method::Progressive { steps_per_token: 1000 },
         })
     }
 
@@ -139,15 +193,10 @@ pub fn sink_token(lm: &LoadedModel) -> Result<u32> {
     if let Some(id) = lm.tokenizer.token_to_id("<|endoftext|>") {
         return Ok(id);
     }
-    let config = serde_json::to_value(lm.config.clone()).unwrap_or_default();
-    for key in ["bos_token_id", "eos_token_id"] {
-        let v = &config[key];
-        let id = v.as_u64().or_else(|| v.as_array().and_then(|a| a.first()).and_then(|x| x.as_u64()));
-        if let Some(id) = id {
-            return Ok(id as u32);
-        }
-    }
-    Err(Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
+    lm.config
+        .bos_token_id()
+        .or_else(|| lm.config.eos_token_id())
+        .ok_or_else(|| Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
 }
 
 /// Tokens in front of the memory for `layout`.
@@ -256,88 +305,323 @@ impl Default for CramConfig {
     }
 }
 
+/// A setting of the recipe, as a [`ConfigError`] names it. Each front end has its own name for it:
+/// [`Setting::flag`] is the CLI's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Setting {
+    /// The method ([`CramConfig::method`]).
+    Method,
+    /// The number of memory vectors K.
+    Mem,
+    /// The rank of lowdim or LoRA.
+    Rank,
+    /// LoRA's alpha.
+    LoraAlpha,
+    /// Progressive cramming's steps per added token.
+    StepsPerToken,
+    /// The input layout.
+    Layout,
+    /// The success criterion.
+    Protocol,
+    /// Activation checkpointing.
+    Checkpoint,
+    /// The step budget per text.
+    MaxSteps,
+    /// The learning rate.
+    Lr,
+    /// AdamW's beta1.
+    Beta1,
+    /// AdamW's beta2.
+    Beta2,
+    /// AdamW's epsilon.
+    Eps,
+    /// AdamW's weight decay.
+    WeightDecay,
+    /// The standard deviation of the initial vectors.
+    InitStd,
+    /// Where the vectors start.
+    Init,
+}
+
+impl Setting {
+    /// The CLI's flag for it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::Method => "--method",
+            Setting::Mem => "--mem",
+            Setting::Rank => "--rank",
+            Setting::LoraAlpha => "--lora-alpha",
+            Setting::StepsPerToken => "--steps-per-token",
+            Setting::Layout => "--layout",
+            Setting::Protocol => "--protocol",
+            Setting::Checkpoint => "--checkpoint",
+            Setting::MaxSteps => "--max-steps",
+            Setting::Lr => "--lr",
+            Setting::Beta1 => "--beta1",
+            Setting::Beta2 => "--beta2",
+            Setting::Eps => "--eps",
+            Setting::WeightDecay => "--weight-decay",
+            Setting::InitStd => "--init-std",
+            Setting::Init => "--init",
+        }
+    }
+}
+
+/// Why a recipe cannot run ([`CramConfig::validate`], [`CramConfig::validate_for`]). Front ends word
+/// it for their users with [`ConfigError::describe`], naming the settings their way; `Display` (and
+/// the conversion into [`Error::Input`]) words it as the CLI does, with its flags.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// A count (K, a rank, a step budget) is 0.
+    AtLeastOne(Setting),
+    /// A number that must be positive and finite is not.
+    NotPositive(Setting),
+    /// LoRA with memory vectors (K > 0).
+    LoraWithVectors,
+    /// LoRA in the paper layout, which would leave nothing in front of the text.
+    LoraPaperLayout,
+    /// LoRA with activation checkpointing, which only recomputes gradients w.r.t. the inputs.
+    LoraCheckpoint,
+    /// Progressive cramming under the paper's protocol.
+    ProgressivePaperProtocol,
+    /// AdamW's betas are not in [0, 1).
+    Betas,
+    /// AdamW's epsilon is not positive, or its weight decay is negative.
+    EpsOrWeightDecay,
+    /// The paper protocol's accuracy threshold is not in [0, 1].
+    PaperThreshold,
+    /// The text-mean start with a method that trains no vectors directly (lowdim, LoRA).
+    TextMeanWithoutVectors,
+    /// An encoder's start with a method that trains no vectors directly (lowdim, LoRA).
+    EncoderWithoutVectors,
+    /// The learning-rate schedule does not fit (its own message).
+    Schedule(String),
+    /// A lowdim rank above the model width.
+    RankOverWidth {
+        /// The rank asked for.
+        rank: usize,
+        /// The model width d.
+        width: usize,
+    },
+    /// A LoRA rank above the narrowest adapted projection.
+    RankOverProjection {
+        /// The rank asked for.
+        rank: usize,
+        /// The smaller side of the narrowest adapted projection.
+        narrowest: usize,
+    },
+}
+
+impl ConfigError {
+    /// The message, with each setting called what `name` calls it.
+    pub fn describe(&self, name: impl Fn(Setting) -> &'static str) -> String {
+        use Setting::*;
+        match self {
+            ConfigError::AtLeastOne(s) => format!("{} must be at least 1", name(*s)),
+            ConfigError::NotPositive(s) => format!("{} must be a positive number", name(*s)),
+            ConfigError::LoraWithVectors => format!("{} lora trains adapters instead of memory vectors; drop {}", name(Method), name(Mem)),
+            ConfigError::LoraPaperLayout => {
+                format!("{} lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use {} sink", name(Method), name(Layout))
+            }
+            ConfigError::LoraCheckpoint => format!(
+                "{} recomputes the layers for gradients w.r.t. the model's inputs; {} lora trains inside the layers (use memory, dense, lowdim or progressive)",
+                name(Checkpoint),
+                name(Method)
+            ),
+            ConfigError::ProgressivePaperProtocol => {
+                format!("{} progressive is greedy by construction (t_1 included); {} paper does not apply", name(Method), name(Protocol))
+            }
+            ConfigError::Betas => format!("{} and {} must be in [0, 1)", name(Beta1), name(Beta2)),
+            ConfigError::EpsOrWeightDecay => format!("{} must be positive and {} not negative", name(Eps), name(WeightDecay)),
+            ConfigError::PaperThreshold => "the accuracy threshold must be in [0, 1]".into(),
+            ConfigError::TextMeanWithoutVectors => format!("{} text-mean sets the memory vectors; lowdim and lora train none directly", name(Init)),
+            ConfigError::EncoderWithoutVectors => {
+                format!("{} with an encoder sets the memory vectors; lowdim and lora train none directly (use memory, dense or progressive)", name(Init))
+            }
+            ConfigError::Schedule(message) => message.clone(),
+            ConfigError::RankOverWidth { rank, width } => format!("{} {rank} is larger than the model width d = {width}", name(Rank)),
+            ConfigError::RankOverProjection { rank, narrowest } => {
+                format!("{} {rank} is larger than the narrowest adapted projection ({narrowest})", name(Rank))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    /// The CLI's words: settings by their flags.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(Setting::flag))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Input(e.to_string())
+    }
+}
+
 impl CramConfig {
-    /// Rejects impossible settings with one clear message.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::Input(m.to_string()));
+    /// Rejects impossible settings with one clear reason.
+    pub fn validate(&self) -> std::result::Result<(), ConfigError> {
+        use ConfigError::*;
         match &self.method {
             Method::Lora { rank, alpha, .. } => {
                 if self.mem != 0 {
-                    return bad("--method lora trains adapters instead of memory vectors; drop --mem");
+                    return Err(LoraWithVectors);
                 }
                 if *rank < 1 {
-                    return bad("--rank must be at least 1");
+                    return Err(AtLeastOne(Setting::Rank));
                 }
                 if !(*alpha > 0.0 && alpha.is_finite()) {
-                    return bad("--lora-alpha must be a positive number");
+                    return Err(NotPositive(Setting::LoraAlpha));
                 }
                 if self.layout == Layout::Paper {
-                    return bad("--method lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use --layout sink");
+                    return Err(LoraPaperLayout);
                 }
                 if self.checkpoint {
-                    return bad(
-                        "--checkpoint recomputes the layers for gradients w.r.t. the model's inputs; --method lora trains inside the layers (use memory, dense, lowdim or progressive)",
-                    );
+                    return Err(LoraCheckpoint);
                 }
             }
-            Method::Lowdim { rank } if *rank < 1 => return bad("--rank must be at least 1"),
+            Method::Lowdim { rank } if *rank < 1 => return Err(AtLeastOne(Setting::Rank)),
             Method::Progressive { steps_per_token } => {
                 if *steps_per_token < 1 {
-                    return bad("--steps-per-token must be at least 1");
+                    return Err(AtLeastOne(Setting::StepsPerToken));
                 }
                 if self.protocol != Protocol::Greedy {
-                    return bad("--method progressive is greedy by construction (t_1 included); --protocol paper does not apply");
+                    return Err(ProgressivePaperProtocol);
                 }
             }
             _ => {}
         }
         if self.method.uses_vectors() && self.mem < 1 {
-            return bad("--mem must be at least 1");
+            return Err(AtLeastOne(Setting::Mem));
         }
         if self.max_steps < 1 {
-            return bad("--max-steps must be at least 1");
+            return Err(AtLeastOne(Setting::MaxSteps));
         }
         if !(self.adamw.lr > 0.0 && self.adamw.lr.is_finite()) {
-            return bad("--lr must be a positive number");
+            return Err(NotPositive(Setting::Lr));
         }
         if !(0.0..1.0).contains(&self.adamw.beta1) || !(0.0..1.0).contains(&self.adamw.beta2) {
-            return bad("--beta1 and --beta2 must be in [0, 1)");
+            return Err(Betas);
         }
         if self.adamw.eps.is_nan() || self.adamw.eps <= 0.0 || self.adamw.weight_decay < 0.0 {
-            return bad("--eps must be positive and --weight-decay not negative");
+            return Err(EpsOrWeightDecay);
         }
         if !(0.0..=1.0).contains(&self.paper_threshold) {
-            return bad("the accuracy threshold must be in [0, 1]");
+            return Err(PaperThreshold);
         }
         if self.init_std.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
-            return bad("--init-std must be a positive number");
+            return Err(NotPositive(Setting::InitStd));
         }
         if self.init == VectorInit::TextMean && matches!(self.method, Method::Lowdim { .. } | Method::Lora { .. }) {
-            return bad("--init text-mean sets the memory vectors; lowdim and lora train none directly");
+            return Err(TextMeanWithoutVectors);
         }
         if matches!(self.init, VectorInit::Encoder { .. }) && matches!(self.method, Method::Lowdim { .. } | Method::Lora { .. }) {
-            return bad("--init with an encoder sets the memory vectors; lowdim and lora train none directly (use memory, dense or progressive)");
+            return Err(EncoderWithoutVectors);
         }
-        if let Err(e) = self.schedule.validate(self.adamw.lr) {
-            return bad(&e);
-        }
-        Ok(())
+        self.schedule.validate(self.adamw.lr).map_err(Schedule)
     }
 
     /// [`CramConfig::validate`] plus the checks that need the model: ranks within the widths.
-    pub fn validate_for(&self, model: &ModelConfig) -> Result<()> {
+    pub fn validate_for(&self, model: &ModelConfig) -> std::result::Result<(), ConfigError> {
         self.validate()?;
         let d = model.hidden_size();
         match &self.method {
-            Method::Lowdim { rank } if *rank > d => Err(Error::Input(format!("--rank {rank} is larger than the model width d = {d}"))),
+            Method::Lowdim { rank } if *rank > d => Err(ConfigError::RankOverWidth { rank: *rank, width: d }),
             Method::Lora { rank, targets, .. } => {
                 let narrowest = model.lora_sites(targets).iter().map(|s| s.fan_in.min(s.fan_out)).min().unwrap_or(d);
                 if *rank > narrowest {
-                    return Err(Error::Input(format!("--rank {rank} is larger than the narrowest adapted projection ({narrowest})")));
+                    return Err(ConfigError::RankOverProjection { rank: *rank, narrowest });
                 }
                 Ok(())
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI's words for each reason, as the checks wrote them before they were typed.
+    #[test]
+    fn config_errors_in_the_cli_words() {
+        let lora = Method::Lora { rank: 1, targets: vec![LoraTarget::Q], alpha: 1.0 };
+        let base = CramConfig::default();
+        let cases: Vec<(CramConfig, &str)> = vec![
+            (CramConfig { method: lora.clone(), ..base.clone() }, "--method lora trains adapters instead of memory vectors; drop --mem"),
+            (CramConfig { method: Method::Lora { rank: 0, targets: vec![LoraTarget::Q], alpha: 1.0 }, mem: 0, ..base.clone() }, "--rank must be at least 1"),
+            (
+                CramConfig { method: Method::Lora { rank: 1, targets: vec![LoraTarget::Q], alpha: 0.0 }, mem: 0, ..base.clone() },
+                "--lora-alpha must be a positive number",
+            ),
+            (
+                CramConfig { method: lora.clone(), mem: 0, layout: Layout::Paper, ..base.clone() },
+                "--method lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use --layout sink",
+            ),
+            (
+                CramConfig { method: lora.clone(), mem: 0, checkpoint: true, ..base.clone() },
+                "--checkpoint recomputes the layers for gradients w.r.t. the model's inputs; --method lora trains inside the layers (use memory, dense, lowdim or progressive)",
+            ),
+            (CramConfig { method: Method::Lowdim { rank: 0 }, ..base.clone() }, "--rank must be at least 1"),
+            (CramConfig { method: Method::Progressive { steps_per_token: 0 }, ..base.clone() }, "--steps-per-token must be at least 1"),
+            (
+                CramConfig { method: Method::Progressive { steps_per_token: 1 }, protocol: Protocol::Paper, ..base.clone() },
+                "--method progressive is greedy by construction (t_1 included); --protocol paper does not apply",
+            ),
+            (CramConfig { mem: 0, ..base.clone() }, "--mem must be at least 1"),
+            (CramConfig { max_steps: 0, ..base.clone() }, "--max-steps must be at least 1"),
+            (CramConfig { adamw: AdamWConfig { lr: f64::NAN, ..AdamWConfig::default() }, ..base.clone() }, "--lr must be a positive number"),
+            (CramConfig { adamw: AdamWConfig { beta2: 1.0, ..AdamWConfig::default() }, ..base.clone() }, "--beta1 and --beta2 must be in [0, 1)"),
+            (
+                CramConfig { adamw: AdamWConfig { eps: 0.0, ..AdamWConfig::default() }, ..base.clone() },
+                "--eps must be positive and --weight-decay not negative",
+            ),
+            (CramConfig { paper_threshold: 1.5, ..base.clone() }, "the accuracy threshold must be in [0, 1]"),
+            (CramConfig { init_std: Some(-1.0), ..base.clone() }, "--init-std must be a positive number"),
+            (
+                CramConfig { method: Method::Lowdim { rank: 4 }, init: VectorInit::TextMean, ..base.clone() },
+                "--init text-mean sets the memory vectors; lowdim and lora train none directly",
+            ),
+            (
+                CramConfig { method: Method::Lowdim { rank: 4 }, init: VectorInit::Encoder { encoder: "e".into() }, ..base.clone() },
+                "--init with an encoder sets the memory vectors; lowdim and lora train none directly (use memory, dense or progressive)",
+            ),
+            (
+                CramConfig { schedule: Schedule::WarmupCosine { warmup: 10, total: 10, min_lr: 0.0 }, ..base.clone() },
+                "the cosine must end after the warmup (10 steps), not at step 10",
+            ),
+        ];
+        for (cfg, message) in cases {
+            let e = cfg.validate().unwrap_err();
+            assert_eq!(e.to_string(), message, "{e:?}");
+            assert_eq!(Error::from(e).to_string(), Error::Input(message.into()).to_string());
+        }
+        assert_eq!(ConfigError::RankOverWidth { rank: 65, width: 64 }.to_string(), "--rank 65 is larger than the model width d = 64");
+        assert_eq!(ConfigError::RankOverProjection { rank: 9, narrowest: 8 }.to_string(), "--rank 9 is larger than the narrowest adapted projection (8)");
+        assert_eq!(base.validate(), Ok(()));
+    }
+
+    /// Another front end names the settings its own way.
+    #[test]
+    fn config_errors_in_other_words() {
+        let name = |s: Setting| if s == Setting::Mem { "vectors" } else { s.flag() };
+        assert_eq!(ConfigError::AtLeastOne(Setting::Mem).describe(name), "vectors must be at least 1");
+        assert_eq!(ConfigError::LoraWithVectors.describe(name), "--method lora trains adapters instead of memory vectors; drop vectors");
+    }
+
+    #[test]
+    fn method_names_parse_back() {
+        for m in MethodName::ALL {
+            assert_eq!(m.as_str().parse::<MethodName>().unwrap(), m);
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+            assert_eq!(Method::with_defaults(m.as_str(), None).unwrap().kind(), m);
+        }
+        let e = "memroy".parse::<MethodName>().unwrap_err().to_string();
+        assert!(e.contains("unknown method `memroy`; choose memory, dense, lowdim, lora or progressive"), "{e}");
     }
 }

@@ -56,11 +56,11 @@ pub struct GptNeoxConfig {
     #[serde(default = "default_max_position_embeddings")]
     pub max_position_embeddings: usize,
     /// Beginning-of-sequence token id.
-    #[serde(default)]
-    pub bos_token_id: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "super::lenient_token_ids")]
+    pub bos_token_id: Option<super::TokenIds>,
     /// End-of-sequence token id.
-    #[serde(default)]
-    pub eos_token_id: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "super::lenient_token_ids")]
+    pub eos_token_id: Option<super::TokenIds>,
 }
 
 fn default_rotary_pct() -> f64 {

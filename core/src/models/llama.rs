@@ -60,11 +60,11 @@ pub struct LlamaConfig {
     #[serde(default = "default_hidden_act")]
     pub hidden_act: String,
     /// Beginning-of-sequence token id.
-    #[serde(default)]
-    pub bos_token_id: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "super::lenient_token_ids")]
+    pub bos_token_id: Option<super::TokenIds>,
     /// End-of-sequence token id(s).
-    #[serde(default)]
-    pub eos_token_id: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "super::lenient_token_ids")]
+    pub eos_token_id: Option<super::TokenIds>,
 }
 
 fn default_rms_norm_eps() -> f64 {

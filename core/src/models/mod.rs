@@ -119,6 +119,24 @@ impl ModelConfig {
         }
     }
 
+    /// The beginning-of-sequence token id (the first, where the config lists several).
+    pub fn bos_token_id(&self) -> Option<u32> {
+        match self {
+            ModelConfig::Llama(c) => c.bos_token_id.as_ref(),
+            ModelConfig::GptNeox(c) => c.bos_token_id.as_ref(),
+        }
+        .and_then(TokenIds::first)
+    }
+
+    /// The end-of-sequence token id (the first, where the config lists several).
+    pub fn eos_token_id(&self) -> Option<u32> {
+        match self {
+            ModelConfig::Llama(c) => c.eos_token_id.as_ref(),
+            ModelConfig::GptNeox(c) => c.eos_token_id.as_ref(),
+        }
+        .and_then(TokenIds::first)
+    }
+
     /// The canonical JSON of the architecture (sorted keys, derived sizes filled in, epsilons at f32
     /// precision, token ids left out), hashed into `.cram` files: a Hugging Face folder and a GGUF of the
     /// same model hash alike.
@@ -144,6 +162,35 @@ impl ModelConfig {
         // serde_json's Map is a BTreeMap here (no preserve_order), so keys come out sorted.
         serde_json::to_value(resolved).expect("configs always serialise").to_string()
     }
+}
+
+/// A special token id of a config (`bos_token_id`, `eos_token_id`): Hugging Face configs write one
+/// id or a list of them (Llama-3's several end tokens). Read with [`lenient_token_ids`], so that a
+/// config whose ids are something else (a string, a negative number) still loads, without them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TokenIds {
+    /// One id.
+    One(u32),
+    /// Several ids, the first the main one.
+    Many(Vec<u32>),
+}
+
+impl TokenIds {
+    /// The id, or the first of several.
+    pub fn first(&self) -> Option<u32> {
+        match self {
+            TokenIds::One(id) => Some(*id),
+            TokenIds::Many(ids) => ids.first().copied(),
+        }
+    }
+}
+
+/// Reads an optional [`TokenIds`]; a value that is neither an id nor a list of ids counts as absent
+/// (they are only used to pick a sink token, and are not part of the architecture).
+pub(crate) fn lenient_token_ids<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Option<TokenIds>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// transformers 5 writes `rope_parameters: {rope_type, rope_theta, ...}` where 4.x wrote
@@ -307,5 +354,40 @@ impl Model {
             Model::Llama(m) => ModelConfig::Llama(m.config.clone()),
             Model::GptNeox(m) => ModelConfig::GptNeox(m.config.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LLAMA: &str = r#"{"model_type": "llama", "vocab_size": 384, "hidden_size": 64, "intermediate_size": 64,
+        "num_hidden_layers": 2, "num_attention_heads": 4"#;
+
+    fn with_ids(ids: &str) -> ModelConfig {
+        ModelConfig::from_json(&format!("{LLAMA}{ids}}}")).unwrap()
+    }
+
+    /// One id or a list of them (the first counts); null, absent or something else is none.
+    #[test]
+    fn special_token_ids_are_one_or_many() {
+        let c = with_ids(r#", "bos_token_id": 1, "eos_token_id": [128001, 128008]"#);
+        assert_eq!((c.bos_token_id(), c.eos_token_id()), (Some(1), Some(128001)));
+        let c = with_ids(r#", "bos_token_id": null, "eos_token_id": []"#);
+        assert_eq!((c.bos_token_id(), c.eos_token_id()), (None, None));
+        let c = with_ids("");
+        assert_eq!((c.bos_token_id(), c.eos_token_id()), (None, None));
+        let c = with_ids(r#", "bos_token_id": "<s>", "eos_token_id": -1"#);
+        assert_eq!((c.bos_token_id(), c.eos_token_id()), (None, None));
+    }
+
+    /// The ids are not part of the architecture: the canonical JSON writes them as null, so configs
+    /// that differ only in them hash alike.
+    #[test]
+    fn canonical_json_leaves_the_token_ids_out() {
+        let (a, b) = (with_ids(r#", "bos_token_id": 1, "eos_token_id": [2, 3]"#), with_ids(""));
+        assert_eq!(a.canonical_json(), b.canonical_json());
+        assert!(a.canonical_json().contains(r#""bos_token_id":null,"#), "{}", a.canonical_json());
+        assert!(a.canonical_json().contains(r#""eos_token_id":null,"#), "{}", a.canonical_json());
     }
 }

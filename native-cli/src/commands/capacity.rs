@@ -89,7 +89,7 @@ impl Observer for RecordWriter<'_> {
             bits,
             text_id: o.text_id.rsplit_once('@').map_or(o.text_id.as_str(), |(id, _)| id).to_string(),
             length: o.metrics.tokens,
-            stop: serde_json::to_value(o.stop).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            stop: o.stop.as_str().to_string(),
             metrics: o.metrics.clone(),
             run: Some(self.tag.clone()),
         };
