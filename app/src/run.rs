@@ -127,7 +127,12 @@ pub fn recipe_for(state: &AppState, name: &str) -> Result<CramConfig, String> {
         max_steps: state.max_steps.get_untracked(),
         ..CramConfig::default()
     };
-    cfg.validate().map_err(|e| e.describe(control_name))?;
+    // With a model loaded, the checks that need it too (a rank within the widths), in the page's words.
+    match engine::model() {
+        Some(lm) => cfg.validate_for(&lm.config),
+        None => cfg.validate(),
+    }
+    .map_err(|e| e.describe(control_name))?;
     Ok(cfg)
 }
 

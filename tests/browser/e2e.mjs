@@ -105,6 +105,15 @@ await test('methods side by side: memory then dense on the same text, curves, me
     const strips = await page.locator('[data-testid=compare-strip]').evaluateAll((ss) => ss.map((s) => s.querySelectorAll('.tok.ok').length));
     if (strips.join(',') !== '6,6') throw new Error(`greedy rows with ${strips} tokens right`);
     await page.screenshot({ path: `${outDir}/app-compare.png`, fullPage: true });
+    // a rank wider than the model is refused in the page's words (the control is "rank", not --rank)
+    await page.getByTestId('method').selectOption('lowdim');
+    await setField(page, 'rank', '100');
+    await page.getByTestId('compress').click();
+    await page.getByTestId('error').waitFor({ timeout: MINUTE });
+    const wide = await page.getByTestId('error').innerText();
+    if (wide !== 'rank 100 is larger than the model width d = 64') throw new Error(`rank message: ${JSON.stringify(wide)}`);
+    await page.getByTestId('method').selectOption('memory');
+    await setField(page, 'rank', '0');
     // a plain Compress clears the comparison
     await compress(page, 5 * MINUTE);
     if (await page.getByTestId('compare').count() && await page.locator('[data-testid=compare-row]').count()) throw new Error('the comparison outlived a plain run');
