@@ -110,16 +110,15 @@ pub async fn fetch_cached_or(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) 
         Ok(caches) => JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(|c| c.unchecked_into()),
         Err(_) => None,
     };
-    if let Some(cache) = &cache {
-        if let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await {
-            if let Some(resp) = hit.dyn_ref::<Response>() {
-                let total = content_length(resp);
-                if let Ok(bytes) = read_body(resp, total, on_progress).await {
-                    if total.is_none_or(|t| t == bytes.len() as u64) {
-                        return Ok((bytes, true));
-                    }
-                }
-            }
+    if let Some(cache) = &cache
+        && let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await
+        && let Some(resp) = hit.dyn_ref::<Response>()
+    {
+        let total = content_length(resp);
+        if let Ok(bytes) = read_body(resp, total, on_progress).await
+            && total.is_none_or(|t| t == bytes.len() as u64)
+        {
+            return Ok((bytes, true));
         }
     }
     let resp: Response = JsFuture::from(win.fetch_with_str(url)).await.map_err(|e| FetchError::Network(js_error(e)))?.unchecked_into();
@@ -127,10 +126,10 @@ pub async fn fetch_cached_or(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) 
         return Err(FetchError::Status(resp.status(), resp.status_text()));
     }
     let total = content_length(&resp);
-    if let Some(t) = total {
-        if t > MAX_FILE_BYTES {
-            return Err(FetchError::Body(too_large(t)));
-        }
+    if let Some(t) = total
+        && t > MAX_FILE_BYTES
+    {
+        return Err(FetchError::Body(too_large(t)));
     }
     let bytes = read_body(&resp, total, on_progress).await.map_err(FetchError::Body)?;
     if let Some(cache) = &cache {
