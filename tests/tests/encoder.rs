@@ -98,32 +98,7 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     assert!(cap.contains("\"encoder\":"), "the run records the encoder: {cap}");
 
     // compare lists the encoder beside the methods, on the same texts and lengths
-    let cmp = dir
-        .cram(&[
-            "compare",
-            "--model",
-            &model,
-            "--data",
-            "book.txt",
-            "--tokens",
-            "4,6",
-            "--samples",
-            "1",
-            "--methods",
-            "memory",
-            "--encoders",
-            "enc.safetensors",
-            "--lr",
-            "0.1",
-            "--out",
-            "cmp.jsonl",
-        ])
-        .expect_code(0);
-    assert!(cmp.stdout.contains("encoder-ae") && cmp.stdout.contains("memory"), "{}", cmp.stdout);
-    let lines = std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap();
-    assert_eq!(lines.lines().filter(|l| l.contains("\"encoder-ae\"")).count(), 2, "{lines}");
-    // resumed: nothing is encoded twice
-    dir.cram(&[
+    let compare = [
         "compare",
         "--model",
         &model,
@@ -141,8 +116,13 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
         "0.1",
         "--out",
         "cmp.jsonl",
-    ])
-    .expect_code(0);
+    ];
+    let cmp = dir.cram(&compare).expect_code(0);
+    assert!(cmp.stdout.contains("encoder-ae") && cmp.stdout.contains("memory"), "{}", cmp.stdout);
+    let lines = std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap();
+    assert_eq!(lines.lines().filter(|l| l.contains("\"encoder-ae\"")).count(), 2, "{lines}");
+    // resumed: nothing is encoded twice
+    dir.cram(&compare).expect_code(0);
     assert_eq!(std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap().lines().count(), 4);
 
     // another model refuses the file; a file that is not an encoder gets one message
