@@ -129,6 +129,7 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     let other = other_model(&dir);
     dir.cram(&["encoder", "eval", "--model", other, "--encoder", "enc.safetensors"]).expect_error("made with another model");
     dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "t.cram"]).expect_error("not an encoder");
+    dir.cram(&["info", "enc.safetensors"]).expect_error("this is an encoder file");
     std::fs::write(dir.path("cut.safetensors"), &std::fs::read(dir.path("enc.safetensors")).unwrap()[..300]).unwrap();
     dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "cut.safetensors"]).expect_error("cut.safetensors");
 }

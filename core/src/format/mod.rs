@@ -125,8 +125,12 @@ impl CramFile {
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
-        if get("format")? != "cram" {
-            return Err(bad("metadata `format` is not `cram`".into()));
+        match get("format")?.as_str() {
+            "cram" => {}
+            "cram-encoder" => {
+                return Err(bad("this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it".into()));
+            }
+            _ => return Err(bad("metadata `format` is not `cram`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
         if version != FORMAT_VERSION {
