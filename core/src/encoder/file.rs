@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::training::{SplitSpec, TrainSettings};
 use super::{Encoder, EncoderConfig};
 use crate::load::{LoadedModel, ModelIdentity};
+use crate::methods::trainable::spans;
 use crate::optim::adamw::AdamW;
 use crate::weights::safetensors::SafetensorsFile;
 use crate::weights::{Bytes, TensorSource};
@@ -76,10 +77,8 @@ impl EncoderFile {
         meta.insert("created_by".to_string(), self.created_by.clone());
         let e = &self.encoder;
         let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        let mut offset = 0;
-        for p in e.pieces() {
-            tensors.push((p.name.clone(), p.shape.to_vec(), f32_bytes(&e.params[offset..offset + p.len()])));
-            offset += p.len();
+        for (p, span) in spans(e.pieces()) {
+            tensors.push((p.name.clone(), p.shape.to_vec(), f32_bytes(&e.params[span])));
         }
         for (i, (m, v)) in e.running.iter().enumerate() {
             tensors.push((format!("running.{i}.mean"), vec![m.len()], f32_bytes(m)));

@@ -28,7 +28,7 @@ use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::load::LoadedModel;
-use crate::methods::trainable::{Init, Piece, init_values};
+use crate::methods::trainable::{Init, Piece, init_values, spans};
 use crate::models::ModelConfig;
 use crate::models::lora::{Lora, LoraSet, LoraSite, LoraTarget};
 use crate::{Error, Result};
@@ -261,13 +261,9 @@ impl Encoder {
 
     /// One `[rows, cols]` tensor per piece on `device`; with `grad`, leaves that take gradients.
     pub fn leaves(&self, device: &Device, grad: bool) -> Vec<Tensor<2>> {
-        let mut offset = 0;
-        self.pieces
-            .iter()
-            .map(|p| {
-                let values = self.params[offset..offset + p.len()].to_vec();
-                offset += p.len();
-                let t = Tensor::<2>::from_data(TensorData::new(values, p.shape), device);
+        spans(&self.pieces)
+            .map(|(p, span)| {
+                let t = Tensor::<2>::from_data(TensorData::new(self.params[span].to_vec(), p.shape), device);
                 if grad { t.require_grad() } else { t }
             })
             .collect()

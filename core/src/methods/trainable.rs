@@ -48,6 +48,15 @@ impl Piece {
     }
 }
 
+/// Each piece with where its values lie in the flat vector of `pieces`, one after the other.
+pub(crate) fn spans(pieces: &[Piece]) -> impl Iterator<Item = (&Piece, std::ops::Range<usize>)> {
+    pieces.iter().scan(0, |offset, p| {
+        let span = *offset..*offset + p.len();
+        *offset = span.end;
+        Some((p, span))
+    })
+}
+
 /// Fresh values of `pieces`, one after the other.
 pub(crate) fn init_values(pieces: &[Piece], rng: &mut impl Rng) -> Result<Vec<f32>> {
     let mut out = Vec::with_capacity(pieces.iter().map(Piece::len).sum());
@@ -135,17 +144,11 @@ impl Trainable {
     /// Sets every memory vector (the piece `mem`) of `params` to `vector` (`[d]`); `false` when the
     /// method has no such piece (lowdim, LoRA).
     pub fn set_vectors(&self, params: &mut [f32], vector: &[f32]) -> bool {
-        let mut offset = 0;
-        for p in &self.pieces {
-            if p.name == "mem" && p.shape[1] == vector.len() {
-                for row in params[offset..offset + p.len()].chunks_exact_mut(p.shape[1]) {
-                    row.copy_from_slice(vector);
-                }
-                return true;
-            }
-            offset += p.len();
+        let Some((_, span)) = spans(&self.pieces).find(|(p, _)| p.name == "mem" && p.shape[1] == vector.len()) else { return false };
+        for row in params[span].chunks_exact_mut(vector.len()) {
+            row.copy_from_slice(vector);
         }
-        false
+        true
     }
 
     /// Starts `params` from given memory vectors (`[K, d]`, an encoder's output): the vectors
@@ -156,9 +159,8 @@ impl Trainable {
             return false;
         }
         let d = self.d;
-        let mut offset = 0;
-        for (p, piece) in self.pieces.iter().enumerate() {
-            let values = &mut params[offset..offset + piece.len()];
+        for (p, (_, span)) in spans(&self.pieces).enumerate() {
+            let values = &mut params[span];
             match (&self.method, p) {
                 (Method::Memory | Method::Progressive { .. } | Method::Dense, 0) => values.copy_from_slice(vectors),
                 (Method::Dense, 1) => {
@@ -170,7 +172,6 @@ impl Trainable {
                 (Method::Dense, 2) => values.fill(0.0),
                 _ => return false,
             }
-            offset += piece.len();
         }
         true
     }
@@ -178,13 +179,9 @@ impl Trainable {
     /// One `[batch, rows, cols]` leaf per piece from the parameters of each text of a batch, on the
     /// autodiff device, taking gradients.
     pub fn leaves(&self, params: &[&[f32]], device: &Device) -> Vec<Tensor<3>> {
-        let mut offset = 0;
-        self.pieces
-            .iter()
-            .map(|p| {
-                let n = p.len();
-                let data: Vec<f32> = params.iter().flat_map(|row| row[offset..offset + n].iter().copied()).collect();
-                offset += n;
+        spans(&self.pieces)
+            .map(|(p, span)| {
+                let data: Vec<f32> = params.iter().flat_map(|row| row[span.clone()].iter().copied()).collect();
                 Tensor::<3>::from_data(TensorData::new(data, [params.len(), p.shape[0], p.shape[1]]), device).require_grad()
             })
             .collect()
@@ -237,15 +234,7 @@ impl Trainable {
 
     /// The flat parameters cut into pieces.
     pub fn split<'a>(&self, params: &'a [f32]) -> Vec<&'a [f32]> {
-        let mut offset = 0;
-        self.pieces
-            .iter()
-            .map(|p| {
-                let s = &params[offset..offset + p.len()];
-                offset += p.len();
-                s
-            })
-            .collect()
+        spans(&self.pieces).map(|(_, span)| &params[span]).collect()
     }
 }
 
