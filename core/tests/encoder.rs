@@ -37,7 +37,7 @@ fn settings(lr: f64, batch: usize, epochs: usize) -> TrainSettings {
 }
 
 fn mean_accuracy(lm: &cram_core::LoadedModel, encoder: &Encoder, texts: &[Chunk]) -> f64 {
-    let results = evaluate(encoder, lm, texts, 2, false).unwrap();
+    let results = evaluate(encoder, lm, texts, 2, false, &mut |_, _| {}).unwrap();
     results.iter().map(|(_, m)| m.teacher_forced_accuracy).sum::<f64>() / results.len() as f64
 }
 
@@ -65,7 +65,7 @@ fn an_encoder_learns_a_small_set_of_texts() {
         assert_eq!(last.kl.is_some(), config.kind == EncoderKind::Vae);
         let after = mean_accuracy(&lm, &run.encoder, &texts);
         assert!(after >= least && after > before + 0.4, "{config:?}: teacher-forced accuracy {before:.3} -> {after:.3}, last step {last:?}");
-        let results = evaluate(&run.encoder, &lm, &texts, 3, true).unwrap();
+        let results = evaluate(&run.encoder, &lm, &texts, 3, true, &mut |_, _| {}).unwrap();
         assert_eq!(results[0].1.method, format!("encoder-{}", config.kind.name()));
         assert_eq!(results[0].1.steps, 0);
         assert!(results.iter().all(|(_, m)| m.greedy_accuracy.is_some()));

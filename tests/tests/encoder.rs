@@ -95,7 +95,11 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
         .expect_code(0);
     let cap = std::fs::read_to_string(dir.path("cap.jsonl")).unwrap();
     assert_eq!(cap.lines().count(), 2, "{}", sweep.stdout);
-    assert!(cap.contains("\"encoder\":"), "the run records the encoder: {cap}");
+    // the run records the encoder's fingerprint, the same that eval records
+    let line: serde_json::Value = serde_json::from_str(cap.lines().next().unwrap()).unwrap();
+    let recorded = &line["run"]["recipe"]["init"]["encoder"]["encoder"];
+    assert!(recorded.as_str().is_some_and(|f| f.len() == 16), "the run records the encoder: {line}");
+    assert_eq!(recorded, &rows[0]["run"]["encoder"], "{line}");
 
     // compare lists the encoder beside the methods, on the same texts and lengths
     let compare = [

@@ -375,16 +375,21 @@ impl Encoder {
         }
     }
 
-    /// The K vectors (`[K, d]` row-major) the encoder writes for one text, at test time.
-    pub async fn vectors_async(&self, lm: &LoadedModel, ids: &[u32]) -> Result<Vec<f32>> {
+    /// The K vectors (`[K, d]` row-major) the encoder writes for each of `texts` (any lengths), at
+    /// test time; its weights go to the device once for all of them.
+    pub async fn vectors_async(&self, lm: &LoadedModel, texts: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let leaves = self.leaves(&lm.device.clone().without_autodiff(), false);
-        let encoded = self.forward::<rand::rngs::StdRng>(lm, &leaves, &[ids], &mut Mode::Eval)?;
-        crate::readback::floats(encoded.vectors).await
+        let mut out = Vec::with_capacity(texts.len());
+        for ids in texts {
+            let encoded = self.forward::<rand::rngs::StdRng>(lm, &leaves, &[ids], &mut Mode::Eval)?;
+            out.push(crate::readback::floats(encoded.vectors).await?);
+        }
+        Ok(out)
     }
 
     /// [`Encoder::vectors_async`], blocking.
-    pub fn vectors(&self, lm: &LoadedModel, ids: &[u32]) -> Result<Vec<f32>> {
-        crate::readback::sync(self.vectors_async(lm, ids))
+    pub fn vectors(&self, lm: &LoadedModel, texts: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        crate::readback::sync(self.vectors_async(lm, texts))
     }
 }
 

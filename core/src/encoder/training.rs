@@ -254,7 +254,16 @@ fn sink_embeds(lm: &LoadedModel, prefix: &[u32], b: usize) -> Tensor<3> {
 /// (VAE: `mu`), the teacher-forced accuracy and cross-entropy of the text after them, and with
 /// `greedy`, greedy decoding from them alone (`greedy_exact`, and `greedy_accuracy`: the share of
 /// positions where the decoded token is the text's). `steps` is 0: nothing is optimised per text.
-pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk], batch: usize, greedy: bool) -> Result<Vec<(String, CramMetrics)>> {
+/// `each` hears every chunk as it is done (progress, results written as they come); the encoder's
+/// weights go to the device once.
+pub async fn evaluate_async(
+    encoder: &Encoder,
+    lm: &LoadedModel,
+    chunks: &[Chunk],
+    batch: usize,
+    greedy: bool,
+    each: &mut dyn FnMut(&str, &CramMetrics),
+) -> Result<Vec<(String, CramMetrics)>> {
     let prefix = prefix_ids(lm, Layout::Sink)?;
     let plain = lm.device.clone().without_autodiff();
     let leaves = encoder.leaves(&plain, false);
@@ -293,6 +302,7 @@ pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk
             m.method = encoder.config.method_name();
             m.trainable_parameters = 0;
             m.greedy_accuracy = greedy.then_some(greedy_right as f64 / n as f64);
+            each(&chunk.id, &m);
             out.push((chunk.id.clone(), m));
         }
     }
@@ -300,8 +310,15 @@ pub async fn evaluate_async(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk
 }
 
 /// [`evaluate_async`], blocking.
-pub fn evaluate(encoder: &Encoder, lm: &LoadedModel, chunks: &[Chunk], batch: usize, greedy: bool) -> Result<Vec<(String, CramMetrics)>> {
-    readback::sync(evaluate_async(encoder, lm, chunks, batch, greedy))
+pub fn evaluate(
+    encoder: &Encoder,
+    lm: &LoadedModel,
+    chunks: &[Chunk],
+    batch: usize,
+    greedy: bool,
+    each: &mut dyn FnMut(&str, &CramMetrics),
+) -> Result<Vec<(String, CramMetrics)>> {
+    readback::sync(evaluate_async(encoder, lm, chunks, batch, greedy, each))
 }
 
 #[cfg(test)]

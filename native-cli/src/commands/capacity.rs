@@ -14,6 +14,7 @@ use cram_core::data::{Text, load_texts_field, random_words};
 use cram_core::encoder::Encoder;
 use cram_core::methods::{CramConfig, Method};
 
+use super::encoder::InitEncoder;
 use crate::cli::{CapacityArgs, MergeArgs, SweepRunArgs, TextsArgs};
 use crate::progress::Progress;
 use crate::report::{self, Record};
@@ -161,6 +162,21 @@ pub fn check_sweep(lengths: &[usize], samples: usize, batch: usize) -> Result<()
     Ok(())
 }
 
+/// The texts a sweep runs at length `len`: the first `samples` of `texts` that are long enough
+/// (with a warning when fewer are).
+pub fn chosen_texts(texts: &[(String, Vec<u32>)], len: usize, samples: usize) -> Vec<&(String, Vec<u32>)> {
+    let chosen: Vec<&(String, Vec<u32>)> = texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples).collect();
+    if chosen.len() < samples {
+        errln!("warning: only {} text(s) have {len} tokens or more (asked for {samples})", chosen.len());
+    }
+    chosen
+}
+
+/// Whether run `index` of a sweep (in its fixed order) belongs to `shard` `(i, n)`: every n-th.
+pub fn in_shard(shard: Option<(usize, usize)>, index: usize) -> bool {
+    shard.is_none_or(|(i, n)| index % n == i)
+}
+
 /// One sweep of a method: each text of `texts` (the first `samples` long enough) at each length with
 /// each vector count, appended to `run.out` as it finishes; runs already there are skipped. Returns
 /// `false` when stopped by Ctrl-C or a signal.
@@ -213,19 +229,20 @@ pub fn sweep(
         // already done or left to other shards, so resumed and sharded sweeps equal uninterrupted ones.
         let mut place = 0usize;
         for &len in lengths {
-            let chosen: Vec<&(String, Vec<u32>)> = texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples).collect();
-            if chosen.len() < samples {
-                errln!("warning: only {} text(s) have {len} tokens or more (asked for {samples})", chosen.len());
-            }
-            for (id, ids) in chosen {
-                let mine = shard.is_none_or(|(i, n)| index % n == i);
+            for (id, ids) in chosen_texts(texts, len, samples) {
+                let mine = in_shard(shard, index);
                 index += 1;
                 if mine && !done.contains(&(id.clone(), len, mem, method.clone(), tag_key.clone())) {
-                    let start = encoder.map(|e| e.vectors(lm, &ids[..len])).transpose()?;
-                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place), start }));
+                    plan.push((mem, TextJob { id: format!("{id}@{len}"), ids: ids[..len].to_vec(), seed_index: Some(place), start: None }));
                 }
                 place += 1;
             }
+        }
+    }
+    if let Some(encoder) = encoder {
+        let starts = encoder.vectors(lm, &plan.iter().map(|(_, j)| j.ids.as_slice()).collect::<Vec<_>>())?;
+        for ((_, job), start) in plan.iter_mut().zip(starts) {
+            job.start = Some(start);
         }
     }
     errln!("{method}: {} run(s) to do, {} result(s) already in {}", plan.len(), done.len(), out.display());
@@ -276,7 +293,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let mems = args.recipe.mem.clone();
     let mut first = args.recipe.clone();
     first.mem = mems.as_ref().and_then(|m| m.first()).map(|&k| vec![k]);
-    let cfg = super::compress::cram_config(&first)?;
+    let mut cfg = super::compress::cram_config(&first)?;
     check_sweep(&args.lengths, args.samples, args.run.batch)?;
     let mems = match (&cfg.method, mems) {
         (Method::Lora { .. }, _) => vec![0],
@@ -288,11 +305,15 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    let encoder = super::encoder::init_encoder(&args.recipe, &lm, &cfg)?;
-    if encoder.is_some() && mems.len() > 1 {
-        bail!("an encoder writes a fixed number of vectors; --init with an encoder takes one --mem");
+    let init = InitEncoder::load(&args.recipe, &lm)?;
+    if let Some(init) = &init {
+        if mems.len() > 1 {
+            bail!("an encoder writes a fixed number of vectors; --init with an encoder takes one --mem");
+        }
+        init.apply(&mut cfg)?;
     }
-    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), encoder.as_ref())?;
+    let encoder = init.as_ref().map(|i| &i.encoder);
+    let finished = sweep(&lm, &cfg, &mems, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), encoder)?;
     report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     Ok(sweep_exit(finished, &args.run.out))
 }

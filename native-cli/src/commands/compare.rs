@@ -15,7 +15,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         anyhow::bail!("--methods names no method");
     }
     // Each method's recipe: the shared flags, with the method-specific ones only where they apply.
-    let configs = args
+    let mut configs = args
         .methods
         .iter()
         .map(|&method| {
@@ -37,13 +37,18 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     for cfg in &configs {
         cfg.validate_for(&lm.config)?;
     }
+    let init = super::encoder::InitEncoder::load(&args.recipe, &lm)?;
+    if let Some(init) = &init {
+        for cfg in &mut configs {
+            init.apply(cfg)?;
+        }
+    }
     let mut finished = true;
     for path in &args.encoders {
         super::encoder::encode_sweep(&lm, path, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())?;
     }
     for cfg in &configs {
-        let encoder = super::encoder::init_encoder(&args.recipe, &lm, cfg)?;
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), encoder.as_ref())? {
+        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), init.as_ref().map(|i| &i.encoder))? {
             finished = false;
             break;
         }

@@ -13,6 +13,7 @@ use cram_core::models::lora::parse_targets;
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::schedule::Schedule;
 
+use super::encoder::InitEncoder;
 use crate::cli::{CompressArgs, InitArg, LayoutArg, MethodArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
 use crate::progress::Progress;
 
@@ -97,10 +98,8 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
         init: match &r.init {
             InitArg::Normal => VectorInit::Normal,
             InitArg::TextMean => VectorInit::TextMean,
-            InitArg::Encoder(path) => {
-                let bytes = std::fs::read(path).with_context(|| format!("cannot read the encoder file {}", path.display()))?;
-                VectorInit::Encoder { encoder: cram_core::encoder::file::fingerprint(&bytes) }
-            }
+            // The file is read once the model is loaded; `InitEncoder::apply` fills its fingerprint in.
+            InitArg::Encoder(_) => VectorInit::Encoder { encoder: String::new() },
         },
         checkpoint: r.checkpoint,
     };
@@ -109,7 +108,7 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
 }
 
 pub fn run(args: CompressArgs) -> Result<ExitCode> {
-    let cfg = cram_config(&args.recipe)?;
+    let mut cfg = cram_config(&args.recipe)?;
     let text = super::read_text(&args.input.text)?;
     let output = match &args.output {
         Some(o) => o.clone(),
@@ -119,8 +118,11 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let name = args.input.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
-    let start = match super::encoder::init_encoder(&args.recipe, &lm, &cfg)? {
-        Some(encoder) => Some(encoder.vectors(&lm, &ids)?),
+    let start = match InitEncoder::load(&args.recipe, &lm)? {
+        Some(init) => {
+            init.apply(&mut cfg)?;
+            init.encoder.vectors(&lm, &[&ids])?.pop()
+        }
         None => None,
     };
     let jobs = [TextJob { id: name, ids, seed_index: None, start }];

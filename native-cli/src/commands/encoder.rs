@@ -13,11 +13,12 @@ use cram_core::data::load_texts_field;
 use cram_core::encoder::file::{EncoderFile, TrainingRecord, fingerprint};
 use cram_core::encoder::training::{Chunk, EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
 use cram_core::encoder::{Adaptation, Encoder, EncoderConfig, EncoderKind, Pooling};
-use cram_core::methods::CramConfig;
+use cram_core::methods::{CramConfig, VectorInit};
 use cram_core::optim::adamw::{AdamW, AdamWConfig};
 use cram_core::readback::sync;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::capacity::{chosen_texts, in_shard};
 use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs, SweepRunArgs};
 use crate::report::{self, Record};
 
@@ -28,15 +29,52 @@ pub fn run(command: EncoderCommand) -> Result<ExitCode> {
     }
 }
 
-/// The encoder of `--init enc.safetensors`, checked against the model and the recipe's vector count.
-pub fn init_encoder(recipe: &RecipeArgs, lm: &LoadedModel, cfg: &CramConfig) -> Result<Option<Encoder>> {
-    let InitArg::Encoder(path) = &recipe.init else { return Ok(None) };
-    let file = EncoderFile::read(path, lm).with_context(|| format!("cannot use the encoder {}", path.display()))?;
-    let k = file.encoder.config.mem;
-    if k != cfg.mem {
-        bail!("{} writes {k} vector(s) per text; pass --mem {k}", path.display());
+/// The encoder of `--init enc.safetensors`, read once per command: its vectors start each text.
+pub struct InitEncoder {
+    /// The encoder.
+    pub encoder: Encoder,
+    /// Its file's fingerprint, recorded in the recipe.
+    fingerprint: String,
+    path: std::path::PathBuf,
+}
+
+impl InitEncoder {
+    /// The encoder `--init` names for `lm`, if it names one.
+    pub fn load(recipe: &RecipeArgs, lm: &LoadedModel) -> Result<Option<Self>> {
+        let InitArg::Encoder(path) = &recipe.init else { return Ok(None) };
+        let (file, fingerprint) = read_encoder(path, lm).with_context(|| format!("cannot use the encoder {}", path.display()))?;
+        Ok(Some(Self { encoder: file.encoder, fingerprint, path: path.clone() }))
     }
-    Ok(Some(file.encoder))
+
+    /// Puts the encoder into a recipe of `--init` (which [`super::compress::cram_config`] made
+    /// without reading the file), checking its vector count.
+    pub fn apply(&self, cfg: &mut CramConfig) -> Result<()> {
+        let k = self.encoder.config.mem;
+        if k != cfg.mem {
+            bail!("{} writes {k} vector(s) per text; pass --mem {k}", self.path.display());
+        }
+        cfg.init = VectorInit::Encoder { encoder: self.fingerprint.clone() };
+        Ok(())
+    }
+}
+
+/// An encoder file for `lm`, and the fingerprint of its bytes.
+fn read_encoder(path: &Path, lm: &LoadedModel) -> Result<(EncoderFile, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the encoder file {}", path.display()))?;
+    let fingerprint = fingerprint(&bytes);
+    Ok((EncoderFile::from_bytes(bytes, &path.display().to_string(), lm)?, fingerprint))
+}
+
+/// What results lines record of the runs an encoder makes: the model, the encoder's fingerprint,
+/// the device, the dtype and cram's version.
+fn encoder_tag(lm: &LoadedModel, fingerprint: &str, device: &str) -> serde_json::Value {
+    serde_json::json!({
+        "model": lm.identity.weights_fingerprint,
+        "encoder": fingerprint,
+        "device": device,
+        "dtype": lm.precision,
+        "cram": env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// The chunks of `data` split as `spec` records, checked to be the ones the encoder was tested on.
@@ -157,7 +195,7 @@ fn train(args: EncoderTrainArgs) -> Result<ExitCode> {
             None => {}
         }
         if s.step % per_epoch == 0 || run.finished() {
-            let test = evaluate(&run.encoder, &lm, &split.test, run.settings.batch, false)?;
+            let test = evaluate(&run.encoder, &lm, &split.test, run.settings.batch, false, &mut |_, _| {})?;
             let n = test.len().max(1) as f64;
             let accuracy = test.iter().map(|(_, m)| m.teacher_forced_accuracy).sum::<f64>() / n;
             let ce = test.iter().map(|(_, m)| m.ce_with_mem_nats / m.tokens as f64).sum::<f64>() / n;
@@ -226,20 +264,6 @@ fn config_of(args: &EncoderTrainArgs) -> Result<EncoderConfig> {
     Ok(config)
 }
 
-/// An encoder file for `lm` and what results lines record of the runs it makes: the model, the
-/// encoder's fingerprint, the device, the dtype and cram's version.
-fn read_encoder(path: &Path, lm: &LoadedModel, device: &str) -> Result<(EncoderFile, serde_json::Value)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let tag = serde_json::json!({
-        "model": lm.identity.weights_fingerprint,
-        "encoder": fingerprint(&bytes),
-        "device": device,
-        "dtype": lm.precision,
-        "cram": env!("CARGO_PKG_VERSION"),
-    });
-    Ok((EncoderFile::from_bytes(bytes, &path.display().to_string(), lm)?, tag))
-}
-
 /// `cram compare --encoders`: the texts of the comparison (the first `samples` long enough for each
 /// length, as the methods' sweeps choose them) through the encoder alone, appended to the results
 /// file as the encoder's lines; those already there (a resumed comparison) are not done again.
@@ -254,49 +278,59 @@ pub fn encode_sweep(
     shard: Option<(usize, usize)>,
     device: &str,
 ) -> Result<()> {
-    let (file, tag) = read_encoder(path, lm, device)?;
+    let (file, fingerprint) = read_encoder(path, lm)?;
+    let tag = encoder_tag(lm, &fingerprint, device);
     let method = file.encoder.config.method_name();
     let done: HashSet<_> = if run.out.exists() { super::capacity::read_records(&run.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
     let tag_key = tag.to_string();
-    let mut chunks = Vec::new();
+    // Per length, the texts of this shard not done yet: one batch of one length at a time.
+    let mut by_length: Vec<Vec<Chunk>> = Vec::new();
     let mut index = 0usize;
     for &len in lengths {
-        for (id, ids) in texts.iter().filter(|(_, ids)| ids.len() >= len).take(samples) {
-            let mine = shard.is_none_or(|(i, n)| index % n == i);
+        let mut chunks = Vec::new();
+        for (id, ids) in chosen_texts(texts, len, samples) {
+            let mine = in_shard(shard, index);
             index += 1;
             if mine && !done.contains(&(id.clone(), len, file.encoder.config.mem, method.clone(), tag_key.clone())) {
                 chunks.push(Chunk { id: id.clone(), ids: ids[..len].to_vec() });
             }
         }
+        by_length.push(chunks);
     }
-    errln!("{method} ({}): {} text(s) to encode", path.display(), chunks.len());
+    errln!("{method} ({}): {} text(s) to encode", path.display(), by_length.iter().map(Vec::len).sum::<usize>());
     let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&run.out).with_context(|| format!("cannot write {}", run.out.display()))?;
-    for chunk in &chunks {
-        for (id, metrics) in evaluate(&file.encoder, lm, std::slice::from_ref(chunk), 1, true)? {
-            let record = Record { text_id: id, length: chunk.ids.len(), stop: "encoded".into(), metrics, run: Some(tag.clone()), bits: None };
+    let mut written = Ok(());
+    for chunks in by_length.iter().filter(|c| !c.is_empty()) {
+        let length = chunks[0].ids.len();
+        // Each line is appended as its text is done, so an interrupted comparison keeps them.
+        evaluate(&file.encoder, lm, chunks, run.batch, true, &mut |id, metrics| {
+            let record = Record { text_id: id.to_string(), length, stop: "encoded".into(), metrics: metrics.clone(), run: Some(tag.clone()), bits: None };
             let line = serde_json::to_string(&record).expect("records serialise") + "\n";
-            out.write_all(line.as_bytes()).with_context(|| format!("cannot write {}", run.out.display()))?;
-        }
+            if written.is_ok() {
+                written = out.write_all(line.as_bytes());
+            }
+        })?;
     }
-    Ok(())
+    written.with_context(|| format!("cannot write {}", run.out.display()))
 }
 
 fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
-    let (file, tag) = read_encoder(&args.encoder, &lm, &args.model.device_name())?;
+    let (file, fingerprint) = read_encoder(&args.encoder, &lm)?;
+    let tag = encoder_tag(&lm, &fingerprint, &args.model.device_name());
     let t = &file.training;
     let data = args.data.clone().unwrap_or_else(|| t.data.clone().into());
     let split = split_again(&lm, &data, &t.text_field, &t.split)?;
     let bar = std::io::stderr().is_terminal().then(|| ProgressBar::new(split.test.len() as u64));
-    let mut records = Vec::new();
-    for group in split.test.chunks(args.batch.max(1)) {
-        for (id, metrics) in evaluate(&file.encoder, &lm, group, args.batch, true)? {
-            records.push(Record { text_id: id, length: t.split.tokens, stop: "encoded".into(), metrics, run: Some(tag.clone()), bits: None });
-        }
+    let results = evaluate(&file.encoder, &lm, &split.test, args.batch, true, &mut |_, _| {
         if let Some(b) = &bar {
-            b.inc(group.len() as u64);
+            b.inc(1);
         }
-    }
+    })?;
+    let records: Vec<Record> = results
+        .into_iter()
+        .map(|(id, metrics)| Record { text_id: id, length: t.split.tokens, stop: "encoded".into(), metrics, run: Some(tag.clone()), bits: None })
+        .collect();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
