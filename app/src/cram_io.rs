@@ -1,10 +1,8 @@
-//! `.cram` files in the browser, byte-compatible with the CLI: export writes
-//! [`CramFile::from_outcome`] (what `cram compress` writes) as a download; import parses a file,
-//! checks that it belongs to the loaded model and decodes it greedily against the stored sha256, as
-//! `cram decompress` does.
+//! `.cram` files in the browser, byte-compatible with the CLI: the compute side writes
+//! [`cram_core::format::CramFile::from_outcome`] (what `cram compress` writes), offered here as a
+//! download; import ([`crate::compute`]) parses a file, checks that it belongs to the loaded model and
+//! decodes it greedily against the stored sha256, as `cram decompress` does.
 
-use cram_core::LoadedModel;
-use cram_core::format::CramFile;
 use wasm_bindgen::JsCast;
 
 use crate::loading::js_error;
@@ -23,11 +21,4 @@ pub fn download(bytes: &[u8], name: &str) -> Result<(), String> {
     a.click();
     let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
-}
-
-/// Decodes an imported `.cram` file with the loaded model: the text, or why not (the checks of
-/// `cram decompress`).
-pub async fn decode_file(lm: &LoadedModel, bytes: &[u8], name: &str) -> Result<String, String> {
-    let file = CramFile::from_bytes(bytes, name).map_err(|e| e.to_string())?;
-    file.decode_async(lm).await.map_err(|e| format!("{name}: {e}"))
 }

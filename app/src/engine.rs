@@ -1,6 +1,6 @@
 //! The compute side the views never touch directly: the device (WebGPU first, the CPU as a clearly
-//! labelled fallback) and the loaded model. The page is single-threaded, so both live in a
-//! thread-local rather than in (thread-safe) signals.
+//! labelled fallback) and the loaded model. Each JavaScript realm (the page, the Web Worker) is
+//! single-threaded, so both live in thread-locals of the realm that computes ([`crate::compute`]).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use cram_core::LoadedModel;
 
 /// Which device the person asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DevicePreference {
     /// WebGPU when the browser has an adapter, else the CPU.
     Auto,
@@ -74,7 +74,9 @@ async fn adapter_max_buffer_bytes() -> Option<u64> {
     use js_sys::{Promise, Reflect};
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
-    let gpu = Reflect::get(&web_sys::window()?.navigator(), &"gpu".into()).ok().filter(|g| !g.is_undefined())?;
+    // `navigator` of the page or of the worker.
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let gpu = Reflect::get(&navigator, &"gpu".into()).ok().filter(|g| !g.is_undefined())?;
     let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into()).ok()?.dyn_into().ok()?;
     let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
     let adapter = JsFuture::from(promise).await.ok().filter(|a| !a.is_null())?;
@@ -94,14 +96,39 @@ pub fn gpu_lost_message(why: &str) -> String {
     format!("The GPU device was lost ({why}). Load the model again: it will run on the CPU. Reload the page to use WebGPU again.")
 }
 
+/// Whether this realm is a Web Worker (it has no `window`).
+pub fn in_worker() -> bool {
+    web_sys::window().is_none()
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+// Forwards the `lost` promise of every WebGPU device this realm (the page or the worker) requests as a
+// `cram-gpu-lost` event on the global scope. Called once per realm, before any device is requested.
+export function forward_device_loss() {
+  if (!globalThis.GPUAdapter || globalThis.GPUAdapter.prototype.cramForwardsLoss) return;
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    device.lost.then((info) => dispatchEvent(new CustomEvent('cram-gpu-lost', { detail: `${info.reason}: ${info.message}` })));
+    return device;
+  };
+  GPUAdapter.prototype.cramForwardsLoss = true;
+}
+"#)]
+extern "C" {
+    fn forward_device_loss();
+}
+
 /// Calls `on_lost(why)` when the browser takes the WebGPU device away (a driver reset, a GPU that went
-/// away, a page that used too much of it). index.html forwards every device's `lost` promise as a
-/// `cram-gpu-lost` event; from then on [`choose_device`] falls back to the CPU (a WebGPU runtime cannot
-/// be set up twice in one page). `on_lost` drops a model that lived on the GPU ([`forget_model`]).
+/// away, a page that used too much of it). Every device this realm requests forwards its `lost`
+/// promise as a `cram-gpu-lost` event; from then on [`choose_device`] falls back to the CPU (a WebGPU
+/// runtime cannot be set up twice in one realm). `on_lost` drops a model that lived on the GPU
+/// ([`forget_model`]).
 pub fn watch_gpu_loss(on_lost: impl Fn(String) + 'static) {
     use wasm_bindgen::JsCast;
-    let Some(window) = web_sys::window() else { return };
-    gloo_events::EventListener::new(&window, "cram-gpu-lost", move |event| {
+    forward_device_loss();
+    let global: web_sys::EventTarget = js_sys::global().unchecked_into();
+    gloo_events::EventListener::new(&global, "cram-gpu-lost", move |event| {
         let detail = event.dyn_ref::<web_sys::CustomEvent>().and_then(|e| e.detail().as_string());
         let why = detail.map(|d| d.trim_end_matches('.').to_string()).unwrap_or_else(|| "no reason given".into());
         GPU_LOST.with(|l| *l.borrow_mut() = Some(why.clone()));

@@ -4,13 +4,17 @@
 //! get the text back, and move `.cram` files to and from the CLI. A thin UI over `cram-core`:
 //!
 //! - [`state`]: the page's signals ([`state::AppState`]) and the data they hold.
-//! - [`loading`]: model bytes from a same-origin URL (Cache Storage) or from picked files.
-//! - [`engine`]: the device (WebGPU first, CPU fallback) and the loaded model.
-//! - [`run`]: one compression run feeding the live views; Stop.
+//! - [`loading`]: model bytes from a same-origin URL (Cache Storage), a hub id or picked files.
+//! - [`compute`]: everything that touches the model (load, run, export, import) as requests and
+//!   events; [`engine`]: its device (WebGPU first, CPU fallback) and model.
+//! - [`backend`]: where the compute side runs: a Web Worker (default) or the page's own thread.
+//! - [`run`]: one compression run as the page sees it, feeding the live views; Stop.
 //! - [`cram_io`]: `.cram` export and import, byte-compatible with `cram compress` / `decompress`.
 //! - [`views`]: the components.
 #![cfg(target_arch = "wasm32")]
 
+pub mod backend;
+pub mod compute;
 pub mod cram_io;
 pub mod engine;
 pub mod loading;
@@ -20,8 +24,16 @@ pub mod views;
 
 pub use views::App;
 
-/// Installs the panic hooks and mounts [`App`] on the page's `<body>`.
+/// Installs the panic hooks and mounts [`App`] on the page's `<body>`; in the app's Web Worker (the same
+/// module, started by [`backend::start_worker`]) starts answering the page instead.
 pub fn start() {
+    if engine::in_worker() {
+        std::panic::set_hook(Box::new(|info| {
+            console_error_panic_hook::hook(info);
+            backend::worker_stopped(&info.to_string());
+        }));
+        return backend::register_worker();
+    }
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
         show_fatal(&info.to_string());

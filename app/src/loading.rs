@@ -21,12 +21,34 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// The first bytes of every GGUF file.
 const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 
-/// What to load, as the page collected it.
+/// What to load, as the page collected it (and sends to the worker: the bytes cross as
+/// `Uint8Array`s).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ModelFiles {
     /// One GGUF file.
-    Gguf { name: String, bytes: Vec<u8> },
+    Gguf {
+        name: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
     /// A Hugging Face folder's files.
-    HuggingFace { name: String, config: String, tokenizer: Vec<u8>, shards: Vec<(String, Vec<u8>)> },
+    HuggingFace {
+        name: String,
+        config: String,
+        #[serde(with = "serde_bytes")]
+        tokenizer: Vec<u8>,
+        shards: Vec<Shard>,
+    },
+}
+
+/// One `*.safetensors` file of a Hugging Face folder.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// Its file name.
+    pub name: String,
+    /// Its bytes.
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
 }
 
 /// A JS error as text.
@@ -172,7 +194,7 @@ pub async fn fetch_hub(base: &str, id: &str, on_progress: &dyn Fn(&str, u64, Opt
     let config = String::from_utf8(config).map_err(|_| format!("{}: config.json is not UTF-8 text", url("config.json")))?;
     let tokenizer = get("tokenizer.json").await.map_err(|e| explain("tokenizer.json", e))?;
     let shards = match get("model.safetensors").await {
-        Ok(bytes) => vec![("model.safetensors".to_string(), bytes)],
+        Ok(bytes) => vec![Shard { name: "model.safetensors".to_string(), bytes }],
         Err(FetchError::Status(404, _)) => {
             let index = match get("model.safetensors.index.json").await {
                 Ok(index) => String::from_utf8(index).map_err(|_| "model.safetensors.index.json is not UTF-8 text".to_string())?,
@@ -186,7 +208,7 @@ pub async fn fetch_hub(base: &str, id: &str, on_progress: &dyn Fn(&str, u64, Opt
             let mut shards = Vec::new();
             for file in cram_core::weights::safetensors::shard_files(&index, &url("model.safetensors.index.json")).map_err(|e| e.to_string())? {
                 let bytes = get(&file).await.map_err(|e| explain(&file, e))?;
-                shards.push((file, bytes));
+                shards.push(Shard { name: file, bytes });
             }
             shards
         }
@@ -219,7 +241,7 @@ pub async fn collect_files(files: Vec<File>) -> Result<ModelFiles, String> {
             let tokenizer = read_file(t).await?;
             let mut out = Vec::new();
             for s in shards {
-                out.push((s.name(), read_file(s).await?));
+                out.push(Shard { name: s.name(), bytes: read_file(s).await? });
             }
             Ok(ModelFiles::HuggingFace { name: "picked folder".into(), config, tokenizer, shards: out })
         }
@@ -241,7 +263,7 @@ pub fn build(files: ModelFiles, device: &Device, max_buffer_bytes: Option<u64>) 
             LoadedModel::from_gguf_bytes(&name, Bytes::Owned(bytes), device, max_buffer_bytes).map_err(|e| explain(&name, e))
         }
         ModelFiles::HuggingFace { name, config, tokenizer, shards } => {
-            let shards = shards.into_iter().map(|(n, b)| (n, Bytes::Owned(b))).collect();
+            let shards = shards.into_iter().map(|s| (s.name, Bytes::Owned(s.bytes))).collect();
             LoadedModel::from_hf_bytes(&name, &config, &tokenizer, shards, device, max_buffer_bytes).map_err(|e| explain(&name, e))
         }
     }

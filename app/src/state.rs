@@ -2,6 +2,7 @@
 //! they show and write through these methods, so the run loop and the views share one picture.
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use cram_core::metrics::CramMetrics;
 
@@ -20,7 +21,7 @@ pub enum ModelStatus {
 }
 
 /// What the page shows about the loaded model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// Where it came from (file or URL).
     pub source: String,
@@ -40,6 +41,11 @@ pub struct ModelInfo {
     pub device: String,
     /// Whether the device is the GPU.
     pub gpu: bool,
+    /// Whether the model computes in the Web Worker (else on the page's thread).
+    pub in_worker: bool,
+    /// Why there is no worker, when the page asked for one and computes itself instead.
+    #[serde(default)]
+    pub no_worker: Option<String>,
     /// Seconds the load took.
     pub seconds: f64,
 }
@@ -77,7 +83,7 @@ impl RunPhase {
 }
 
 /// One point of the live curves.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
     /// Optimiser step (1-based).
     pub step: usize,
@@ -88,7 +94,7 @@ pub struct CurvePoint {
 }
 
 /// The end of a run, as shown beside the original.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// The target text (the decoded target tokens).
     pub original: String,
@@ -144,7 +150,7 @@ pub struct AppState {
     pub lr: RwSignal<f64>,
     /// Most optimiser steps.
     pub max_steps: RwSignal<usize>,
-    /// The method's name (see [`crate::run::METHODS`]).
+    /// The method's name (see [`crate::compute::METHODS`]).
     pub method: RwSignal<String>,
     /// The rank of `lowdim` and `lora` (0 = the method's default).
     pub rank: RwSignal<usize>,

@@ -3,7 +3,7 @@
 // data-testid), never on fixed sleeps. Usage: node e2e.mjs <base-url> <artifact-dir> [cli.cram]
 // Prints one line per test and a closing "browser: N passed, M failed" line; exits non-zero on failure.
 import { writeFileSync } from 'node:fs';
-import { MINUTE, withPage as open, setField, loadModel, compress, exportCram } from './page.mjs';
+import { MINUTE, withPage as open, setField, loadModel, compress, exportCram, appWorker, inBothRealms } from './page.mjs';
 
 const [base, outDir, cliCram] = process.argv.slice(2);
 const TINY = 'models/tiny-llama.gguf';
@@ -69,19 +69,26 @@ async function checkBits(page, original) {
   await page.getByTestId('teach-toggle').click();
 }
 
-await test('WebGPU: load the tiny Llama, cram 6 tokens, reconstruction equals the text, export', () =>
+async function expectPlace(page, place) {
+  const label = await page.getByTestId('place-label').innerText();
+  if (label !== place) throw new Error(`expected to compute ${JSON.stringify(place)}, got ${JSON.stringify(label)}`);
+}
+
+await test('WebGPU in the Web Worker: load the tiny Llama, cram 6 tokens, reconstruction equals the text, export', () =>
   withPage(['--enable-unsafe-webgpu'], async (page) => {
     await loadModel(page, TINY, 'auto');
     const label = await page.getByTestId('device-label').innerText();
     if (label !== 'WebGPU') throw new Error(`expected the WebGPU device, got ${JSON.stringify(label)}`);
+    await expectPlace(page, 'in a Web Worker');
     await compressAndCheck(page, 'webgpu');
   }));
 
-await test('CPU fallback: no adapter, the page says so, and the same run works', () =>
+await test('CPU fallback on the page\'s thread: no adapter, the page says so, and the same run works', () =>
   withPage(['--disable-gpu'], async (page) => {
-    await loadModel(page, TINY, 'auto');
+    await loadModel(page, TINY, 'auto', undefined, 'page');
     const label = await page.getByTestId('device-label').innerText();
     if (!label.startsWith('CPU (fallback')) throw new Error(`expected the CPU fallback label, got ${JSON.stringify(label)}`);
+    await expectPlace(page, 'on the page\'s thread');
     await compressAndCheck(page, 'cpu');
   }));
 
@@ -212,10 +219,11 @@ function smallGpuBuffers() {
 
 await test('a model over the WebGPU buffer limit gets a clear message', () =>
   withPage(['--enable-unsafe-webgpu'], async (page) => {
+    await inBothRealms(page, smallGpuBuffers);
     await loadModel(page, TINY, 'auto');
     const msg = await page.getByTestId('model-error').innerText();
     if (!/too large for this GPU's buffers/.test(msg) || !/embedding/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
-  }, smallGpuBuffers));
+  }));
 
 // Keeps every WebGPU device the page gets, so that a test can take it away as a driver reset would.
 function keepGpuDevices() {
@@ -227,8 +235,9 @@ function keepGpuDevices() {
   };
 }
 
-await test('a GPU device lost mid-run gets a clear message, and the page goes on on the CPU', () =>
+await test('a GPU device lost mid-run (in the worker) gets a clear message, and the page goes on on the CPU', () =>
   withPage(['--enable-unsafe-webgpu'], async (page) => {
+    await inBothRealms(page, keepGpuDevices);
     await loadModel(page, TINY, 'auto');
     const label = await page.getByTestId('device-label').innerText();
     if (label !== 'WebGPU') throw new Error(`expected the WebGPU device, got ${JSON.stringify(label)}`);
@@ -237,8 +246,8 @@ await test('a GPU device lost mid-run gets a clear message, and the page goes on
     await page.getByTestId('compress').click();
     // Some steps done (the teacher-forced row is coloured from each step), then the device goes.
     await page.locator('[data-testid=strip-teacher-forced] .tok.ok, [data-testid=strip-teacher-forced] .tok.bad').first().waitFor({ timeout: 2 * MINUTE });
-    const devices = await page.evaluate(() => { (globalThis.testGpuDevices || []).forEach((d) => d.destroy()); return (globalThis.testGpuDevices || []).length; });
-    if (devices < 1) throw new Error('the page requested no WebGPU device');
+    const devices = await (await appWorker(page)).evaluate(() => { (globalThis.testGpuDevices || []).forEach((d) => d.destroy()); return (globalThis.testGpuDevices || []).length; });
+    if (devices < 1) throw new Error('the worker requested no WebGPU device');
     await page.locator('[data-testid=run-state][data-state=failed]').waitFor({ timeout: MINUTE });
     await page.getByTestId('model-error').waitFor({ timeout: MINUTE });
     const runMsg = await page.getByTestId('error').innerText();
@@ -252,7 +261,7 @@ await test('a GPU device lost mid-run gets a clear message, and the page goes on
     const after = await page.getByTestId('device-label').innerText();
     if (!/^CPU \(fallback: the GPU device was lost/.test(after)) throw new Error(`device after the loss: ${JSON.stringify(after)}`);
     await compressAndCheck(page, 'after-gpu-loss');
-  }, keepGpuDevices));
+  }));
 
 // Takes every WebGPU device away as soon as the page gets it, as a driver reset during loading would.
 function loseGpuDevicesAtOnce() {
@@ -264,15 +273,16 @@ function loseGpuDevicesAtOnce() {
   };
 }
 
-await test('a GPU device lost while the model loads is said as the loss, and loading again lands on the CPU', () =>
+await test('a GPU device lost while the model loads (on the page\'s thread) is said as the loss, and loading again lands on the CPU', () =>
   withPage(['--enable-unsafe-webgpu'], async (page) => {
-    await loadModel(page, TINY, 'auto');
+    await inBothRealms(page, loseGpuDevicesAtOnce);
+    await loadModel(page, TINY, 'auto', undefined, 'page');
     const msg = await page.getByTestId('model-error').innerText();
     if (!/The GPU device was lost/.test(msg) || !/run on the CPU/.test(msg)) throw new Error(`message: ${JSON.stringify(msg)}`);
     await loadModel(page, TINY, 'auto');
     const label = await page.getByTestId('device-label').innerText();
     if (!/^CPU \(fallback: the GPU device was lost/.test(label)) throw new Error(`device after the loss: ${JSON.stringify(label)}`);
-  }, loseGpuDevicesAtOnce));
+  }));
 
 writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));
 console.log(`browser: ${passed} passed, ${failed} failed`);

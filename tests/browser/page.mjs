@@ -33,10 +33,25 @@ export async function setField(page, id, value) {
   await el.dispatchEvent('change');
 }
 
-// Loads the model at a same-origin URL on `device` (auto, webgpu or cpu; unchanged when not given)
-// and waits until the page says ready or failed. Returns the status element.
-export async function loadModel(page, url, device, timeout = 2 * MINUTE) {
+// The app's Web Worker (started when the page mounts), where models load and runs step by default.
+export async function appWorker(page) {
+  if (!page.workers().length) await page.waitForEvent('worker', { timeout: MINUTE });
+  return page.workers()[0];
+}
+
+// Runs `fn` in the app's worker and on the page (before a model is loaded): what an init script does
+// for the page, for both places the app can compute in.
+export async function inBothRealms(page, fn) {
+  await page.evaluate(fn);
+  await (await appWorker(page)).evaluate(fn);
+}
+
+// Loads the model at a same-origin URL on `device` (auto, webgpu or cpu; unchanged when not given),
+// computing at `place` (worker or page; unchanged when not given), and waits until the page says
+// ready or failed. Returns the status element.
+export async function loadModel(page, url, device, timeout = 2 * MINUTE, place) {
   if (device) await page.getByTestId('device').selectOption(device);
+  if (place) await page.getByTestId('place').selectOption(place);
   await setField(page, 'model-url', url);
   await page.getByTestId('load-url').click();
   const status = page.locator('[data-testid=model-status][data-state=ready], [data-testid=model-status][data-state=failed]');

@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::run::{self, METHODS};
+use crate::backend;
+use crate::compute::{Event, METHODS, Request};
+use crate::run;
 use crate::state::{AppState, RunPhase};
 
 /// A number input bound to a signal; bad input keeps the old value.
@@ -24,15 +26,28 @@ where
 /// The controls section.
 #[component]
 pub fn Controls(state: AppState) -> impl IntoView {
-    let token_count = move || {
+    // The compute side counts (it has the tokenizer); an answer to an older text is dropped.
+    let token_count = RwSignal::new(None::<usize>);
+    let asked = RwSignal::new(0u64);
+    Effect::new(move |_| {
         let text = state.text.get();
-        crate::engine::model().and_then(|lm| lm.tokenizer.encode(&text).ok()).map(|ids| ids.len())
-    };
+        if state.info().is_none() {
+            return token_count.set(None);
+        }
+        asked.update(|n| *n += 1);
+        let mine = asked.get_untracked();
+        spawn_local(async move {
+            if let Event::TokenCount(n) = backend::ask(run::place(&state), Request::CountTokens { text }).await
+                && asked.get_untracked() == mine
+            {
+                token_count.set(n);
+            }
+        });
+    });
     view! {
         <textarea rows="4" data-testid="text" prop:value=move || state.text.get() on:input=move |ev| state.text.set(event_target_value(&ev))></textarea>
         <p class="muted">{move || {
-            let _ = state.model.get();
-            match token_count() { Some(n) => format!("{n} tokens with this model's tokenizer"), None => "load a model to count tokens".into() }
+            match token_count.get() { Some(n) => format!("{n} tokens with this model's tokenizer"), None => "load a model to count tokens".into() }
         }}</p>
         <div class="row">
             <NumberField label="tokens (0 = all)" testid="tokens" value=state.tokens step="1" />
@@ -59,7 +74,7 @@ pub fn Controls(state: AppState) -> impl IntoView {
             <button data-testid="compare" title="the chosen method, then the one to compare with, on the same text"
                 disabled=move || state.busy() || state.info().is_none() || state.compare_with.get().is_empty()
                 on:click=move |_| spawn_local(run::compare(state))>"Compare side by side"</button>
-            <button data-testid="stop" disabled=move || state.phase.get() != RunPhase::Running on:click=move |_| run::request_stop()>"Stop"</button>
+            <button data-testid="stop" disabled=move || state.phase.get() != RunPhase::Running on:click=move |_| run::request_stop(state)>"Stop"</button>
             <span data-testid="run-state" data-state=move || state.phase.get().as_str()>{move || match state.phase.get() {
                 RunPhase::Idle => String::new(),
                 RunPhase::Running => format!("running · {:.1} steps/s", state.steps_per_second.get()),

@@ -11,9 +11,9 @@ mod teach;
 
 use leptos::prelude::*;
 
-use crate::engine;
-use crate::run;
+use crate::compute::Event;
 use crate::state::{AppState, ModelStatus, RunPhase};
+use crate::{backend, engine, run};
 
 pub use bits::{BitChart, zstd_fast_bits};
 pub use compare::SideBySide;
@@ -27,7 +27,13 @@ pub use teach::Teaching;
 #[component]
 pub fn App() -> impl IntoView {
     let state = AppState::new();
-    engine::watch_gpu_loss(move |why| on_gpu_lost(state, &why));
+    backend::on_unasked(move |event| {
+        if let Event::GpuLost(why) = event {
+            on_gpu_lost(state, &why);
+        }
+    });
+    // Started at once, so that the worker's wasm is ready by the time a model is loaded.
+    let _ = backend::start_worker();
     view! {
         <header>
             <h1>"cram"</h1>
@@ -62,15 +68,15 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The browser took the WebGPU device away: a model on it is gone and so is a run on it; the page
-/// says why and what to do (load again, on the CPU), and stays usable.
+/// The browser took the WebGPU device away (in the worker or on the page; the compute side has dropped
+/// the model and stopped its run): the page says why and what to do (load again, on the CPU), and
+/// stays usable.
 fn on_gpu_lost(state: AppState, why: &str) {
     let on_gpu = matches!(state.model.get_untracked(), ModelStatus::Ready(info) if info.gpu);
     if !on_gpu {
         return;
     }
     let message = engine::gpu_lost_message(why);
-    engine::forget_model();
     state.model.set(ModelStatus::Failed(message.clone()));
     // A run on the device is abandoned; one that failed on it (a readback can fail before the loss
     // is reported) is explained by the loss.

@@ -5,9 +5,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{File, HtmlInputElement};
 
-use crate::engine::{self, DevicePreference};
+use futures_util::StreamExt;
+
+use crate::backend::{self, Place};
+use crate::compute::{Event, Request};
+use crate::engine::DevicePreference;
 use crate::loading::{self, ModelFiles};
-use crate::run::yield_to_browser;
 use crate::state::{AppState, DEFAULT_HUB_BASE, DEFAULT_MODEL_URL, ModelInfo, ModelStatus};
 use crate::views::human_bytes;
 
@@ -23,11 +26,19 @@ fn now() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now() / 1000.0).unwrap_or(0.0)
 }
 
-async fn load(state: AppState, source: Source, pref: DevicePreference) {
+/// Fetches the bytes here on the page (progress, Cache Storage), then has the compute side at `place`
+/// build the model; the other place forgets its model.
+async fn load(state: AppState, source: Source, pref: DevicePreference, place: Place) {
     let started = now();
-    state.model.set(ModelStatus::Loading { what: "choosing the device".into(), done: 0, total: None });
-    let device = engine::choose_device(pref).await;
     let progress = |what: String| move |done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: what.clone(), done, total });
+    // The worker, or why there is none: then the page computes itself and says why.
+    let (place, no_worker) = match place {
+        Place::Worker => match backend::start_worker() {
+            Ok(()) => (Place::Worker, None),
+            Err(why) => (Place::Page, Some(why)),
+        },
+        Place::Page => (Place::Page, None),
+    };
     let files = match source {
         Source::Url(url) => {
             state.model.set(ModelStatus::Loading { what: format!("downloading {url}"), done: 0, total: None });
@@ -49,36 +60,22 @@ async fn load(state: AppState, source: Source, pref: DevicePreference) {
         Ok(f) => f,
         Err(e) => return state.model.set(ModelStatus::Failed(e)),
     };
-    state.model.set(ModelStatus::Loading { what: format!("building the model on {}", device.label), done: 0, total: None });
-    yield_to_browser().await;
-    let built = loading::build(files, &device.device, device.max_buffer_bytes);
-    // A WebGPU device lost while the model was fetched or built (reported at the next turn of the
-    // event loop) is said as the loss, whatever the build gave: a model on a dead device would only
-    // fail later, at the first readback of a run.
-    yield_to_browser().await;
-    if let Some(why) = engine::gpu_lost().filter(|_| device.gpu) {
-        return state.model.set(ModelStatus::Failed(engine::gpu_lost_message(&why)));
+    let other = if place == Place::Worker { Place::Page } else { Place::Worker };
+    if other == Place::Page || backend::start_worker().is_ok() {
+        drop(backend::call(other, Request::Forget));
     }
-    match built {
-        Ok(lm) => {
-            let c = &lm.config;
-            let info = ModelInfo {
-                source: lm.identity.source.clone(),
-                family: lm.identity.family.clone(),
-                hidden: c.hidden_size(),
-                vocab: c.vocab_size(),
-                layers: c.num_layers(),
-                context: c.max_position_embeddings(),
-                dtype: lm.identity.file_dtype.clone(),
-                device: device.label.clone(),
-                gpu: device.gpu,
-                seconds: now() - started,
-            };
-            engine::set_model(lm);
-            state.model.set(ModelStatus::Ready(info));
-        }
-        Err(e) => state.model.set(ModelStatus::Failed(e)),
+    let mut events = backend::call(place, Request::Load { files, device: pref });
+    let mut status = ModelStatus::Failed("the compute side went away".into());
+    while let Some(event) = events.next().await {
+        status = match event {
+            Event::Loading(what) => ModelStatus::Loading { what, done: 0, total: None },
+            Event::Loaded(info) => ModelStatus::Ready(ModelInfo { seconds: now() - started, no_worker: no_worker.clone(), ..info }),
+            Event::Failed(e) => ModelStatus::Failed(e),
+            _ => continue,
+        };
+        state.model.set(status.clone());
     }
+    state.model.set(status);
 }
 
 /// The model section.
@@ -88,12 +85,14 @@ pub fn ModelPicker(state: AppState) -> impl IntoView {
     let hub_id = RwSignal::new("EleutherAI/pythia-70m".to_string());
     let hub_base = RwSignal::new(DEFAULT_HUB_BASE.to_string());
     let device = RwSignal::new("auto".to_string());
+    let place = RwSignal::new("worker".to_string());
+    let start = move |source: Source| spawn_local(load(state, source, DevicePreference::parse(&device.get_untracked()), Place::parse(&place.get_untracked())));
     let pick = move |ev: web_sys::Event| {
         let input: HtmlInputElement = event_target(&ev);
         let Some(list) = input.files() else { return };
         let files: Vec<File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
         if !files.is_empty() {
-            spawn_local(load(state, Source::Files(files), DevicePreference::parse(&device.get_untracked())));
+            start(Source::Files(files));
         }
     };
     view! {
@@ -102,7 +101,7 @@ pub fn ModelPicker(state: AppState) -> impl IntoView {
                 <input type="text" size="44" data-testid="model-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev)) />
             </label>
             <button data-testid="load-url" disabled=move || state.busy()
-                on:click=move |_| spawn_local(load(state, Source::Url(url.get_untracked()), DevicePreference::parse(&device.get_untracked())))>
+                on:click=move |_| start(Source::Url(url.get_untracked()))>
                 "Load"
             </button>
         </div>
@@ -115,7 +114,7 @@ pub fn ModelPicker(state: AppState) -> impl IntoView {
                     prop:value=move || hub_base.get() on:input=move |ev| hub_base.set(event_target_value(&ev)) />
             </label>
             <button data-testid="load-hub" disabled=move || state.busy()
-                on:click=move |_| spawn_local(load(state, Source::Hub(hub_base.get_untracked(), hub_id.get_untracked()), DevicePreference::parse(&device.get_untracked())))>
+                on:click=move |_| start(Source::Hub(hub_base.get_untracked(), hub_id.get_untracked()))>
                 "Load"
             </button>
         </div>
@@ -129,6 +128,12 @@ pub fn ModelPicker(state: AppState) -> impl IntoView {
                 <select data-testid="device" on:change=move |ev| device.set(event_target_value(&ev))>
                     <option value="auto" selected>"WebGPU if the browser has it, else CPU"</option>
                     <option value="cpu">"CPU"</option>
+                </select>
+            </label>
+            <label title="In a Web Worker the page stays responsive while a model loads and a run steps; on the page's own thread it waits between slices of work">"Compute "
+                <select data-testid="place" on:change=move |ev| place.set(event_target_value(&ev))>
+                    <option value="worker" selected>"in a Web Worker"</option>
+                    <option value="page">"on the page's thread"</option>
                 </select>
             </label>
         </div>
@@ -162,7 +167,12 @@ fn ModelSummary(info: ModelInfo) -> impl IntoView {
             {info.family.clone()} ", " {info.layers} " layers, d = " {info.hidden} ", vocabulary " {info.vocab}
             ", context " {info.context} ", weights " {info.dtype.clone()} "."
         </p>
-        <p>"Computing on " <span class=device_class data-testid="device-label">{info.device.clone()}</span></p>
+        <p>"Computing on " <span class=device_class data-testid="device-label">{info.device.clone()}</span> ", "
+            <span data-testid="place-label">{match (&info.no_worker, info.in_worker) {
+                (_, true) => "in a Web Worker".to_string(),
+                (Some(why), false) => format!("on the page's thread (no Web Worker: {why})"),
+                (None, false) => "on the page's thread".to_string(),
+            }}</span></p>
         <p class="muted">"One vector holds at most d·16 / log₂V = " {format!("{capacity:.0}")} " tokens (the theoretical capacity)."</p>
     }
 }

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::HtmlInputElement;
 
+use crate::compute::{Event, Request};
 use crate::state::{AppState, RunResult};
-use crate::{cram_io, engine, loading, run};
+use crate::{backend, cram_io, loading, run};
 
 /// Token pieces with the ones that differ from `other` marked.
 fn marked(tokens: &[String], other: &[String]) -> impl IntoView + use<> {
@@ -20,12 +21,13 @@ fn marked(tokens: &[String], other: &[String]) -> impl IntoView + use<> {
         .collect_view()
 }
 
-fn export() -> Result<(), String> {
-    let lm = engine::model().ok_or("no model")?;
-    let (cfg, outcome) = run::last_run().ok_or("no run to export")?;
-    let file = cram_core::format::CramFile::from_outcome(&lm, &cfg, &outcome).map_err(|e| e.to_string())?;
-    let bytes = file.to_bytes().map_err(|e| e.to_string())?;
-    cram_io::download(&bytes, "page.cram")
+/// The last run as a `.cram` download (written by the compute side, as `cram compress` writes it).
+async fn export(state: AppState) -> Result<(), String> {
+    match backend::ask(run::place(&state), Request::Export).await {
+        Event::Exported(bytes) => cram_io::download(&bytes, "page.cram"),
+        Event::Failed(e) => Err(e),
+        other => Err(format!("export: unexpected answer {other:?}")),
+    }
 }
 
 /// Original and reconstruction, metrics, export.
@@ -55,7 +57,7 @@ pub fn Reconstruction(state: AppState) -> impl IntoView {
                     }).collect_view()}
                 </table>
                 <p class="muted">"The field names are those of " <code>"cram compress --json"</code> "."</p>
-                <button data-testid="export" on:click=move |_| { if let Err(e) = export() { state.error.set(Some(e)) } }>"Export .cram"</button>
+                <button data-testid="export" on:click=move |_| spawn_local(async move { if let Err(e) = export(state).await { state.error.set(Some(e)) } })>"Export .cram"</button>
             }
         })}
     }
@@ -70,10 +72,15 @@ pub fn CramImport(state: AppState) -> impl IntoView {
         spawn_local(async move {
             state.imported.set(None);
             let result = async {
-                let lm = engine::model().ok_or("load the model the file was made with first")?;
+                if state.info().is_none() {
+                    return Err("load the model the file was made with first".to_string());
+                }
                 let bytes = loading::read_file(&file).await?;
-                run::yield_to_browser().await;
-                cram_io::decode_file(&lm, &bytes, &file.name()).await
+                match backend::ask(run::place(&state), Request::Import { name: file.name(), bytes }).await {
+                    Event::Imported(text) => Ok(text),
+                    Event::Failed(e) => Err(e),
+                    other => Err(format!("import: unexpected answer {other:?}")),
+                }
             }
             .await;
             match result {
