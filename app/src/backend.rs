@@ -140,12 +140,10 @@ pub fn on_unasked(on_event: impl Fn(Event) + 'static) {
 pub fn start_worker() -> Result<(), String> {
     WORKER.with(|w| {
         let mut w = w.borrow_mut();
-        if w.is_none() {
-            *w = Some(
-                loader_url().map(|url| CramWorker::spawner().callback(|(id, event)| deliver(id, event)).with_loader(true).encoding::<JsCodec>().spawn(&url)),
-            );
-        }
-        w.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone)).unwrap_or(Ok(()))
+        let worker = w.get_or_insert_with(|| {
+            loader_url().map(|url| CramWorker::spawner().callback(|(id, event)| deliver(id, event)).with_loader(true).encoding::<JsCodec>().spawn(&url))
+        });
+        worker.as_ref().map(|_| ()).map_err(Clone::clone)
     })
 }
 

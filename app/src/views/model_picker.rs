@@ -65,17 +65,15 @@ async fn load(state: AppState, source: Source, pref: DevicePreference, place: Pl
         drop(backend::call(other, Request::Forget));
     }
     let mut events = backend::call(place, Request::Load { files, device: pref });
-    let mut status = ModelStatus::Failed("the compute side went away".into());
     while let Some(event) = events.next().await {
-        status = match event {
-            Event::Loading(what) => ModelStatus::Loading { what, done: 0, total: None },
-            Event::Loaded(info) => ModelStatus::Ready(ModelInfo { seconds: now() - started, no_worker: no_worker.clone(), ..info }),
-            Event::Failed(e) => ModelStatus::Failed(e),
-            _ => continue,
-        };
-        state.model.set(status.clone());
+        match event {
+            Event::Loading(what) => state.model.set(ModelStatus::Loading { what, done: 0, total: None }),
+            Event::Loaded(info) => return state.model.set(ModelStatus::Ready(ModelInfo { seconds: now() - started, no_worker, ..info })),
+            Event::Failed(e) => return state.model.set(ModelStatus::Failed(e)),
+            _ => {}
+        }
     }
-    state.model.set(status);
+    state.model.set(ModelStatus::Failed("the compute side went away".into()));
 }
 
 /// The model section.
