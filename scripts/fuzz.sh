@@ -12,8 +12,9 @@
 #   FUZZ_NO_BUILD=1       skip the build (binaries already in fuzz/target)
 #
 # Builds into fuzz/target with nightly (`cargo +nightly fuzz build --release --debug-assertions`), at
-# nice 19. Seeds are copied at run time from core/tests/fixtures (plus a .cram and a .lmz file made
-# with target/debug/cram when that binary exists) into fuzz/corpus/<target>/, which keeps growing
+# nice 19. Seeds are made at run time from core/tests/fixtures (copies; small derived files from
+# fuzz/seeds.py, since an execution costs in proportion to the input's size; .cram, .lmz and encoder
+# files made with target/debug/cram when that binary exists) into fuzz/corpus/<target>/, which grows
 # across runs (gitignored). Crash inputs go to fuzz/artifacts/<target>/; minimise one with
 #   cargo +nightly fuzz tmin --release --debug-assertions <target> fuzz/artifacts/<target>/crash-...
 # Prints per target: executions, executions/s, new corpus units, crashes; exits 1 if any crashed.
@@ -44,53 +45,25 @@ if [[ ${FUZZ_NO_BUILD:-0} != 1 ]]; then
 fi
 
 # --- seeds -------------------------------------------------------------------------------------------
-# safetensors_model input: u16 LE length of config.json, config.json, model.safetensors.
-hf_seed() { # config weights out
-  local len
-  len=$(stat -c %s "$1")
-  { printf "\\x$(printf %02x $((len & 255)))\\x$(printf %02x $((len >> 8)))"; cat "$1" "$2"; } >"$3"
-}
-
 seed() { # target: fills fuzz/corpus/<target>/ with its seeds
   local dir=fuzz/corpus/$1 tmp
   mkdir -p "$dir"
   case $1 in
+    gguf_tokenizer)
+      # The tokenizer metadata alone, in the variants the builder branches on (fuzz/seeds.py): the
+      # tensors' bytes would only slow each execution down and draw mutations nobody reads.
+      python3 fuzz/seeds.py tokenizer "$fixtures"/llama_gguf/tiny-llama.gguf "$dir"
+      ;;
     gguf_*)
       cp "$fixtures"/llama_gguf/tiny-llama.gguf "$dir"/seed-tiny-llama.gguf
       cp "$fixtures"/gpt_neox_gguf/tiny-gptneox.gguf "$dir"/seed-tiny-gptneox.gguf
       cp "$fixtures"/gguf_quants/quants.gguf "$dir"/seed-quants.gguf
       ;;
     safetensors_model)
-      for d in llama_gqa_tied llama_untied gpt_neox gpt_neox_sequential; do
-        hf_seed "$fixtures/$d/config.json" "$fixtures/$d/model.safetensors" "$dir/seed-$d"
-      done
-      # The one fixture that fits the target's fixed tokenizer.json is 298 KB in f32: an f16 copy
-      # (half the size, and the f16 path) lets whole model loads be reached within -max_len.
-      if command -v python3 >/dev/null; then
-        tmp=$(mktemp)
-        python3 - "$fixtures/llama_gguf/model.safetensors" "$tmp" <<'PY'
-import json, struct, sys
-src = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", src[:8])[0]
-header, data = json.loads(src[8:8 + n]), src[8 + n:]
-out, body, offset = {}, b"", 0
-for name, info in sorted(header.items()):
-    if name == "__metadata__":
-        out[name] = info
-        continue
-    start, end = info["data_offsets"]
-    values = struct.unpack(f"<{(end - start) // 4}f", data[start:end])
-    raw = struct.pack(f"<{len(values)}e", *values)
-    out[name] = {"dtype": "F16", "shape": info["shape"], "data_offsets": [offset, offset + len(raw)]}
-    body += raw
-    offset += len(raw)
-text = json.dumps(out, separators=(",", ":")).encode()
-text += b" " * (-len(text) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + body)
-PY
-        hf_seed "$fixtures/llama_gguf/config.json" "$tmp" "$dir/seed-llama_gguf-f16"
-        rm -f "$tmp"
-      fi
+      # Models of width 8 with one layer (a few KB; the fixtures are 100-300 KB, which slowed every
+      # execution), in both families, tied and untied, parallel and sequential, F32/F16/BF16, with
+      # the vocabulary of the target's fixed tokenizer.json so that whole loads succeed.
+      python3 fuzz/seeds.py small-models 384 "$dir"
       ;;
     cram_file)
       local cram=target/debug/cram
@@ -109,16 +82,23 @@ PY
       cp "$fixtures"/llama_gqa_tied/reference.safetensors "$dir/seed-reference.safetensors"
       ;;
     encoder_file)
+      # Two encoders for the tiny Llama, stored in F16 (fuzz/seeds.py): a regularised two-layer VAE
+      # without its optimiser state, and a one-layer AE with it.
       local cram=target/debug/cram
       if [[ -x $cram ]]; then
         tmp=$(mktemp -d)
         printf 'Alice was beginning to get very tired of sitting by her sister.\n' >"$tmp/t.txt"
-        rm -f "$dir/seed-encoder.safetensors"
-        nice -n 19 "$cram" encoder train --model "$fixtures/llama_gguf/tiny-llama.gguf" --data "$tmp/t.txt" --tokens 4 --chunks 3 --epochs 1 --batch 2 \
-          --layers 2 --reg --kind vae --encoder-lora 1 --out "$dir/seed-encoder.safetensors" >/dev/null 2>&1 || true
+        local train=("$cram" encoder train --model "$fixtures/llama_gguf/tiny-llama.gguf" --data "$tmp/t.txt" --tokens 4 --chunks 3 --epochs 1 --batch 2 --encoder-lora 1)
+        if nice -n 19 "${train[@]}" --layers 2 --reg --kind vae --out "$tmp/vae.safetensors" >/dev/null 2>&1 \
+          && nice -n 19 "${train[@]}" --layers 1 --kind ae --out "$tmp/ae.safetensors" >/dev/null 2>&1; then
+          python3 fuzz/seeds.py encoder-f16 "$tmp/vae.safetensors" "$dir/seed-encoder-vae2-f16" --no-optimiser
+          python3 fuzz/seeds.py encoder-f16 "$tmp/ae.safetensors" "$dir/seed-encoder-ae1-f16"
+        else
+          echo "  (cram encoder train failed: encoder_file gets only the safetensors seed)"
+        fi
         rm -rf "$tmp"
       else
-        echo "  ($cram not built: encoder_file gets only the safetensors seeds)"
+        echo "  ($cram not built: encoder_file gets only the safetensors seed)"
       fi
       cp "$fixtures"/llama_gqa_tied/reference.safetensors "$dir/seed-reference.safetensors"
       ;;

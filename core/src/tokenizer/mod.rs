@@ -4,14 +4,17 @@
 
 pub mod gguf;
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// A text tokenizer with the ids of its special tokens.
+/// A text tokenizer with the ids of its special tokens. Cloning shares it: a `tokenizers` clone
+/// copies the vocabulary and merges and recompiles every split regex.
 #[derive(Clone)]
 pub struct Tokenizer {
-    inner: tokenizers::Tokenizer,
+    inner: Arc<tokenizers::Tokenizer>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -23,7 +26,7 @@ impl std::fmt::Debug for Tokenizer {
 impl Tokenizer {
     /// Wraps a `tokenizers` tokenizer.
     pub fn new(inner: tokenizers::Tokenizer) -> Self {
-        Self { inner }
+        Self { inner: Arc::new(inner) }
     }
 
     /// Parses a `tokenizer.json`.

@@ -72,11 +72,16 @@ pub fn read_header(bytes: &[u8]) -> std::result::Result<(usize, Metadata), Strin
     if let Some(n) = header_len.and_then(|n| usize::try_from(n).ok())
         && let Some(header) = 8usize.checked_add(n).and_then(|end| bytes.get(8..end))
     {
+        /// The one field checked here; the rest (metadata strings included) is skipped unparsed. A
+        /// header this does not parse is left to `read_metadata`, which is stricter.
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            data_offsets: Option<(u64, u64)>,
+        }
         let data_len = (bytes.len() - 8 - n) as u64;
-        let entries: HashMap<String, serde_json::Value> = serde_json::from_slice(header).unwrap_or_default();
+        let entries: HashMap<String, Entry> = serde_json::from_slice(header).unwrap_or_default();
         for (name, entry) in entries.iter().filter(|(name, _)| *name != "__metadata__") {
-            let end = entry.get("data_offsets").and_then(|o| o.get(1)).and_then(serde_json::Value::as_u64);
-            if let Some(end) = end.filter(|&end| end > data_len) {
+            if let Some((_, end)) = entry.data_offsets.filter(|&(_, end)| end > data_len) {
                 return Err(format!("tensor `{name}` ends at byte {end} of a {data_len}-byte data section (truncated or corrupt)"));
             }
         }
