@@ -61,8 +61,8 @@ seed() { # target: fills fuzz/corpus/<target>/ with its seeds
       ;;
     safetensors_model)
       # Models of width 8 with one layer (a few KB; the fixtures are 100-300 KB, which slowed every
-      # execution), in both families, tied and untied, parallel and sequential, F32/F16/BF16, with
-      # the vocabulary of the target's fixed tokenizer.json so that whole loads succeed.
+      # execution), in both families: tied, untied, Llama-3 RoPE scaling, parallel and sequential,
+      # F32/F16/BF16, with the vocabulary of the target's tokenizer.json so that whole loads succeed.
       python3 fuzz/seeds.py small-models 384 "$dir"
       ;;
     cram_file)
