@@ -48,6 +48,9 @@ fi
 seed() { # target: fills fuzz/corpus/<target>/ with its seeds
   local dir=fuzz/corpus/$1 tmp
   mkdir -p "$dir"
+  # Seeds are made afresh each run: one left by an older version of this script (a 300 KB fixture,
+  # say) would set -max_len (below) and slow every execution down again.
+  rm -f "$dir"/seed*
   case $1 in
     gguf_tokenizer)
       # The tokenizer metadata alone, in the variants the builder branches on (fuzz/seeds.py): the
