@@ -87,7 +87,8 @@ fn bpe(tokens: &[&str], meta: &GgufMetadata) -> Result<BPE, GgufError> {
             Ok((left.to_owned(), right.to_owned()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| invalid(format!("building BPE model: {e}")))
+    // No word cache: see `tokenizer::without_bpe_cache`.
+    BPE::builder().vocab_and_merges(vocab, merges).cache_capacity(0).build().map_err(|e| invalid(format!("building BPE model: {e}")))
 }
 
 /// GPT-2 byte-level splitting (no prefix space).
