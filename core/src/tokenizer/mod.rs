@@ -24,15 +24,17 @@ impl std::fmt::Debug for Tokenizer {
 }
 
 impl Tokenizer {
-    /// Wraps a `tokenizers` tokenizer, with its BPE word cache turned off ([`without_bpe_cache`]).
-    pub fn new(mut inner: tokenizers::Tokenizer) -> Self {
-        without_bpe_cache(&mut inner);
+    /// Wraps a `tokenizers` tokenizer. A BPE model in it should have no word cache (built with
+    /// `cache_capacity(0)`, as the GGUF builder does; see [`without_bpe_cache`]).
+    pub fn new(inner: tokenizers::Tokenizer) -> Self {
         Self { inner: Arc::new(inner) }
     }
 
-    /// Parses a `tokenizer.json`.
+    /// Parses a `tokenizer.json`, with its BPE word cache turned off ([`without_bpe_cache`]).
     pub fn from_json_bytes(bytes: &[u8], name: &str) -> Result<Self> {
-        tokenizers::Tokenizer::from_bytes(bytes).map(Self::new).map_err(|e| Error::Tokenizer(format!("{name}: {e}")))
+        let mut inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| Error::Tokenizer(format!("{name}: {e}")))?;
+        without_bpe_cache(&mut inner);
+        Ok(Self::new(inner))
     }
 
     /// The ids of `text`, without special tokens added (cram's texts have no BOS unless asked).
@@ -103,8 +105,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// tokenizer that encoded something left up to 10,000 cached words behind for the life of the thread
 /// (75 KB for a text of 300 distinct words). The `gguf_tokenizer` fuzz target found it: its memory
 /// grew by 2.4 GB over 10 M inputs. Without the cache a 685 KB book encodes in 0.30 s instead of
-/// 0.23 s. A model built with capacity 0 has no cache at all (the GGUF builder's); one read from a
-/// `tokenizer.json` gets capacity 0, which still leaves one empty map entry (under 100 bytes) per
+/// 0.23 s. A model built with capacity 0 has no cache at all (the GGUF builder's, which therefore
+/// skips this copy of its vocabulary and merges); one read from a `tokenizer.json` has no such
+/// option and gets capacity 0 here, which still leaves one empty map entry (under 100 bytes) per
 /// model and thread.
 fn without_bpe_cache(inner: &mut tokenizers::Tokenizer) {
     if let tokenizers::ModelWrapper::BPE(bpe) = inner.get_model() {
