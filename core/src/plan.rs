@@ -6,7 +6,7 @@
 //! The activation counts follow cram's own forward passes (`models/llama.rs`, `models/gpt_neox.rs`):
 //! per layer and position, every tensor the backward pass reads. They are estimates of the
 //! allocator's peak (temporaries freed during the forward pass are not counted), checked against
-//! measured peaks in README.
+//! measured peaks in docs/gpu.md.
 
 use serde::Serialize;
 

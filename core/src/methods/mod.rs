@@ -148,8 +148,8 @@ impl Method {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Recipe {
-    /// The fewest steps to a greedy-exact text that cram measured on SmolLM2-135M (README, "Steps
-    /// to exact"): one vector through a trainable dense layer (`dense`, the file still holds one
+    /// The fewest steps to a greedy-exact text that cram measured on SmolLM2-135M (docs/measurements.md,
+    /// "Steps to exact"): one vector through a trainable dense layer (`dense`, the file still holds one
     /// vector per K) at lr 0.1. The default under the greedy protocol.
     #[default]
     Fast,
