@@ -40,9 +40,10 @@ cargo build "${profile[@]}" -p cram-cli --features "$feature"
 say "build: ok ($bin, --features $feature)"
 
 echo "== 2. the transformers reference cases on $device"
-# The filter names the device's modules (wgpu::, wgpu_checkpoint::, wgpu_f16::, wgpu_bf16::; cuda...).
-# Built as the test suite builds it (--workspace), so --quick reuses that build.
-CRAM_REQUIRE_WGPU=1 CRAM_REQUIRE_CUDA=1 cargo test "${profile[@]}" --workspace --features "cram-core/$feature" --test reference "$device" 2>&1 | tee "$out/reference.log"
+# The filter names the device's modules of the reference cases (reference::wgpu::, reference::wgpu_f16::,
+# ...; reference::cuda...) in core's one test binary. Built as the test suite builds it (--workspace),
+# so --quick reuses that build.
+CRAM_REQUIRE_WGPU=1 CRAM_REQUIRE_CUDA=1 cargo test "${profile[@]}" --workspace --features "cram-core/$feature" --test all "reference::$device" 2>&1 | tee "$out/reference.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { say "reference cases: FAILED (see $out/reference.log)"; exit 1; }
 say "reference cases: $(grep -Eo '[0-9]+ passed; [0-9]+ failed' "$out/reference.log" | tail -1)"
 grep -E " in (bf16|f16)" "$out/reference.log" | sed 's/^/  /' | tee -a "$summary" || true

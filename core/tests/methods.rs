@@ -4,7 +4,7 @@
 //! - every method crams a few tokens, and the memory it gives decodes them back greedily;
 //! - progressive cramming reports a horizon that greedy decoding confirms.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
