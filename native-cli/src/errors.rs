@@ -189,4 +189,21 @@ mod tests {
             assert_eq!(words(&wrapped), format!("loading x: {message}"));
         }
     }
+
+    /// Every flag the words name is a flag of some `cram` subcommand.
+    #[test]
+    fn every_flag_is_a_flag_of_cram() {
+        use clap::CommandFactory;
+        fn walk(c: &clap::Command, out: &mut std::collections::HashSet<String>) {
+            out.extend(c.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")));
+            for sub in c.get_subcommands() {
+                walk(sub, out);
+            }
+        }
+        let mut flags = std::collections::HashSet::new();
+        walk(&crate::cli::Cli::command(), &mut flags);
+        for s in Setting::ALL {
+            assert!(flags.contains(flag(s)), "{s:?}: {} is not a flag of cram", flag(s));
+        }
+    }
 }
