@@ -93,7 +93,7 @@ pub fn layer_activation_bytes_per_position(config: &ModelConfig, ctx: usize, pre
 /// The memory plan of `request` on a model of `config`.
 pub fn plan(config: &ModelConfig, request: &PlanRequest) -> Result<MemoryPlan> {
     if request.tokens < 1 || request.batch < 1 {
-        return Err(Error::Input("--tokens and --batch must be at least 1".into()));
+        return Err(Error::Setting(crate::error::ConfigError::BothAtLeastOne(crate::error::Setting::Tokens, crate::error::Setting::Batch)));
     }
     let (d, v, layers) = (config.hidden_size() as u64, config.vocab_size() as u64, config.num_layers() as u64);
     let positions = request.prefix + request.mem + request.tokens - 1;

@@ -2,7 +2,7 @@
 //! position at a time, gives the same hidden states (both families, GQA, partial rotary, llama3 rope
 //! scaling, LoRA adapters in place).
 
-mod common;
+use crate::common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::*;

@@ -3,9 +3,9 @@
 //! `scripts/reference/make_fixtures.py` (see tests/fixtures/README.md). Safetensors folders and GGUF
 //! files of the same weights must give the same numbers. Every case runs on the CPU, and on wgpu too
 //! when the crate is built with `--features wgpu` (`cargo test -p cram-core --features wgpu --test
-//! reference wgpu::`).
+//! all reference::wgpu::`).
 
-mod common;
+use crate::common;
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -128,7 +128,7 @@ impl CramFile {
         match get("format")?.as_str() {
             "cram" => {}
             "cram-encoder" => {
-                return Err(bad("this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it".into()));
+                return Err(Error::Setting(crate::error::ConfigError::EncoderFileNotCram { path: name.to_string() }));
             }
             _ => return Err(bad("metadata `format` is not `cram`".into())),
         }

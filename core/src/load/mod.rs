@@ -207,7 +207,7 @@ impl LoadedModel {
     pub fn load_as(spec: &str, device: &Device, precision: Precision) -> Result<Self> {
         use std::path::Path;
         if spec.trim().is_empty() {
-            return Err(Error::ModelNotFound("--model is empty".into()));
+            return Err(Error::Setting(crate::error::ConfigError::Empty(crate::error::Setting::Model)));
         }
         if let Some((alias, _, how)) = ALIASES.iter().find(|(a, _, _)| *a == spec) {
             let path = alias_path(alias).expect("a known alias");

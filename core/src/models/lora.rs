@@ -49,7 +49,7 @@ pub fn parse_targets(list: &str) -> Result<Vec<LoraTarget>> {
     targets.sort();
     targets.dedup();
     if targets.is_empty() {
-        return Err(Error::Input("--targets names no projection; choose from q, k, v, o, mlp".into()));
+        return Err(Error::Setting(crate::error::ConfigError::NoTargets));
     }
     Ok(targets)
 }
