@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn an_account_counts_sixteen_and_thirty_two_bits_per_value_and_ce_in_bits() {
-        let memory = Memory { prefix_ids: vec![0], k: 1, vectors: vec![0.0; 576], lora: None };
+        let memory = Memory { prefix_ids: vec![0], k: 1, vectors: vec![0.0; 576], lora: None, one_pass: false };
         let codes = TextCodes { text_bytes: 100, lm_zip_bits: Some(256), zstd_bits: Some(800), xz_bits: None };
         let a = BitAccount::new(&codes, &memory, &metrics(2.0 * std::f64::consts::LN_2 * 100.0));
         assert_eq!(a.raw_bits, 800);

@@ -1,11 +1,27 @@
 //! Greedy decoding from memory vectors alone: what `cram decompress` does, and the check that a text
 //! is greedy-exact. The prefix (sink, memory, given tokens) runs once; then each step feeds the one
-//! new token against a KV cache.
+//! new token against a KV cache. One-pass memories ([`crate::methods::one_pass`]) decode instead in
+//! one forward pass ([`one_pass_decode`]). [`forward_passes`] counts the passes decoding runs.
 
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::Result;
+use crate::methods::one_pass::spread;
 use crate::models::Model;
+
+std::thread_local! {
+    static FORWARD_PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Forward passes decoding has run on this thread so far (one per greedy token, one per one-pass
+/// text): what tests read to tell one-pass decoding from token-by-token decoding.
+pub fn forward_passes() -> usize {
+    FORWARD_PASSES.with(std::cell::Cell::get)
+}
+
+fn count_forward_pass() {
+    FORWARD_PASSES.with(|c| c.set(c.get() + 1));
+}
 
 /// Embeds `ids` as a `[1, n, d]` tensor on the model's device.
 pub fn embed_ids(model: &Model, ids: &[u32]) -> Tensor<3> {
@@ -38,6 +54,7 @@ pub async fn greedy_decode_async(
             Some(&last) => embed_ids(model, &[last]),
         };
         let len = x.dims()[1];
+        count_forward_pass();
         let last = model.hidden_states_cached(x, &mut cache).narrow(1, len - 1, 1);
         let next = crate::readback::ints(model.lm_head(last).argmax(2)).await?;
         let id = next.first().copied().unwrap_or(0) as u32;
@@ -48,4 +65,31 @@ pub async fn greedy_decode_async(
         }
     }
     Ok(out)
+}
+
+/// The `n` tokens of a one-pass memory, from one forward pass: `start` (`[1, P + 2, d]`: `p` prefix
+/// tokens, then e and m) becomes `[prefix, e, m × (n - 1)]`, and token i is the argmax at the
+/// position of the i-th vector.
+pub fn one_pass_decode(model: &Model, start: Tensor<3>, p: usize, n: usize) -> Result<Vec<u32>> {
+    crate::readback::sync(one_pass_decode_async(model, start, p, n))
+}
+
+/// [`one_pass_decode`], reading back asynchronously (WebGPU).
+pub async fn one_pass_decode_async(model: &Model, start: Tensor<3>, p: usize, n: usize) -> Result<Vec<u32>> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let [_, len, _] = start.dims();
+    if len != p + 2 {
+        return Err(crate::Error::Input(format!("a one-pass memory holds two vectors (e, m), not {}", len.saturating_sub(p))));
+    }
+    let vectors = spread(start.clone().narrow(1, p, 2), n);
+    let mut parts = vec![vectors];
+    if p > 0 {
+        parts.insert(0, start.narrow(1, 0, p));
+    }
+    count_forward_pass();
+    let hidden = model.hidden_states(Tensor::cat(parts, 1)).narrow(1, p, n);
+    let ids = crate::readback::ints(model.lm_head(hidden).argmax(2)).await?;
+    Ok(ids.into_iter().map(|i| i as u32).collect())
 }

@@ -242,6 +242,10 @@ pub enum ConfigError {
     LoraCheckpoint,
     /// Progressive cramming under the paper's protocol.
     ProgressivePaperProtocol,
+    /// One-pass with K other than 1: it trains its own two vectors, e and m.
+    OnePassVectors,
+    /// One-pass under the paper's protocol: every position is scored, t_1 included.
+    OnePassPaperProtocol,
     /// AdamW's betas are not in [0, 1).
     Betas,
     /// AdamW's epsilon is not positive, or its weight decay is negative.
@@ -351,6 +355,12 @@ impl ConfigError {
             ConfigError::ProgressivePaperProtocol => {
                 format!("{} progressive is greedy by construction (t_1 included); {} paper does not apply", name(Method), name(Protocol))
             }
+            ConfigError::OnePassVectors => {
+                format!("{} one-pass trains two vectors, e once and m over the rest of the text; drop {}", name(Method), name(Mem))
+            }
+            ConfigError::OnePassPaperProtocol => {
+                format!("{} one-pass scores every position of the text (t_1 included); {} paper does not apply", name(Method), name(Protocol))
+            }
             ConfigError::Betas => format!("{} and {} must be in [0, 1)", name(Beta1), name(Beta2)),
             ConfigError::EpsOrWeightDecay => format!("{} must be positive and {} not negative", name(Eps), name(WeightDecay)),
             ConfigError::PaperThreshold => "the accuracy threshold must be in [0, 1]".into(),
@@ -430,6 +440,8 @@ mod tests {
             LoraPaperLayout,
             LoraCheckpoint,
             ProgressivePaperProtocol,
+            OnePassVectors,
+            OnePassPaperProtocol,
             Betas,
             EpsOrWeightDecay,
             PaperThreshold,
@@ -484,12 +496,14 @@ mod tests {
                 NoTextColumn { .. } => 26,
                 DtypeUnsupported { .. } => 27,
                 EncoderFileNotCram { .. } => 28,
+                OnePassVectors => 29,
+                OnePassPaperProtocol => 30,
             });
             let text = Error::Setting(e.clone()).to_string();
             assert!(!text.contains("--"), "{e:?} reads {text:?}");
             assert_eq!(text, e.describe(Setting::name));
         }
-        assert_eq!(seen.len(), 29, "every variant is constructed above");
+        assert_eq!(seen.len(), 31, "every variant is constructed above");
         let names: std::collections::HashSet<_> = Setting::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(names.len(), Setting::ALL.len(), "each setting has its own name");
     }

@@ -5,7 +5,7 @@
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{embed_ids, greedy_decode_async};
+use crate::decode::{embed_ids, greedy_decode_async, one_pass_decode_async};
 use crate::load::LoadedModel;
 use crate::models::Model;
 use crate::models::lora::{Lora, LoraSet, LoraTarget};
@@ -80,6 +80,9 @@ pub struct Memory {
     pub vectors: Vec<f32>,
     /// The adapters of the LoRA method.
     pub lora: Option<LoraWeights>,
+    /// The vectors are one-pass's e and m ([`crate::methods::one_pass`]): decoding lays them out
+    /// `[e, m, ..., m]` over the text and reads it from one forward pass.
+    pub one_pass: bool,
 }
 
 impl Memory {
@@ -110,7 +113,12 @@ impl Memory {
     }
 
     /// [`Memory::decode`], reading back asynchronously (WebGPU).
+    /// A one-pass memory gives all `n` tokens from one forward pass ([`one_pass_decode_async`];
+    /// `given` and `expected` play no part, as nothing is fed back).
     pub async fn decode_async(&self, lm: &LoadedModel, given: &[u32], n: usize, expected: Option<&[u32]>) -> Result<Vec<u32>> {
+        if self.one_pass {
+            return one_pass_decode_async(&lm.model, self.input(lm)?, self.prefix_ids.len(), n).await;
+        }
         let model = self.model(lm)?;
         let mut start = self.input(lm)?;
         if !given.is_empty() {

@@ -17,6 +17,7 @@ mod kv_cache;
 mod layering;
 mod messages;
 mod methods;
+mod one_pass;
 mod reference;
 mod robustness;
 mod sharded;

@@ -203,7 +203,7 @@ fn lora_weights_round_trip_through_a_cram_file() {
     let mut unknown = bytes.clone();
     unknown[at + 10..at + 14].copy_from_slice(b"lorb");
     let err = cram_core::format::CramFile::from_bytes(&unknown, "mem").unwrap_err().to_string();
-    assert!(err.contains("metadata `method` is `lorb`, not memory, dense, lowdim, lora or progressive"), "{err}");
+    assert!(err.contains("metadata `method` is `lorb`, not memory, dense, lowdim, lora, progressive or one-pass"), "{err}");
     let (a, b): (&LoraWeights, &LoraWeights) = (file.memory.lora.as_ref().unwrap(), back.memory.lora.as_ref().unwrap());
     assert_eq!((a.rank, &a.targets, a.alpha), (b.rank, &b.targets, b.alpha));
     let mut sorted = a.tensors.clone();

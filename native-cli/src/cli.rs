@@ -543,6 +543,8 @@ pub enum MethodArg {
     Lora,
     /// Vectors trained on a target grown one token at a time; reports the horizon.
     Progressive,
+    /// Two vectors laid out [e, m, ..., m] over the whole text; decodes in one forward pass.
+    OnePass,
 }
 
 /// The recipe: `--recipe` sets the method and learning rate, the other flags override it.

@@ -23,7 +23,7 @@ use crate::decode::embed_ids;
 use crate::load::LoadedModel;
 use crate::memory::{Memory, prefix_then_vectors};
 use crate::methods::trainable::Trainable;
-use crate::methods::{ConfigError, CramConfig, Protocol, Setting, VectorInit, prefix_ids};
+use crate::methods::{ConfigError, CramConfig, Method, Protocol, Setting, VectorInit, one_pass, prefix_ids};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
@@ -322,9 +322,11 @@ impl Cramming {
                 return Err(Error::Input(format!("{}: {} tokens + {} vectors exceed the model's context of {limit} positions", t.id, t.ids.len(), cfg.mem)));
             }
         }
-        let std = match cfg.init_std {
-            Some(s) => s,
-            None => embedding_std(&lm.model).await?,
+        let std = match (cfg.init_std, &cfg.method) {
+            (Some(s), _) => s,
+            // the one-pass paper's N(0, 1)
+            (None, Method::OnePass) => 1.0,
+            (None, _) => embedding_std(&lm.model).await?,
         };
         let trainable = Trainable::new(&cfg.method, cfg.mem, &lm.config, std)?;
         let outcomes = vec![None; texts.len()];
@@ -417,11 +419,17 @@ impl Cramming {
             }
             None => &lm.model,
         };
-        let prefix = prefix_then_vectors(&lm.model, &self.prefix, b, inputs.vectors, true)?;
-        let (p, n_max) = (prefix.dims()[1], ids.iter().map(|t| t.len()).max().unwrap_or(0));
-        let text = text_inputs(model, prefix, &ids);
+        let n_max = ids.iter().map(|t| t.len()).max().unwrap_or(0);
+        // One-pass: e and m spread over the longest text are the whole input (no text token), and
+        // the output at the i-th vector predicts t_i (shorter texts' padding is masked in the loss).
+        let one_pass = self.trainable.one_pass();
+        let vectors = if one_pass { inputs.vectors.map(|v| one_pass::spread(v, n_max)) } else { inputs.vectors };
+        let prefix = prefix_then_vectors(&lm.model, &self.prefix, b, vectors, true)?;
+        let p = prefix.dims()[1];
+        let (text, sink) = if one_pass { (prefix, self.prefix.len()) } else { (text_inputs(model, prefix, &ids), 0) };
         let (grads, (nll, hits)) = checkpoint::backward(model, text, self.cfg.checkpoint, |hidden| {
-            let (loss, nll, hits) = score_tensors(target_logits(model, hidden, p, first, n_max), &ids, first);
+            let logits = if one_pass { model.lm_head(hidden.narrow(1, sink, n_max)) } else { target_logits(model, hidden, p, first, n_max) };
+            let (loss, nll, hits) = score_tensors(logits, &ids, first);
             (loss, (nll, hits))
         });
         let scores = read_scores(nll, hits, &ids, first).await?;
@@ -515,8 +523,9 @@ impl Cramming {
             if slot.stages.is_some() {
                 metrics.horizon = Some(kept);
             }
-            if !cfg.method.uses_vectors() {
-                // What the adapters could hold at 16 bits a value, as the paper counts a vector.
+            if !cfg.method.uses_vectors() || self.trainable.one_pass() {
+                // What the adapters (or one-pass's e and m) could hold at 16 bits a value, as the paper
+                // counts a vector.
                 metrics.theoretical_capacity_tokens = crate::metrics::theoretical_capacity_tokens(self.trainable.len(), lm.config.vocab_size(), 1);
                 metrics.capacity_utilization = metrics.token_gain / metrics.theoretical_capacity_tokens;
             }

@@ -268,7 +268,7 @@ pub async fn evaluate_async(
         let (_, nll, hits) = score_tensors(text_logits(&lm.model, input, &ids, 0), &ids, 0);
         let scores = read_scores(nll, hits, &ids, 0).await?;
         for (row, chunk) in group.iter().enumerate() {
-            let memory = Memory { prefix_ids: prefix.clone(), k, vectors: vectors[row * k * d..(row + 1) * k * d].to_vec(), lora: None };
+            let memory = Memory { prefix_ids: prefix.clone(), k, vectors: vectors[row * k * d..(row + 1) * k * d].to_vec(), lora: None, one_pass: false };
             let decoded = if greedy { memory.decode_async(lm, &[], chunk.ids.len(), None).await? } else { vec![] };
             let greedy_right = decoded.iter().zip(&chunk.ids).filter(|(a, b)| a == b).count();
             let (ce_without, right_without) = baseline(lm, &CramConfig::default(), &chunk.ids).await?;

@@ -25,7 +25,7 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CramFile {
     /// The method that made the memory (metadata `method`: `memory`, `dense`, `lowdim`, `lora`,
-    /// `progressive`).
+    /// `progressive`, `one-pass`; a one-pass file decodes in one forward pass).
     pub method: MethodName,
     /// Input layout used in training.
     pub layout: Layout,
@@ -173,12 +173,14 @@ impl CramFile {
             return Err(bad("neither vectors (`mem`) nor adapters (`lora.*`) in the file".into()));
         }
         let method = get("method")?;
+        let method: MethodName =
+            method.parse().map_err(|_| bad(format!("metadata `method` is `{method}`, not memory, dense, lowdim, lora, progressive or one-pass")))?;
         let file = Self {
-            method: method.parse().map_err(|_| bad(format!("metadata `method` is `{method}`, not memory, dense, lowdim, lora or progressive")))?,
+            method,
             layout: parse(&get("layout")?, "layout", &bad)?,
             protocol: parse(&get("protocol")?, "protocol", &bad)?,
             given_ids: parse(&get("given_ids")?, "given_ids", &bad)?,
-            memory: Memory { prefix_ids: parse(&get("prefix_ids")?, "prefix_ids", &bad)?, k, vectors, lora },
+            memory: Memory { prefix_ids: parse(&get("prefix_ids")?, "prefix_ids", &bad)?, k, vectors, lora, one_pass: method == MethodName::OnePass },
             width,
             tokens: get("tokens")?.parse().map_err(|_| bad("bad token count".into()))?,
             model: parse(&get("model")?, "model", &bad)?,
@@ -205,6 +207,15 @@ impl CramFile {
         }
         let ids = self.memory.decode_async(lm, &self.given_ids, self.tokens, None).await?;
         let text = lm.tokenizer.decode(&ids)?;
+        if text_sha256(&text) != self.text_sha256 && self.method == MethodName::OnePass {
+            let m = &self.metrics;
+            let right = (m.teacher_forced_accuracy * m.tokens as f64).round() as usize;
+            return Err(Error::Input(format!(
+                "the decoded text does not match the stored sha256: the one-pass vectors do not reproduce the text (compress had {right} of {} positions right, {:.1}%)",
+                m.tokens,
+                100.0 * m.teacher_forced_accuracy
+            )));
+        }
         if text_sha256(&text) != self.text_sha256 {
             return Err(Error::Input(
                 "the decoded text does not match the stored sha256: the memory does not reproduce the text (was it crammed completely? compress reports greedy-exact)".into(),

@@ -1,7 +1,7 @@
 //! What is trained and how success is judged. The method of Kuratov et al. (2025): K trainable
 //! vectors prepended to a frozen model at the input-embedding level, optimised per text; and the
 //! variants that came after it ([`Method`]). Each method is one file ([`memory`], [`dense`],
-//! [`lowdim`], [`lora`], [`progressive`]) implementing [`pieces::MethodImpl`]: the tensors it
+//! [`lowdim`], [`lora`], [`progressive`], [`one_pass`]) implementing [`pieces::MethodImpl`]: the tensors it
 //! trains, how they reach the model, what a `.cram` file keeps of them and how they start from given
 //! vectors; `registry` maps each [`Method`] to its file; [`trainable`] is what they share.
 
@@ -9,6 +9,7 @@ pub mod dense;
 pub mod lora;
 pub mod lowdim;
 pub mod memory;
+pub mod one_pass;
 pub mod pieces;
 pub mod progressive;
 mod registry;
@@ -26,7 +27,7 @@ use crate::{Error, Result};
 
 /// What is trained for each text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "name", rename_all = "lowercase")]
+#[serde(tag = "name", rename_all = "kebab-case")]
 pub enum Method {
     /// K memory vectors (Kuratov et al. 2025).
     #[default]
@@ -57,11 +58,14 @@ pub enum Method {
         /// The step budget of each added token.
         steps_per_token: usize,
     },
+    /// Two vectors laid out `[e, m, ..., m]` over the whole text, no text token in the input; the
+    /// text comes back from one forward pass (Mezentsev & Oseledets 2025; [`one_pass`]).
+    OnePass,
 }
 
 /// A [`Method`] by name, without its settings: what `--method` spells and `.cram` files record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum MethodName {
     /// [`Method::Memory`].
     Memory,
@@ -73,11 +77,14 @@ pub enum MethodName {
     Lora,
     /// [`Method::Progressive`].
     Progressive,
+    /// [`Method::OnePass`].
+    OnePass,
 }
 
 impl MethodName {
     /// Every method, in the order the help lists them.
-    pub const ALL: [MethodName; 5] = [MethodName::Memory, MethodName::Dense, MethodName::Lowdim, MethodName::Lora, MethodName::Progressive];
+    pub const ALL: [MethodName; 6] =
+        [MethodName::Memory, MethodName::Dense, MethodName::Lowdim, MethodName::Lora, MethodName::Progressive, MethodName::OnePass];
 
     /// The name (lower case, as serialised).
     pub fn as_str(self) -> &'static str {
@@ -87,6 +94,7 @@ impl MethodName {
             MethodName::Lowdim => "lowdim",
             MethodName::Lora => "lora",
             MethodName::Progressive => "progressive",
+            MethodName::OnePass => "one-pass",
         }
     }
 }
@@ -105,7 +113,7 @@ impl std::str::FromStr for MethodName {
         MethodName::ALL
             .into_iter()
             .find(|m| m.as_str() == name)
-            .ok_or_else(|| Error::Input(format!("unknown method `{name}`; choose memory, dense, lowdim, lora or progressive")))
+            .ok_or_else(|| Error::Input(format!("unknown method `{name}`; choose memory, dense, lowdim, lora, progressive or one-pass")))
     }
 }
 
@@ -118,6 +126,7 @@ impl Method {
             Method::Lowdim { .. } => MethodName::Lowdim,
             Method::Lora { .. } => MethodName::Lora,
             Method::Progressive { .. } => MethodName::Progressive,
+            Method::OnePass => MethodName::OnePass,
         }
     }
 
@@ -139,6 +148,7 @@ impl Method {
                 Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
             }
             MethodName::Progressive => Method::Progressive { steps_per_token: 1000 },
+            MethodName::OnePass => Method::OnePass,
         })
     }
 
@@ -335,6 +345,14 @@ impl CramConfig {
                 }
             }
             Method::Lowdim { rank } if *rank < 1 => return Err(AtLeastOne(Setting::Rank)),
+            Method::OnePass => {
+                if self.mem != 1 {
+                    return Err(OnePassVectors);
+                }
+                if self.protocol != Protocol::Greedy {
+                    return Err(OnePassPaperProtocol);
+                }
+            }
             Method::Progressive { steps_per_token } => {
                 if *steps_per_token < 1 {
                     return Err(AtLeastOne(Setting::StepsPerToken));
@@ -416,6 +434,6 @@ mod tests {
             assert_eq!(Method::with_defaults(m.as_str(), None).unwrap().kind(), m);
         }
         let e = "memroy".parse::<MethodName>().unwrap_err().to_string();
-        assert!(e.contains("unknown method `memroy`; choose memory, dense, lowdim, lora or progressive"), "{e}");
+        assert!(e.contains("unknown method `memroy`; choose memory, dense, lowdim, lora, progressive or one-pass"), "{e}");
     }
 }

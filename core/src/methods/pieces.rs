@@ -102,6 +102,12 @@ pub trait MethodImpl: std::fmt::Debug + Send + Sync {
         true
     }
 
+    /// Whether the vectors are one-pass's e and m ([`crate::methods::one_pass`]): spread over the
+    /// text as the whole input, and decoded in one forward pass.
+    fn one_pass(&self) -> bool {
+        false
+    }
+
     /// The adapters a `.cram` file stores, from one text's pieces (LoRA only).
     fn host_adapters(&self, _pieces: &[&[f32]]) -> Option<LoraWeights> {
         None

@@ -9,7 +9,7 @@
 //! `native-cli/src/cli.rs`) and the app's (`METHODS` in `app/src/compute.rs`).
 
 use crate::methods::pieces::MethodImpl;
-use crate::methods::{Method, dense, lora, lowdim, memory, progressive};
+use crate::methods::{Method, dense, lora, lowdim, memory, one_pass, progressive};
 use crate::models::ModelConfig;
 
 /// The implementation of `method` with `k` vectors on a model of `config`; `std` is the scale of
@@ -21,5 +21,6 @@ pub(crate) fn implementation(method: &Method, k: usize, config: &ModelConfig, st
         Method::Lowdim { rank } => Box::new(lowdim::Lowdim::new(*rank, k, config, std)),
         Method::Lora { rank, targets, alpha } => Box::new(lora::Adapters::new(*rank, targets, *alpha, config)),
         Method::Progressive { .. } => Box::new(progressive::Progressive::new(k, config, std)),
+        Method::OnePass => Box::new(one_pass::OnePass::new(config, std)),
     }
 }

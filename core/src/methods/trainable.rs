@@ -101,17 +101,23 @@ impl Trainable {
         self.method.inputs(leaves)
     }
 
+    /// Whether the method is one-pass: e and m spread over the text ([`crate::methods::one_pass`]).
+    pub fn one_pass(&self) -> bool {
+        self.method.one_pass()
+    }
+
     /// What decoding needs from one text's parameters: the vectors the model sees (for dense and
     /// lowdim, [`MethodImpl::inputs`] run on the CPU), or the adapters.
     pub fn memory(&self, params: &[f32], prefix_ids: &[u32]) -> Result<Memory> {
         let (k, vectors) = if self.method.trains_vectors() {
             let inputs = self.method.inputs(&self.tensors(&[params], &Device::flex()));
             let vectors = inputs.vectors.ok_or_else(|| Error::Device("the method gave no memory vectors".into()))?;
-            (self.k, sync(readback::floats(vectors))?)
+            let vectors = sync(readback::floats(vectors))?;
+            (vectors.len() / self.d, vectors)
         } else {
             (0, vec![])
         };
-        Ok(Memory { prefix_ids: prefix_ids.to_vec(), k, vectors, lora: self.method.host_adapters(&self.split(params)) })
+        Ok(Memory { prefix_ids: prefix_ids.to_vec(), k, vectors, lora: self.method.host_adapters(&self.split(params)), one_pass: self.one_pass() })
     }
 
     /// The flat parameters cut into pieces.

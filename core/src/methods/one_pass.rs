@@ -1,0 +1,71 @@
+//! `one-pass`: a whole text from one forward pass (Mezentsev & Oseledets, EMNLP 2025, arXiv
+//! 2505.21189). Two trainable vectors, `e` and `m`, are laid out `[e, m, m, ..., m]` (e once, then m
+//! repeated N - 1 times, N the text's length) after the prefix tokens, with no text token in the
+//! input: the output at position i predicts text token i, so the whole text is the argmax at every
+//! position of one forward pass ([`crate::decode::one_pass_decode`]), nothing fed back. The loss is
+//! the mean cross-entropy over every position (t_1 included: the greedy protocol only).
+//!
+//! Both vectors are one piece `mem` `[2, d]` (row 0 is e, row 1 is m), so a `.cram` file stores them
+//! as two memory vectors and records the method, and `--init text-mean` starts both at the text's
+//! mean embedding. They start from N(0, 1), the paper's initialisation, unless `init_std` says
+//! otherwise (`crate::cramming`).
+
+use burn::tensor::Tensor;
+
+use crate::methods::pieces::{Inputs, MethodImpl, Piece};
+use crate::models::ModelConfig;
+
+/// The vectors one-pass trains per text: e and m.
+pub const VECTORS: usize = 2;
+
+/// [`crate::methods::Method::OnePass`] on one model.
+#[derive(Debug)]
+pub struct OnePass {
+    pieces: Vec<Piece>,
+}
+
+impl OnePass {
+    /// e and m of the model's width, from N(0, std²).
+    pub fn new(config: &ModelConfig, std: f32) -> Self {
+        Self { pieces: vec![crate::methods::memory::vectors(VECTORS, config.hidden_size(), std)] }
+    }
+}
+
+impl MethodImpl for OnePass {
+    fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// e and m as they are, `[batch, 2, d]`: the loop and decoding spread them over the text with
+    /// [`spread`].
+    fn inputs(&self, leaves: &[Tensor<3>]) -> Inputs {
+        Inputs { vectors: Some(leaves[0].clone()), lora: None }
+    }
+
+    fn one_pass(&self) -> bool {
+        true
+    }
+
+    /// e starts at the given vector (an encoder's, one vector), m keeps its random start.
+    fn start_from(&self, pieces: &mut [&mut [f32]], vectors: &[f32]) -> bool {
+        let d = pieces[0].len() / VECTORS;
+        if vectors.len() != d {
+            return false;
+        }
+        pieces[0][..d].copy_from_slice(vectors);
+        true
+    }
+}
+
+/// The input of an `n`-token text: e once, then m repeated n - 1 times.
+///
+/// # Shapes
+/// e_m `[B, 2, d]` (e, m) → `[B, n, d]`
+pub fn spread(e_m: Tensor<3>, n: usize) -> Tensor<3> {
+    let e = e_m.clone().narrow(1, 0, 1);
+    if n <= 1 {
+        return e;
+    }
+    let m = e_m.narrow(1, 1, 1).repeat_dim(1, n - 1);
+    Tensor::cat(vec![e, m], 1)
+}
