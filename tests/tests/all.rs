@@ -7,5 +7,6 @@ mod cli;
 mod docs;
 mod encoder;
 mod methods;
+mod one_pass;
 mod real_model;
 mod sweeps;
