@@ -6,7 +6,6 @@
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::Result;
-use crate::methods::one_pass::spread;
 use crate::models::Model;
 
 std::thread_local! {
@@ -83,7 +82,7 @@ pub async fn one_pass_decode_async(model: &Model, start: Tensor<3>, p: usize, n:
     if len != p + 2 {
         return Err(crate::Error::Input(format!("a one-pass memory holds two vectors (e, m), not {}", len.saturating_sub(p))));
     }
-    let vectors = spread(start.clone().narrow(1, p, 2), n);
+    let vectors = one_pass_inputs(start.clone().narrow(1, p, 2), n);
     let mut parts = vec![vectors];
     if p > 0 {
         parts.insert(0, start.narrow(1, 0, p));
@@ -92,4 +91,18 @@ pub async fn one_pass_decode_async(model: &Model, start: Tensor<3>, p: usize, n:
     let hidden = model.hidden_states(Tensor::cat(parts, 1)).narrow(1, p, n);
     let ids = crate::readback::ints(model.lm_head(hidden).argmax(2)).await?;
     Ok(ids.into_iter().map(|i| i as u32).collect())
+}
+
+/// The input of an `n`-token text under one-pass ([`crate::methods::one_pass`]): e once, then m
+/// repeated n - 1 times; the loop trains on it and [`one_pass_decode`] reads from it.
+///
+/// # Shapes
+/// e_m `[B, 2, d]` (e, m) → `[B, n, d]`
+pub fn one_pass_inputs(e_m: Tensor<3>, n: usize) -> Tensor<3> {
+    let e = e_m.clone().narrow(1, 0, 1);
+    if n <= 1 {
+        return e;
+    }
+    let m = e_m.narrow(1, 1, 1).repeat_dim(1, n - 1);
+    Tensor::cat(vec![e, m], 1)
 }

@@ -19,11 +19,11 @@ use rand::SeedableRng;
 use self::progressive::{Stage, Stages};
 use self::scores::{Scores, baseline, evaluate, read_scores, score_tensors, target_logits, text_inputs};
 use crate::checkpoint;
-use crate::decode::embed_ids;
+use crate::decode::{embed_ids, one_pass_inputs};
 use crate::load::LoadedModel;
 use crate::memory::{Memory, prefix_then_vectors};
 use crate::methods::trainable::Trainable;
-use crate::methods::{ConfigError, CramConfig, Method, Protocol, Setting, VectorInit, one_pass, prefix_ids};
+use crate::methods::{ConfigError, CramConfig, Method, Protocol, Setting, VectorInit, prefix_ids};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
@@ -423,7 +423,7 @@ impl Cramming {
         // One-pass: e and m spread over the longest text are the whole input (no text token), and
         // the output at the i-th vector predicts t_i (shorter texts' padding is masked in the loss).
         let one_pass = self.trainable.one_pass();
-        let vectors = if one_pass { inputs.vectors.map(|v| one_pass::spread(v, n_max)) } else { inputs.vectors };
+        let vectors = if one_pass { inputs.vectors.map(|v| one_pass_inputs(v, n_max)) } else { inputs.vectors };
         let prefix = prefix_then_vectors(&lm.model, &self.prefix, b, vectors, true)?;
         let p = prefix.dims()[1];
         let (text, sink) = if one_pass { (prefix, self.prefix.len()) } else { (text_inputs(model, prefix, &ids), 0) };

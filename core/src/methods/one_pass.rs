@@ -2,7 +2,8 @@
 //! 2505.21189). Two trainable vectors, `e` and `m`, are laid out `[e, m, m, ..., m]` (e once, then m
 //! repeated N - 1 times, N the text's length) after the prefix tokens, with no text token in the
 //! input: the output at position i predicts text token i, so the whole text is the argmax at every
-//! position of one forward pass ([`crate::decode::one_pass_decode`]), nothing fed back. The loss is
+//! position of one forward pass ([`crate::decode::one_pass_decode`]; the layout is
+//! [`crate::decode::one_pass_inputs`], which the loop and decoding share), nothing fed back. The loss is
 //! the mean cross-entropy over every position (t_1 included: the greedy protocol only).
 //!
 //! Both vectors are one piece `mem` `[2, d]` (row 0 is e, row 1 is m), so a `.cram` file stores them
@@ -37,7 +38,7 @@ impl MethodImpl for OnePass {
     }
 
     /// e and m as they are, `[batch, 2, d]`: the loop and decoding spread them over the text with
-    /// [`spread`].
+    /// [`crate::decode::one_pass_inputs`].
     fn inputs(&self, leaves: &[Tensor<3>]) -> Inputs {
         Inputs { vectors: Some(leaves[0].clone()), lora: None }
     }
@@ -55,17 +56,4 @@ impl MethodImpl for OnePass {
         pieces[0][..d].copy_from_slice(vectors);
         true
     }
-}
-
-/// The input of an `n`-token text: e once, then m repeated n - 1 times.
-///
-/// # Shapes
-/// e_m `[B, 2, d]` (e, m) → `[B, n, d]`
-pub fn spread(e_m: Tensor<3>, n: usize) -> Tensor<3> {
-    let e = e_m.clone().narrow(1, 0, 1);
-    if n <= 1 {
-        return e;
-    }
-    let m = e_m.narrow(1, 1, 1).repeat_dim(1, n - 1);
-    Tensor::cat(vec![e, m], 1)
 }
