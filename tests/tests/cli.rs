@@ -441,3 +441,26 @@ fn zip_and_unzip_round_trip_deterministically() {
     dir.cram(&["unzip", "cut.lmz", "--model", &model]).expect_error("cut.lmz");
     dir.cram(&["unzip", "text.txt", "--model", &model]).expect_error("text.txt");
 }
+
+/// #37, 1: a `tokenizer.json` whose settings are serialised otherwise (ByteLevel's offsets untrimmed:
+/// other JSON, the same ids, as a Hugging Face folder's tokenizer against its GGUF's) is the same
+/// tokenizer: a file made with that folder decompresses with the GGUF twin and the other way round;
+/// a tokenizer that splits otherwise (a space in front of every text) is refused.
+#[test]
+fn the_same_tokenizer_serialised_otherwise_is_the_same_and_another_is_refused() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let folder = tokenizer_variant(&dir, "untrimmed", |t| t["pre_tokenizer"]["pretokenizers"][1]["trim_offsets"] = false.into());
+    let gguf = fixture("llama_gguf/tiny-llama.gguf").display().to_string();
+    let mut args = vec!["compress", "--model", folder, "--text", "text.txt", "-o", "f.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram(&args).expect_code(0);
+    let run = dir.cram(&["decompress", "f.cram", "--model", &gguf]).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?}", run.stdout);
+    let mut args = vec!["compress", "--model", &gguf, "--text", "text.txt", "-o", "g.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram(&args).expect_code(0);
+    assert_eq!(dir.cram(&["decompress", "g.cram", "--model", folder]).expect_code(0).stdout, run.stdout);
+    let prefixed = tokenizer_variant(&dir, "prefixed", |t| t["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = true.into());
+    dir.cram(&["decompress", "f.cram", "--model", prefixed]).expect_error("another tokenizer");
+}

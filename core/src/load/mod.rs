@@ -45,8 +45,14 @@ pub struct ModelIdentity {
     pub config_hash: String,
     /// sha256 over every weight the model loaded (names, shapes and a strided sample of values).
     pub weights_fingerprint: String,
-    /// See [`Tokenizer::fingerprint`].
+    /// See [`Tokenizer::fingerprint`]: a hash of the tokenizer's serialised settings, which two
+    /// encodings of one tokenizer (a `tokenizer.json` and a GGUF) need not share. Compared only where
+    /// a side lacks `tokenizer_behaviour` (files made before it was recorded).
     pub tokenizer_fingerprint: String,
+    /// See [`Tokenizer::behaviour_fingerprint`]: what the tokenizer does, the same for every encoding
+    /// of one tokenizer. Absent in files made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_behaviour: Option<String>,
     /// Where it was loaded from, for people (not compared).
     pub source: String,
     /// The dtype of the weights in the file (`f32`, `q4_1`, ...), for people.
@@ -69,7 +75,12 @@ impl ModelIdentity {
         if self.weights_fingerprint != model.weights_fingerprint {
             return differs("set of weights");
         }
-        if self.tokenizer_fingerprint != model.tokenizer_fingerprint {
+        let same_tokenizer = match (&self.tokenizer_behaviour, &model.tokenizer_behaviour) {
+            (Some(a), Some(b)) => a == b,
+            // a file made before the behaviour was recorded: the older hash of the settings
+            _ => self.tokenizer_fingerprint == model.tokenizer_fingerprint,
+        };
+        if !same_tokenizer {
             return differs("tokenizer");
         }
         Ok(())
@@ -145,6 +156,7 @@ impl LoadedModel {
             config_hash: hex(&Sha256::digest(config.canonical_json().as_bytes())),
             weights_fingerprint: hex(&fp.hasher.into_inner().finalize()),
             tokenizer_fingerprint: tokenizer.fingerprint(),
+            tokenizer_behaviour: Some(tokenizer.behaviour_fingerprint()),
             source: origin.into(),
             file_dtype: file_dtype.into(),
         };

@@ -83,6 +83,46 @@ impl Tokenizer {
         hex(&h.finalize())
     }
 
+    /// sha256 of what the tokenizer does: its vocabulary (id order), its BPE merges (rank order), its
+    /// special tokens, and the ids it gives [`PROBE`]. Two encodings of one tokenizer (a
+    /// `tokenizer.json` and a GGUF file's metadata) agree, however their settings are serialised;
+    /// tokenizers that split a text differently do not. Stored in `.cram` files beside the older
+    /// [`Tokenizer::fingerprint`], which files made before it still compare.
+    pub fn behaviour_fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(b"cram tokenizer behaviour 1");
+        let mut vocab: Vec<(String, u32)> = self.inner.get_vocab(true).into_iter().collect();
+        vocab.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        field(b"vocabulary");
+        for (tok, id) in &vocab {
+            field(&id.to_le_bytes());
+            field(tok.as_bytes());
+        }
+        field(b"merges");
+        for (left, right) in bpe_merges(&self.inner) {
+            field(left.as_bytes());
+            field(right.as_bytes());
+        }
+        let mut special: Vec<(u32, String)> =
+            self.inner.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, t)| (id, t.content)).collect();
+        special.sort();
+        field(b"special");
+        for (id, content) in &special {
+            field(&id.to_le_bytes());
+            field(content.as_bytes());
+        }
+        field(b"probe");
+        match self.inner.encode(PROBE, false) {
+            Ok(enc) => enc.get_ids().iter().for_each(|id| field(&id.to_le_bytes())),
+            Err(e) => field(format!("error: {e}").as_bytes()),
+        }
+        hex(&h.finalize())
+    }
+
     /// Checks that every id this tokenizer can produce has a row in a model of `model_vocab` rows.
     pub fn check_fits(&self, model_vocab: usize, what: &str) -> Result<()> {
         let max_id = self.inner.get_vocab(true).values().copied().max().unwrap_or(0) as usize;
@@ -93,6 +133,21 @@ impl Tokenizer {
         }
         Ok(())
     }
+}
+
+/// The text whose ids [`Tokenizer::behaviour_fingerprint`] hashes: prose with punctuation and
+/// contractions, numbers and dates, code, runs of spaces, tabs and newlines, and non-Latin scripts
+/// (the places where pre-tokenizers differ).
+pub const PROBE: &str = "The quick brown fox didn't jump; it said: \"I'll be 42 in 2026-12-07, costs $1,234.56!\"\n\n\
+fn main() {\n    let x = v[0] + 0x1F; // 3.14e-2\n\tif x >= 10 { return; }\n}\n\n\n   \t  trailing   spaces   \n\
+Привет, мир! 日本語のテキストと中文。 مرحبا بالعالم  नमस्ते ½ é ü ß ñ 🙂👍 <|endoftext|> <s></s>";
+
+/// The merges of a BPE model in rank order (empty for other models): read from its serialisation,
+/// the one place `tokenizers` exposes them.
+fn bpe_merges(inner: &tokenizers::Tokenizer) -> Vec<(String, String)> {
+    let tokenizers::ModelWrapper::BPE(bpe) = inner.get_model() else { return Vec::new() };
+    let Ok(mut model) = serde_json::to_value(bpe) else { return Vec::new() };
+    serde_json::from_value(model["merges"].take()).unwrap_or_default()
 }
 
 /// Lower-case hex of `bytes`.

@@ -35,6 +35,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         "config_hash": lm.identity.config_hash,
         "weights_fingerprint": lm.identity.weights_fingerprint,
         "tokenizer_fingerprint": lm.identity.tokenizer_fingerprint,
+        "tokenizer_behaviour": lm.identity.tokenizer_behaviour,
     });
     if args.json {
         outln!("{info}");
