@@ -464,3 +464,23 @@ fn the_same_tokenizer_serialised_otherwise_is_the_same_and_another_is_refused() 
     let prefixed = tokenizer_variant(&dir, "prefixed", |t| t["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = true.into());
     dir.cram(&["decompress", "f.cram", "--model", prefixed]).expect_error("another tokenizer");
 }
+
+/// #37, 2: every output path is checked before any work, and a failed write is worded as a write.
+#[test]
+fn output_paths_are_checked_before_any_work() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    dir.write("words.txt", "alpha\nbeta\ngamma\n");
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", "nodir/sub/x.cram"];
+    args.extend_from_slice(FAST);
+    let run = dir.cram(&args).expect_error("cannot write nodir/sub/x.cram");
+    assert!(!run.stderr.contains("step ") && !run.stderr.contains("cannot read"), "work was done first: {}", run.stderr);
+    std::fs::create_dir(dir.path("afolder")).unwrap();
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "-o", "afolder"]).expect_error("it is a folder");
+    compress_tiny(&dir, "t.cram");
+    dir.cram(&["decompress", "t.cram", "--model", &model, "-o", "nodir/x.txt"]).expect_error("cannot write nodir/x.txt");
+    dir.cram(&["zip", "text.txt", "--model", &model, "-o", "nodir/x.lmz"]).expect_error("cannot write nodir/x.lmz");
+    dir.cram(&["data", "random-words", "--vocab", "words.txt", "--out", "nodir/w.jsonl"]).expect_error("cannot write nodir/w.jsonl");
+    assert!(!dir.path("nodir").exists());
+}

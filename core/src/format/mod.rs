@@ -253,7 +253,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+        return Err(Error::Input(format!("cannot write {}: {e}", path.display())));
     }
     Ok(())
 }

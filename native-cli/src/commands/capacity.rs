@@ -303,6 +303,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     };
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
+    super::check_output(&args.run.out)?;
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
     let init = InitEncoder::load(&args.recipe, &lm)?;
@@ -329,6 +330,7 @@ pub fn sweep_exit(finished: bool, out: &Path) -> ExitCode {
 }
 
 pub fn merge(args: MergeArgs) -> Result<ExitCode> {
+    super::check_output(&args.output)?;
     let mut seen = HashSet::new();
     let mut out = String::new();
     let mut all = Vec::new();

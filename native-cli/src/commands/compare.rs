@@ -31,6 +31,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     let shard = args.shard.as_deref().map(super::capacity::parse_shard).transpose()?;
+    super::check_output(&args.run.out)?;
     let lm = super::load_model(&args.model)?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;

@@ -115,6 +115,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
         None if args.input.text.as_os_str() == "-" => PathBuf::from("stdin.cram"),
         None => args.input.text.with_extension("cram"),
     };
+    super::check_output(&output)?;
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let name = args.input.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());

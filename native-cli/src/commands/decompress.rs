@@ -9,6 +9,9 @@ use cram_core::format::{CramFile, write_atomic};
 use crate::cli::DecompressArgs;
 
 pub fn run(args: DecompressArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        super::check_output(path)?;
+    }
     let file = CramFile::read(&args.file)?;
     let lm = super::load_model_or(&args.model, Some(file.precision))?;
     let text = file.decode(&lm).with_context(|| args.file.display().to_string())?;

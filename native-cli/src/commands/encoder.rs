@@ -101,6 +101,7 @@ fn train(args: EncoderTrainArgs) -> Result<ExitCode> {
     if args.epochs == Some(0) {
         bail!("--epochs must be at least 1");
     }
+    super::check_output(&args.out)?;
     let fresh = if args.resume { None } else { Some(config_of(&args)?) };
     let lm = super::load_model(&args.model)?;
     let (encoder, opt, step, settings, data, field, split) = match fresh {

@@ -19,6 +19,7 @@ pub fn zip(args: ZipArgs) -> Result<ExitCode> {
         None if args.file.as_os_str() == "-" => PathBuf::from("stdin.lmz"),
         None => PathBuf::from(format!("{}.lmz", args.file.display())),
     };
+    super::check_output(&output)?;
     let lm = super::load_model(&args.model)?;
     let ids = lm.tokenizer.encode(&text)?;
     let started = web_time::Instant::now();
@@ -57,6 +58,9 @@ pub fn zip(args: ZipArgs) -> Result<ExitCode> {
 }
 
 pub fn unzip(args: UnzipArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        super::check_output(path)?;
+    }
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let file = LmzFile::from_bytes(&bytes, &args.file.display().to_string())?;
     let lm = super::load_model_or(&args.model, Some(file.precision))?;
