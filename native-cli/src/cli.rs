@@ -594,7 +594,8 @@ pub struct RecipeArgs {
     /// AdamW epsilon.
     #[arg(long, default_value_t = 1e-8)]
     pub eps: f64,
-    /// Most optimiser steps per text.
+    /// Most steps per text, for every method (progressive: all its stages together, each stage also
+    /// bounded by --steps-per-token).
     #[arg(long, default_value_t = 5000)]
     pub max_steps: usize,
     /// Give up after this many steps without a better accuracy.

@@ -484,3 +484,30 @@ fn output_paths_are_checked_before_any_work() {
     dir.cram(&["data", "random-words", "--vocab", "words.txt", "--out", "nodir/w.jsonl"]).expect_error("cannot write nodir/w.jsonl");
     assert!(!dir.path("nodir").exists());
 }
+
+/// #37, 3: --max-steps bounds progressive cramming too (all its stages together).
+#[test]
+fn max_steps_bounds_progressive_cramming() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let run = dir.cram(&[
+        "compress",
+        "--model",
+        &model,
+        "--text",
+        "text.txt",
+        "--tokens",
+        "8",
+        "--method",
+        "progressive",
+        "--max-steps",
+        "3",
+        "-o",
+        "p.cram",
+        "--json",
+    ]);
+    let m = run.expect_code(1).json();
+    assert_eq!(m["steps"], 3, "{m}");
+    assert_eq!(m["stop"], "max_steps", "{m}");
+}

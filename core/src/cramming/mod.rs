@@ -386,19 +386,21 @@ impl Cramming {
             });
 
             if let Some(stages) = &mut slot.stages {
-                match stages.after_step(right == scored, text.ids.len()) {
+                let ended = match stages.after_step(right == scored, text.ids.len()) {
                     Stage::Matched { whole_text } => {
                         slot.best_params.clone_from(&slot.params);
-                        if whole_text {
-                            done.push((row, StopReason::Success));
-                        }
+                        whole_text.then_some(StopReason::Success)
                     }
                     Stage::Missed { step, exhausted } => {
                         slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut slot.params, grad[row]);
-                        if exhausted {
-                            done.push((row, StopReason::StageBudget));
-                        }
+                        exhausted.then_some(StopReason::StageBudget)
                     }
+                };
+                // --max-steps bounds every method: here all the stages' steps together.
+                match ended {
+                    Some(reason) => done.push((row, reason)),
+                    None if slot.steps >= cfg.max_steps => done.push((row, StopReason::MaxSteps)),
+                    None => {}
                 }
                 continue;
             }
