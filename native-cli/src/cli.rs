@@ -454,12 +454,22 @@ pub struct InfoArgs {
 /// One text and how much of it: the flags `score` and `compress` share.
 #[derive(Debug, Args)]
 pub struct TextArg {
-    /// The text file (`-` = standard input).
-    #[arg(long)]
-    pub text: PathBuf,
+    /// The text file (`-` = standard input); --text FILE says the same.
+    #[arg(value_name = "FILE", required_unless_present = "text", conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+    /// The text file (`-` = standard input), as a flag.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
     /// Use only the first N tokens of the text.
     #[arg(long)]
     pub tokens: Option<usize>,
+}
+
+impl TextArg {
+    /// The text file, given positionally or with --text.
+    pub fn path(&self) -> &std::path::Path {
+        self.file.as_deref().or(self.text.as_deref()).expect("clap requires the text file")
+    }
 }
 
 #[derive(Debug, Args)]
@@ -638,7 +648,7 @@ pub struct CompressArgs {
     pub input: TextArg,
     #[command(flatten)]
     pub recipe: RecipeArgs,
-    /// Output file (default: the text file's name with .cram, or text.cram for standard input).
+    /// Output file (default: the text file's name with .cram, or stdin.cram for standard input).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Print the result as one JSON object.
@@ -652,7 +662,7 @@ pub struct ZipArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The .lmz file to write (default: FILE.lmz).
+    /// The .lmz file to write (default: FILE.lmz, or stdin.lmz for standard input).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Print JSON.

@@ -511,3 +511,32 @@ fn max_steps_bounds_progressive_cramming() {
     assert_eq!(m["steps"], 3, "{m}");
     assert_eq!(m["stop"], "max_steps", "{m}");
 }
+
+/// #37, 6: standard input writes the file the help names.
+#[test]
+fn standard_input_writes_the_file_the_help_names() {
+    let dir = Dir::new();
+    let help = dir.cram(&["compress", "--help"]).expect_code(0).stdout;
+    assert!(help.contains("stdin.cram") && !help.contains("text.cram"), "{help}");
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "-"];
+    args.extend_from_slice(FAST);
+    let run = dir.cram_stdin(&args, Some(TEXT)).expect_code(0);
+    assert!(run.stdout.contains("wrote stdin.cram") && dir.path("stdin.cram").exists(), "{}", run.stdout);
+}
+
+/// #37, 13: the text file may be given positionally, as to zip and decompress.
+#[test]
+fn the_text_file_may_be_given_positionally() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "text.txt", "--model", &model, "-o", "p.cram", "--json"];
+    args.extend_from_slice(FAST);
+    assert_eq!(dir.cram(&args).expect_code(0).json()["greedy_exact"], true);
+    let a = dir.cram(&["score", "text.txt", "--model", &model, "--json"]).expect_code(0).json();
+    let b = dir.cram(&["score", "--text", "text.txt", "--model", &model, "--json"]).expect_code(0).json();
+    assert_eq!(a, b);
+    dir.cram(&["score", "text.txt", "--text", "text.txt", "--model", &model]).expect_code(2);
+    dir.cram(&["score", "--model", &model]).expect_code(2);
+}
