@@ -78,13 +78,16 @@ impl LmzFile {
 
     /// Parses safetensors bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
-        let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(format!("{e} (truncated or not a .lmz file?)")))?;
+        let bad = |message: String| Error::Input(format!("{name}: not a valid .lmz file: {message}"));
+        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(crate::format::hint(e, "(truncated or not a .lmz file?)")))?;
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
-        if get("format")? != "cram-lmz" {
-            return Err(bad("metadata `format` is not `cram-lmz`".into()));
+        match get("format")?.as_str() {
+            "cram-lmz" => {}
+            "cram" => return Err(bad("this is a .cram file (`cram compress`), not a .lmz file: `cram decompress` decodes it".into())),
+            "cram-encoder" => return Err(bad("this is an encoder file (`cram encoder train`), not a .lmz file".into())),
+            _ => return Err(bad("metadata `format` is not `cram-lmz`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
         if version != LMZ_VERSION {

@@ -442,7 +442,8 @@ impl ModelArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// A .cram file: print what it holds and what made it instead (no model is loaded).
+    /// A .cram, .lmz or encoder file: print what it holds and what made it instead (no model is
+    /// loaded).
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,

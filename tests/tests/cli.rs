@@ -540,3 +540,26 @@ fn the_text_file_may_be_given_positionally() {
     dir.cram(&["score", "text.txt", "--text", "text.txt", "--model", &model]).expect_code(2);
     dir.cram(&["score", "--model", &model]).expect_code(2);
 }
+
+/// #37, 9: one wording per fault: a truncated file says so once, a .cram given to unzip and a .lmz
+/// given to decompress say what they are, and `cram info` reads .lmz files.
+#[test]
+fn damaged_and_mistaken_files_say_what_they_are() {
+    let dir = Dir::new();
+    compress_tiny(&dir, "t.cram");
+    let model = tiny_model();
+    let bytes = std::fs::read(dir.path("t.cram")).unwrap();
+    dir.write("cut.cram", &bytes[..bytes.len() - 10]);
+    let run = dir.cram(&["decompress", "cut.cram", "--model", &model]).expect_error("cut.cram");
+    assert_eq!(run.stderr.matches("truncated").count(), 1, "{}", run.stderr);
+    let run = dir.cram(&["unzip", "t.cram", "--model", &model]).expect_error("this is a .cram file");
+    assert!(!run.stderr.contains("not a valid .cram file") && run.stderr.contains("cram decompress"), "{}", run.stderr);
+    dir.cram(&["zip", "text.txt", "--model", &model, "-o", "t.lmz"]).expect_code(0);
+    dir.cram(&["decompress", "t.lmz", "--model", &model]).expect_error("this is a .lmz file");
+    let info = dir.cram(&["info", "t.lmz"]).expect_code(0).stdout;
+    assert!(info.contains("cram zip") && info.contains("tokens in"), "{info}");
+    let json = dir.cram(&["info", "t.lmz", "--json"]).expect_code(0).json();
+    assert_eq!(json["kind"], "lmz");
+    assert!(dir.cram(&["info", "t.cram"]).expect_code(0).stdout.contains("cram compress"));
+    dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz or encoder file");
+}

@@ -121,7 +121,7 @@ impl CramFile {
     /// Parses safetensors bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
         let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(format!("{e} (truncated or not a .cram file?)")))?;
+        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(hint(e, "(truncated or not a .cram file?)")))?;
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
@@ -130,6 +130,7 @@ impl CramFile {
             "cram-encoder" => {
                 return Err(bad("this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it".into()));
             }
+            "cram-lmz" => return Err(bad("this is a .lmz file (`cram zip`), not a .cram file: `cram unzip` decodes it".into())),
             _ => return Err(bad("metadata `format` is not `cram`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
@@ -235,6 +236,11 @@ impl CramFile {
     pub fn write(&self, path: &std::path::Path) -> Result<()> {
         write_atomic(path, &self.to_bytes()?)
     }
+}
+
+/// `message` with `guess` after it, unless it already says the file is truncated or corrupt.
+pub(crate) fn hint(message: String, guess: &str) -> String {
+    if message.contains("truncated") { message } else { format!("{message} {guess}") }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that `path`
