@@ -563,3 +563,32 @@ fn damaged_and_mistaken_files_say_what_they_are() {
     assert!(dir.cram(&["info", "t.cram"]).expect_code(0).stdout.contains("cram compress"));
     dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz or encoder file");
 }
+
+/// #37, 12: `cram zip` says the file's size against the text's plainly, and the code's apart.
+#[test]
+fn zip_says_the_file_size_against_the_text_plainly() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let out = dir.cram(&["zip", "text.txt", "--model", &tiny_model()]).expect_code(0).stdout;
+    let file = std::fs::metadata(dir.path("text.txt.lmz")).unwrap().len();
+    assert!(out.contains(&format!("{file} bytes, the text {} bytes", TEXT.len())), "{out}");
+    assert!(out.contains("larger than the text") && out.contains("code alone"), "{out}");
+    assert!(!out.contains("smaller than the UTF-8 text ("), "{out}");
+}
+
+/// #37: `cram zip` codes bytes that are not UTF-8 (a byte-level BPE has a token for every byte), and
+/// `cram unzip` gives them back exactly.
+#[test]
+fn zip_codes_bytes_that_are_not_utf8() {
+    let dir = Dir::new();
+    let bytes: &[u8] = b"caf\xe9 \xff\xfe\x00 ok \xc3\xa9\xc3\n";
+    dir.write("latin1.bin", bytes);
+    let model = tiny_model();
+    let m = dir.cram(&["zip", "latin1.bin", "--model", &model, "--json"]).expect_code(0).json();
+    assert_eq!(m["utf8"], false, "{m}");
+    assert_eq!(m["text_bytes"], bytes.len(), "{m}");
+    dir.cram(&["unzip", "latin1.bin.lmz", "--model", &model, "-o", "back.bin"]).expect_code(0);
+    assert_eq!(std::fs::read(dir.path("back.bin")).unwrap(), bytes);
+    let piped = dir.cram_with(&["zip", "-", "--model", &model, "--json"], Some(bytes), &[]).expect_code(0).json();
+    assert_eq!(piped["code_bits"], m["code_bits"]);
+}

@@ -48,6 +48,44 @@ impl Tokenizer {
         self.inner.decode(ids, false).map_err(|e| Error::Tokenizer(e.to_string()))
     }
 
+    /// The ids of `bytes`, which need not be UTF-8: the UTF-8 runs are encoded as text, and each
+    /// other byte as the byte-level BPE token of that byte (GPT-2's byte symbols). A tokenizer
+    /// without those tokens cannot code such bytes, and says so.
+    pub fn encode_bytes(&self, bytes: &[u8]) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        for chunk in bytes.utf8_chunks() {
+            if !chunk.valid().is_empty() {
+                ids.extend(self.encode(chunk.valid())?);
+            }
+            for &b in chunk.invalid() {
+                let id = self.token_to_id(&byte_symbol(b).to_string()).ok_or_else(|| {
+                    Error::Tokenizer(format!("byte 0x{b:02x} is not UTF-8 text, and this tokenizer has no token for a single byte (not a byte-level BPE)"))
+                })?;
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The bytes `ids` stand for (the inverse of [`Tokenizer::encode_bytes`]): each token's byte
+    /// symbols as bytes, an added token as its text. An error for a token that is neither (a
+    /// tokenizer that is not a byte-level BPE).
+    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let added = self.inner.get_added_tokens_decoder();
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(t) = added.get(&id) {
+                out.extend_from_slice(t.content.as_bytes());
+                continue;
+            }
+            let token = self.id_to_token(id).ok_or_else(|| Error::Tokenizer(format!("token id {id} is not in the vocabulary")))?;
+            for c in token.chars() {
+                out.push(symbol_byte(c).ok_or_else(|| Error::Tokenizer(format!("token {token:?} is not made of byte symbols")))?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Vocabulary size including added tokens.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
@@ -148,6 +186,29 @@ fn bpe_merges(inner: &tokenizers::Tokenizer) -> Vec<(String, String)> {
     let tokenizers::ModelWrapper::BPE(bpe) = inner.get_model() else { return Vec::new() };
     let Ok(mut model) = serde_json::to_value(bpe) else { return Vec::new() };
     serde_json::from_value(model["merges"].take()).unwrap_or_default()
+}
+
+/// GPT-2's symbol of byte `b` in a byte-level BPE vocabulary: printable bytes stand for themselves,
+/// the others for the characters from U+0100 on, in byte order.
+fn byte_symbol(b: u8) -> char {
+    let shown = |b: u8| matches!(b, 33..=126 | 161..=172 | 174..=255);
+    if shown(b) {
+        return char::from(b);
+    }
+    let below = (0..b).filter(|&x| !shown(x)).count() as u32;
+    char::from_u32(256 + below).expect("a valid char")
+}
+
+/// The byte a byte-level BPE symbol stands for ([`byte_symbol`]'s inverse).
+fn symbol_byte(c: char) -> Option<u8> {
+    let code = u32::from(c);
+    if let Ok(b) = u8::try_from(code)
+        && byte_symbol(b) == c
+    {
+        return Some(b);
+    }
+    let n = code.checked_sub(256)? as usize;
+    (0..=255u8).filter(|&b| u32::from(byte_symbol(b)) >= 256).nth(n)
 }
 
 /// Lower-case hex of `bytes`.
