@@ -357,3 +357,14 @@ fn reproduce_measures_each_check_against_its_band() {
     // Without the shipped data in the working directory: one clear error.
     Dir::new().cram(&["reproduce", "--quick", "--model", &model]).expect_error("repository root");
 }
+
+/// #37, 4: a sweep with no text long enough for any length exits non-zero with one line, and
+/// writes no results file.
+#[test]
+fn a_sweep_with_no_possible_run_fails_without_a_file() {
+    let dir = Dir::new();
+    let args = capacity_args("5000", "2", "0.1", "10", "10", "none.jsonl");
+    let run = dir.cram(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_error("no run is possible");
+    assert_eq!(run.stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{}", run.stderr);
+    assert!(!dir.path("none.jsonl").exists());
+}

@@ -35,6 +35,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
+    super::capacity::check_texts(&texts, &args.lengths)?;
     for cfg in &configs {
         cfg.validate_for(&lm.config)?;
     }
