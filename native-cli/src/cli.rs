@@ -65,8 +65,8 @@ pub enum EncoderCommand {
 pub struct EncoderTrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Texts: a text file, a folder of .txt files (books), or JSON Lines with a `text` field; each
-    /// is cut into consecutive chunks of --tokens tokens.
+    /// Texts: a text file, a folder of .txt files (books), JSON Lines or a parquet table with a
+    /// `text` field; each is cut into consecutive chunks of --tokens tokens.
     #[arg(long)]
     pub data: PathBuf,
     /// The field of each JSON record that holds its text.
@@ -151,7 +151,7 @@ pub struct EncoderEvalArgs {
     /// Append one result line per test chunk to this results file (the format of `cram capacity`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// How the table is printed: text, md, csv or json.
+    /// How the table is printed: text (80 columns), wide (every column), md, csv or json.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
 }
@@ -225,7 +225,8 @@ pub struct SweepRunArgs {
     /// Write SVG plots into this folder.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// How the table is printed: text, md (Markdown), csv or json (one row per line); means come
+    /// How the table is printed: text (80 columns), wide (the text table with every column), md
+    /// (Markdown), csv or json (one row per line); means come
     /// with their 95 % confidence half-width.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
@@ -238,8 +239,8 @@ pub struct SweepRunArgs {
 /// Where the texts of a sweep come from.
 #[derive(Debug, Args)]
 pub struct TextsArgs {
-    /// Texts: a text file, a folder of .txt files, or JSON Lines (.jsonl or .json; a .json array
-    /// too) with a `text` field.
+    /// Texts: a text file, a folder of .txt files, JSON Lines (.jsonl or .json; a .json array too)
+    /// or a parquet table (.parquet, as Hugging Face `datasets` write them), with a `text` field.
     #[arg(long, required_unless_present = "random_words")]
     pub data: Option<PathBuf>,
     /// The field of each JSON record that holds its text.
@@ -291,7 +292,7 @@ pub struct MergeArgs {
     /// Print the table of the joined results.
     #[arg(long)]
     pub table: bool,
-    /// How --table prints: text, md, csv or json.
+    /// How --table prints: text (80 columns), wide (every column), md, csv or json.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
 }

@@ -276,7 +276,7 @@ pub fn sweep(
         ids,
         codes: Default::default(),
         device: device.to_string(),
-        progress: Progress::with_total(plan.len()),
+        progress: Progress::with_total(plan.len(), cfg.max_steps),
         tag,
         file,
         error: None,

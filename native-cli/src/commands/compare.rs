@@ -57,6 +57,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     }
     report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     outln!();
-    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
+    let wide = args.run.format == crate::report::Format::Wide;
+    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?, wide));
     Ok(super::capacity::sweep_exit(finished, &args.run.out))
 }
