@@ -687,9 +687,25 @@ pub struct UnzipArgs {
 pub struct DecompressArgs {
     /// The .cram file.
     pub file: PathBuf,
-    #[command(flatten)]
-    pub model: ModelArgs,
+    /// The model (default: the one the file names, where it was made with an alias or hub id; else
+    /// the default model). A .gguf file, a Hugging Face folder, a hub id or an alias.
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// The dtype of the weights on the device (default: the one the file was made in).
+    #[arg(long, value_enum)]
+    pub dtype: Option<DtypeArg>,
     /// Write the text here instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Print what the file decodes to even when it is not the crammed text (a run that did not
+    /// cram completely); standard error then marks the tokens that differ from the ones crammed,
+    /// where the file knows them, and the exit status is 1.
+    #[arg(long)]
+    pub partial: bool,
+    /// With --partial: the text that was crammed, whose tokens the decoded ones are compared with.
+    #[arg(long, requires = "partial", value_name = "FILE")]
+    pub text: Option<PathBuf>,
 }

@@ -592,3 +592,49 @@ fn zip_codes_bytes_that_are_not_utf8() {
     let piped = dir.cram_with(&["zip", "-", "--model", &model, "--json"], Some(bytes), &[]).expect_code(0).json();
     assert_eq!(piped["code_bits"], m["code_bits"]);
 }
+
+/// #37: `decompress --partial` prints what a file that is not exact decodes to (exit 1), marking the
+/// tokens that differ from the crammed text when given it; without --partial it is refused.
+#[test]
+fn decompress_partial_shows_what_an_inexact_file_decodes_to() {
+    let dir = Dir::new();
+    dir.write("text.txt", "Alice was beginning to get very tired of sitting by her sister on the bank");
+    let model = tiny_model();
+    dir.cram(&["compress", "text.txt", "--model", &model, "--tokens", "10", "--max-steps", "2", "-o", "t.cram"]).expect_code(1);
+    dir.cram(&["decompress", "t.cram", "--model", &model]).expect_error("does not match the stored sha256");
+    let run = dir.cram(&["decompress", "t.cram", "--model", &model, "--partial", "--text", "text.txt"]).expect_code(1);
+    assert!(!run.stdout.is_empty(), "{}", run.stderr);
+    assert!(run.stderr.contains("not the crammed one") && run.stderr.contains("of 10 tokens as crammed") && run.stderr.contains('|'), "{}", run.stderr);
+    // an exact file decodes as ever with --partial
+    compress_tiny(&dir, "e.cram");
+    let exact = dir.cram(&["decompress", "e.cram", "--model", &model, "--partial"]).expect_code(0);
+    assert!(TEXT.starts_with(&exact.stdout) && exact.stderr.is_empty(), "{}", exact.stderr);
+}
+
+/// #37: without --model, `decompress` uses the hub id the file was made with (here from a Hugging
+/// Face cache, offline); a file made with a local path names it.
+#[test]
+fn decompress_finds_the_model_the_file_names() {
+    let dir = Dir::new();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let repo = dir.path("hf/hub/models--tiny-org--tiny-llama");
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(fixture("llama_gguf").join(f), snapshot.join(f)).unwrap();
+    }
+    let hf = dir.path("hf").display().to_string();
+    let home = dir.path("cram-home").display().to_string();
+    let env = [("HF_HOME", hf.as_str()), ("HF_HUB_OFFLINE", "1"), ("CRAM_HOME", home.as_str())];
+    dir.write("text.txt", TEXT);
+    let mut args = vec!["compress", "text.txt", "--model", "tiny-org/tiny-llama", "-o", "h.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram_with(&args, None, &env).expect_code(0);
+    let run = dir.cram_with(&["decompress", "h.cram"], None, &env).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?} {}", run.stdout, run.stderr);
+    compress_tiny(&dir, "local.cram");
+    let err = dir.cram_with(&["decompress", "local.cram"], None, &env).expect_error("--model").stderr;
+    assert!(err.contains("llama_gguf"), "{err}");
+}

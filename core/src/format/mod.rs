@@ -200,11 +200,7 @@ impl CramFile {
     /// The text the file holds, decoded greedily with `lm`: the model is checked first, and the text
     /// must match the stored sha256 (what `cram decompress` and the web app's import do).
     pub async fn decode_async(&self, lm: &LoadedModel) -> Result<String> {
-        self.check_model(&lm.identity)?;
-        if self.memory.k > 0 && self.width != lm.config.hidden_size() {
-            return Err(Error::Input(format!("vectors of width {} do not fit a model of width {}", self.width, lm.config.hidden_size())));
-        }
-        let ids = self.memory.decode_async(lm, &self.given_ids, self.tokens, None).await?;
+        let ids = self.decode_ids_async(lm).await?;
         let text = lm.tokenizer.decode(&ids)?;
         if text_sha256(&text) != self.text_sha256 {
             return Err(Error::Input(
@@ -212,6 +208,21 @@ impl CramFile {
             ));
         }
         Ok(text)
+    }
+
+    /// The token ids the file decodes to greedily with `lm` (the model checked first), whether or not
+    /// they are the crammed text: what `cram decompress --partial` shows of a file that is not exact.
+    pub async fn decode_ids_async(&self, lm: &LoadedModel) -> Result<Vec<u32>> {
+        self.check_model(&lm.identity)?;
+        if self.memory.k > 0 && self.width != lm.config.hidden_size() {
+            return Err(Error::Input(format!("vectors of width {} do not fit a model of width {}", self.width, lm.config.hidden_size())));
+        }
+        self.memory.decode_async(lm, &self.given_ids, self.tokens, None).await
+    }
+
+    /// [`CramFile::decode_ids_async`], blocking.
+    pub fn decode_ids(&self, lm: &LoadedModel) -> Result<Vec<u32>> {
+        crate::readback::sync(self.decode_ids_async(lm))
     }
 
     /// [`CramFile::decode_async`], blocking.
