@@ -86,8 +86,9 @@ impl LmzFile {
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
         match get("format")?.as_str() {
             "cram-lmz" => {}
-            "cram" => return Err(bad("this is a .cram file (`cram compress`), not a .lmz file: `cram decompress` decodes it".into())),
-            "cram-encoder" => return Err(bad("this is an encoder file (`cram encoder train`), not a .lmz file".into())),
+            // another of cram's files: what it is, not "not a valid .lmz file"
+            "cram" => return Err(Error::Input(format!("{name}: this is a .cram file (`cram compress`), not a .lmz file: `cram decompress` decodes it"))),
+            "cram-encoder" => return Err(Error::Input(format!("{name}: this is an encoder file (`cram encoder train`), not a .lmz file"))),
             _ => return Err(bad("metadata `format` is not `cram-lmz`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;

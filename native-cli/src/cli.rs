@@ -14,8 +14,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show a model's family, size and the theoretical capacity of one vector; or, given a .cram
-    /// file, what it holds and what made it.
+    /// Show a model's family, size and the theoretical capacity of one vector; or, given a .cram,
+    /// .lmz or encoder file, what it is, what it holds and what made it.
     Info(InfoArgs),
     /// Score a text with the model alone: NLL and next-token accuracy.
     Score(ScoreArgs),

@@ -127,10 +127,13 @@ impl CramFile {
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
         match get("format")?.as_str() {
             "cram" => {}
+            // another of cram's files: what it is, not "not a valid .cram file"
             "cram-encoder" => {
-                return Err(bad("this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it".into()));
+                return Err(Error::Input(format!(
+                    "{name}: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it"
+                )));
             }
-            "cram-lmz" => return Err(bad("this is a .lmz file (`cram zip`), not a .cram file: `cram unzip` decodes it".into())),
+            "cram-lmz" => return Err(Error::Input(format!("{name}: this is a .lmz file (`cram zip`), not a .cram file: `cram unzip` decodes it"))),
             _ => return Err(bad("metadata `format` is not `cram`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;

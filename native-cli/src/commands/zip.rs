@@ -70,11 +70,15 @@ pub fn zip(args: ZipArgs) -> Result<ExitCode> {
             format!("{:.1}x larger than the text: the metadata outweighs a short text", bytes.len() as f64 / text.len() as f64)
         };
         outln!("wrote {}: {} bytes, the text {} bytes ({} tokens): the file is {file_vs_text}", output.display(), bytes.len(), text.len(), ids.len());
+        let code_vs_text = if file.code_bits() <= raw_bits {
+            format!("{:.1}x smaller than the text", raw_bits as f64 / file.code_bits() as f64)
+        } else {
+            format!("{:.1}x larger than the text", file.code_bits() as f64 / raw_bits as f64)
+        };
         outln!(
-            "code alone  {} bits ({code_bytes} bytes) = {:.2} bits/token, {:.1}x smaller than the text; {:.1}s",
+            "code alone  {} bits ({code_bytes} bytes) = {:.2} bits/token, {code_vs_text}; {:.1}s",
             file.code_bits(),
             file.code_bits() as f64 / ids.len() as f64,
-            raw_bits as f64 / file.code_bits() as f64,
             seconds
         );
     }
