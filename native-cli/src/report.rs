@@ -602,7 +602,7 @@ impl Columns {
 /// A number's label on an axis of counts: the integer where the key point is one, else nothing (so
 /// that 0.5 steps never print "0" twice).
 fn integer_label(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-6 { format!("{:.0}", v) } else { String::new() }
+    if (v - v.round()).abs() < 1e-6 { format!("{v:.0}") } else { String::new() }
 }
 
 /// A tick label of a value on an axis `span` wide, with as many decimals as the span needs (so
@@ -901,7 +901,7 @@ mod tests {
                 let head = &rest[..rest.find('>').unwrap()];
                 let attr = |n: &str| {
                     let start = head.find(&format!(" {n}=\"")).or_else(|| head.starts_with(&format!("{n}=\"")).then_some(0)).unwrap();
-                    let value = &head[start..].split('"').nth(1).unwrap();
+                    let value = head[start..].split('"').nth(1).unwrap();
                     value.parse::<f64>().unwrap()
                 };
                 let body = rest[rest.find('>').unwrap() + 1..].split('<').next().unwrap().trim().to_string();

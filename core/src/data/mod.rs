@@ -189,8 +189,7 @@ pub fn first_ids(tokenizer: &crate::tokenizer::Tokenizer, text: &str, n: usize) 
     let want = n.saturating_add(PREFIX_MARGIN_TOKENS);
     // A token is rarely over 16 bytes; start there, and double.
     let mut bytes = want.saturating_mul(16);
-    loop {
-        let Some(cut) = word_start_at_or_after(text, bytes) else { break };
+    while let Some(cut) = word_start_at_or_after(text, bytes) {
         let ids = tokenizer.encode(&text[..cut])?;
         if ids.len() >= want {
             return Ok((ids, cut));
