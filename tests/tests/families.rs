@@ -97,3 +97,19 @@ fn info_names_the_family_and_counts_its_weights() {
         assert_eq!(info["parameters"], parameters, "{info}");
     }
 }
+
+/// `cram zip` and `cram unzip` (arithmetic coding with the model's next-token probabilities, decoded
+/// one token at a time through the KV cache) give the text back on every family.
+#[test]
+fn zip_round_trips_on_every_family() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    for case in ["qwen2", "qwen3", "olmo", "olmo2", "opt", "opt_350m_style", "gemma3"] {
+        let model = fixture(case).display().to_string();
+        let out = format!("{case}.lmz");
+        let zip = dir.cram(&["zip", "text.txt", "--model", &model, "-o", &out, "--json"]).expect_code(0).json();
+        assert!(zip["code_bits"].as_u64().unwrap() > 0, "{case}: {zip}");
+        let back = dir.cram(&["unzip", &out, "--model", &model]).expect_code(0).stdout;
+        assert_eq!(back, TEXT, "{case}");
+    }
+}
