@@ -12,6 +12,7 @@
 mod common;
 
 mod batch;
+mod checkpoint_layouts;
 mod encoder;
 mod kv_cache;
 mod layering;
