@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's browser walk-through on the real model, automated: serve dist/ (scripts/app-build.sh
+# The browser walk-through of docs/browser.md on the real model, automated: serve dist/ (scripts/app-build.sh
 # copies the default SmolLM2-135M GGUF into dist/models/), open it in headless Chromium, load the
 # default model, cram examples/hello.txt with the page's default recipe, check that it comes back, and
 # decompress the page's export with the CLI; `walk` runs the guided walk's "Try it" examples instead

@@ -2,7 +2,7 @@
 # Steps per second of the web app's CPU path, the loop in the Web Worker against the page's own
 # thread, for the tiny Llama fixture and (when dist/ has it) the default SmolLM2-135M; also the page's
 # longest frame gap meanwhile. Serves dist/ (build it first: scripts/app-build.sh) and drives headless
-# Chromium (tests/browser/speed.mjs). A measurement for the README, not a test.
+# Chromium (tests/browser/speed.mjs). A measurement for docs/browser.md, not a test.
 # Usage: bash scripts/app-speed.sh [TINY_STEPS] [SMOLLM2_STEPS]   (default 400 and 20)
 # Output: target/app-speed/speed.jsonl (appended) and a table.
 set -euo pipefail

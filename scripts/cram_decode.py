@@ -2,7 +2,7 @@
 """Decode a `.cram` file with Hugging Face transformers, without cram.
 
 A `.cram` file is a safetensors file: the tensor `mem` ([K, d], f32) holds the memory vectors, and the
-string metadata holds what decoding needs (see README, "The .cram file"): `prefix_ids` (the sink
+string metadata holds what decoding needs (see docs/formats.md, "The .cram file"): `prefix_ids` (the sink
 token(s) in front of the vectors), `given_ids` (text tokens given rather than decoded), `tokens`, the
 `dtype` the model computed in, and the sha256 of the text. Decoding is greedy: the input embeddings
 are [embed(prefix_ids), mem, embed(given_ids)], and each next token is the argmax of the last

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's encoder tables (#15), measured with the release binary:
+# The encoder tables of docs/measurements.md (#15), measured with the release binary:
 #  1. encoders (AE and VAE, 1 and 4 head layers, LoRA rank 8 on the model copy) trained on chunks of
 #     the shipped evaluation books (data/eval/books.jsonl, the first 48 books' passages), tested on the
 #     chunks their training held out: teacher-forced and greedy accuracy;

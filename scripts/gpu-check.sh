@@ -40,11 +40,13 @@ cargo build "${profile[@]}" -p cram-cli --features "$feature"
 say "build: ok ($bin, --features $feature)"
 
 echo "== 2. the transformers reference cases on $device"
-# The filter names the device's modules (wgpu::, wgpu_checkpoint::, wgpu_f16::, wgpu_bf16::; cuda...).
-# Built as the test suite builds it (--workspace), so --quick reuses that build.
-CRAM_REQUIRE_WGPU=1 CRAM_REQUIRE_CUDA=1 cargo test "${profile[@]}" --workspace --features "cram-core/$feature" --test reference "$device" 2>&1 | tee "$out/reference.log"
+# The filter names the device's modules of the reference cases (reference::wgpu::, reference::wgpu_f16::,
+# ...; reference::cuda...) in core's one test binary. Built as the test suite builds it (--workspace),
+# so --quick reuses that build.
+CRAM_REQUIRE_WGPU=1 CRAM_REQUIRE_CUDA=1 cargo test "${profile[@]}" --workspace --features "cram-core/$feature" --test all "reference::$device" 2>&1 | tee "$out/reference.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || { say "reference cases: FAILED (see $out/reference.log)"; exit 1; }
-say "reference cases: $(grep -Eo '[0-9]+ passed; [0-9]+ failed' "$out/reference.log" | tail -1)"
+# Both crates' `all` binaries run under --workspace (cram-tests' filters every test out): sum them.
+say "reference cases: $(grep -Eo '[0-9]+ passed; [0-9]+ failed' "$out/reference.log" | awk '{p += $1; f += $3} END {print p " passed; " f " failed"}')"
 grep -E " in (bf16|f16)" "$out/reference.log" | sed 's/^/  /' | tee -a "$summary" || true
 grep -E "^skipping .* in " "$out/reference.log" | sed 's/^/  /' | tee -a "$summary" || true
 

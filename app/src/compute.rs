@@ -224,15 +224,15 @@ pub fn recipe(c: &Controls) -> Result<CramConfig, String> {
     Ok(cfg)
 }
 
-/// What the page calls a setting of the recipe: its control's label, or the CLI's flag where the page
-/// has no control for it.
+/// What the page calls a setting: its control's label, or core's plain name where the page has no
+/// control for it.
 fn control_name(setting: Setting) -> &'static str {
     match setting {
         Setting::Mem => "vectors",
         Setting::Lr => "learning rate",
         Setting::MaxSteps => "max steps",
         Setting::Rank => "rank",
-        other => other.flag(),
+        other => other.name(),
     }
 }
 
@@ -329,7 +329,10 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
 /// The optimisation, one step at a time, yielding between slices of work (and sending their
 /// progress), and decoding greedily from time to time for the live views.
 async fn optimise(lm: &LoadedModel, cfg: CramConfig, job: TextJob, emit: &Emit) -> Result<CramOutcome, String> {
-    let err = |e: cram_core::Error| e.to_string();
+    let err = |e: cram_core::Error| match e {
+        cram_core::Error::Setting(c) => c.describe(control_name),
+        other => other.to_string(),
+    };
     yield_now().await;
     let target = job.ids.clone();
     let mut run = Cramming::new_async(lm, cfg, vec![job], 1).await.map_err(err)?;

@@ -6,5 +6,5 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("cram-app runs in the browser: build it with `trunk build --release` (see README.md)");
+    eprintln!("cram-app runs in the browser: build it with `trunk build --release` (see docs/browser.md)");
 }

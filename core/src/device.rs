@@ -41,9 +41,10 @@ impl DeviceChoice {
             #[cfg(feature = "cuda")]
             DeviceChoice::Cuda => cuda_device(),
             #[allow(unreachable_patterns)]
-            other => {
-                Err(Error::Input(format!("this build of cram has no {other:?} backend; rebuild with `--features {}`", format!("{other:?}").to_lowercase())))
-            }
+            other => Err(Error::Input(format!(
+                "this build of cram has no {other:?} backend; rebuild cram with its cargo feature `{}`",
+                format!("{other:?}").to_lowercase()
+            ))),
         }
     }
 }
@@ -151,7 +152,7 @@ impl Precision {
             return Ok(());
         }
         let other = if device.supports_dtype(FloatDType::F16) { "f16 or f32" } else { "f32" };
-        Err(Error::Device(format!("this device cannot compute in {self} ({device:?}); use --dtype {other}")))
+        Err(Error::Setting(crate::error::ConfigError::DtypeUnsupported { dtype: self.to_string(), device: format!("{device:?}"), other }))
     }
 }
 

@@ -2,7 +2,7 @@
 //! for the LoRA method, the adapters. Whatever the method trained, this is what a `.cram` file
 //! stores and what greedy decoding starts from.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{embed_ids, greedy_decode_async};
@@ -50,6 +50,25 @@ impl LoraWeights {
     }
 }
 
+/// `[batch, P + K, d]`: the prefix tokens (the same for every row), embedded, followed by the memory
+/// vectors `[batch, K, d]` if there are any: the start of the model's input, for cramming and
+/// decoding alike. With `autodiff`, the embedded tokens join the autodiff graph of the vectors (or
+/// of a LoRA-adapted model, when there are none).
+pub fn prefix_then_vectors(model: &Model, prefix_ids: &[u32], batch: usize, vectors: Option<Tensor<3>>, autodiff: bool) -> Result<Tensor<3>> {
+    let mut parts = Vec::new();
+    if !prefix_ids.is_empty() {
+        let ids: Vec<i32> = (0..batch).flat_map(|_| prefix_ids.iter().map(|&i| i as i32)).collect();
+        let device = model.embedding_matrix().device();
+        let embedded = model.embed(Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, prefix_ids.len()]), &device));
+        parts.push(if autodiff { embedded.autodiff() } else { embedded });
+    }
+    parts.extend(vectors);
+    if parts.is_empty() {
+        return Err(Error::Input("nothing to decode from: no prefix token and no vector".into()));
+    }
+    Ok(Tensor::cat(parts, 1))
+}
+
 /// Everything greedy decoding needs to give a text back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Memory {
@@ -78,17 +97,9 @@ impl Memory {
         if self.vectors.len() != self.k * d {
             return Err(Error::Input(format!("{} values do not make {} vector(s) of width {d}", self.vectors.len(), self.k)));
         }
-        let mut parts = Vec::new();
-        if !self.prefix_ids.is_empty() {
-            parts.push(embed_ids(&lm.model, &self.prefix_ids));
-        }
-        if self.k > 0 {
-            parts.push(Tensor::<3>::from_data(TensorData::new(self.vectors.clone(), [1, self.k, d]), &lm.device.clone().without_autodiff()));
-        }
-        if parts.is_empty() {
-            return Err(Error::Input("nothing to decode from: no prefix token and no vector".into()));
-        }
-        Ok(Tensor::cat(parts, 1))
+        let vectors =
+            (self.k > 0).then(|| Tensor::<3>::from_data(TensorData::new(self.vectors.clone(), [1, self.k, d]), &lm.device.clone().without_autodiff()));
+        prefix_then_vectors(&lm.model, &self.prefix_ids, 1, vectors, false)
     }
 
     /// The `n` text tokens this memory decodes to with `lm`: the `given` tokens (t_1 under the

@@ -1,7 +1,7 @@
 //! Batched cramming: B texts in one forward/backward, each with its own vectors and optimiser, give
 //! each text what cramming it alone gives (up to float rounding), including when slots are refilled.
 
-mod common;
+use crate::common;
 
 use common::*;
 use cram_core::cramming::{Silent, TextJob, cram_texts};

@@ -6,7 +6,7 @@
 //! - an encoder's vectors start per-text cramming (memory and dense), and a start that already
 //!   reproduces the text needs one step.
 
-mod common;
+use crate::common;
 
 use common::*;
 use cram_core::cramming::{Silent, StopReason, TextJob, cram_texts};

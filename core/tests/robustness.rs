@@ -3,7 +3,7 @@
 //! value is still a model) or give an error, never a panic or an allocation the file cannot back.
 //! Seeded, so a failure names an offset that reproduces.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use common::*;

@@ -2,7 +2,7 @@
 //! same model as the single file: the tiny Llama fixture is split into three bf16 shards here, and
 //! its logits, identity and tokenizer must match the single-file model's with the same bf16 values.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -2,7 +2,7 @@
 //! same file: token ids of a public-domain passage, and the mean NLL of its first 256 tokens within
 //! 0.01 nats/token (tests/fixtures/smollm2/reference.json, made by scripts/reference/smollm2_reference.py).
 
-mod common;
+use crate::common;
 
 use common::*;
 use cram_core::LoadedModel;

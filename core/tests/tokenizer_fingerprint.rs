@@ -3,7 +3,7 @@
 //! otherwise) agree; tokenizers that split text differently do not; files made before the
 //! fingerprint was recorded are still checked by the older hash.
 
-mod common;
+use crate::common;
 
 use cram_core::ModelIdentity;
 use cram_core::tokenizer::Tokenizer;

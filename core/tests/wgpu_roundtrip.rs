@@ -6,7 +6,7 @@
 
 #![cfg(feature = "wgpu")]
 
-mod common;
+use crate::common;
 
 use common::*;
 use cram_core::cramming::{Silent, TextJob, cram_texts};

@@ -1,7 +1,8 @@
 //! `cram`: cram a text into a frozen language model's input vectors and get it back.
 //!
 //! `main` parses the flags and calls one function per subcommand; every error is printed once, with
-//! its causes, and exits with status 2. A run whose texts did not all come back exits with 1.
+//! its causes, in the CLI's words ([`errors`]), and exits with status 2. A run whose texts did not
+//! all come back exits with 1.
 
 /// `println!` that never panics: a closed standard output (`cram ... | head`) must not abort a run
 /// whose results are already written (`println!` panics when the write fails).
@@ -31,6 +32,7 @@ macro_rules! errln {
 
 mod cli;
 mod commands;
+mod errors;
 mod host_memory;
 mod progress;
 mod report;
@@ -59,7 +61,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            errln!("error: {err:#}");
+            errln!("error: {}", errors::words(&err));
             ExitCode::from(2)
         }
     }

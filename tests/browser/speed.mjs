@@ -1,6 +1,6 @@
 // Steps per second of the page's CPU path, with the loop in the Web Worker and on the page's thread,
-// and how long the page's frames wait meanwhile (requestAnimationFrame gaps). A measurement for the
-// README (scripts/app-speed.sh), not a test.
+// and how long the page's frames wait meanwhile (requestAnimationFrame gaps). A measurement for
+// docs/browser.md (scripts/app-speed.sh), not a test.
 // Usage: node speed.mjs <base-url> <model-url> <tokens> <steps> [worker|page ...]
 // Prints one JSON line per place.
 import { MINUTE, withPage, setField, loadModel, compress } from './page.mjs';

@@ -13,17 +13,17 @@
 mod progressive;
 pub(crate) mod scores;
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use rand::SeedableRng;
 
 use self::progressive::{Stage, Stages};
-use self::scores::{baseline, evaluate, read_scores, score_tensors, target_logits, text_inputs};
+use self::scores::{Scores, baseline, evaluate, read_scores, score_tensors, target_logits, text_inputs};
 use crate::checkpoint;
 use crate::decode::embed_ids;
 use crate::load::LoadedModel;
-use crate::memory::Memory;
+use crate::memory::{Memory, prefix_then_vectors};
 use crate::methods::trainable::Trainable;
-use crate::methods::{CramConfig, Protocol, VectorInit, prefix_ids};
+use crate::methods::{ConfigError, CramConfig, Protocol, Setting, VectorInit, prefix_ids};
 use crate::metrics::CramMetrics;
 use crate::models::Model;
 use crate::optim::adamw::AdamW;
@@ -179,6 +179,97 @@ impl Slot {
     }
 }
 
+/// What a slot's update reads of its run.
+struct Run<'a> {
+    cfg: &'a CramConfig,
+    trainable: &'a Trainable,
+    prefix: &'a [u32],
+    lm: &'a LoadedModel,
+}
+
+impl Slot {
+    /// After a step: the text's scores (`right` and `nll` per scored token of its target) and
+    /// gradient at its current parameters. Keeps the best parameters, tells the observer, and either
+    /// ends the text (its reason) or takes its optimiser step.
+    async fn update(&mut self, run: &Run<'_>, text: &TextJob, right: &[bool], nll: &[f64], grad: &[f32], obs: &mut dyn Observer) -> Result<Option<StopReason>> {
+        let cfg = run.cfg;
+        let first = cfg.protocol.first_scored();
+        let target_len = self.target(&text.ids).len();
+        let scored = target_len - first;
+        let hits = right.iter().filter(|&&r| r).count();
+        let ce: f64 = nll.iter().sum();
+        let loss = ce / scored as f64;
+        self.steps += 1;
+        let mut correct = vec![true; first];
+        correct.extend_from_slice(right);
+        correct.resize(text.ids.len(), false);
+        // A NaN or infinite loss or gradient (a learning rate far too large, an overflow in f16)
+        // ends the text: its best vectors so far are kept, and the other texts go on.
+        if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
+            return Ok(Some(StopReason::Diverged));
+        }
+        if self.stages.is_none() {
+            self.lowest_ce = self.lowest_ce.min(ce);
+            let improved = hits > self.best_right;
+            if improved || (hits == self.best_right && loss < self.best_loss) {
+                self.best_params.clone_from(&self.params);
+                self.best_loss = loss;
+            }
+            if improved {
+                self.best_right = hits;
+                self.since_best = 0;
+            } else {
+                self.since_best += 1;
+            }
+        }
+        obs.on_step(&StepReport {
+            text: self.text,
+            text_id: &text.id,
+            step: self.steps,
+            loss,
+            right: hits,
+            scored,
+            best_right: self.best_right.max(self.stages.as_ref().map_or(0, Stages::horizon)),
+            correct: &correct,
+            max_steps: cfg.max_steps,
+            target_len,
+        });
+
+        if let Some(stages) = &mut self.stages {
+            let ended = match stages.after_step(hits == scored, text.ids.len()) {
+                Stage::Matched { whole_text } => {
+                    self.best_params.clone_from(&self.params);
+                    whole_text.then_some(StopReason::Success)
+                }
+                Stage::Missed { step, exhausted } => {
+                    self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut self.params, grad);
+                    exhausted.then_some(StopReason::StageBudget)
+                }
+            };
+            // max_steps bounds every method: here all the stages' steps together.
+            return Ok(ended.or((self.steps >= cfg.max_steps).then_some(StopReason::MaxSteps)));
+        }
+
+        let success = match cfg.protocol {
+            Protocol::Greedy => hits == scored && run.trainable.memory(&self.params, run.prefix)?.verify_greedy_async(run.lm, &text.ids, first).await?,
+            Protocol::Paper => hits as f64 / scored as f64 >= cfg.paper_threshold,
+        };
+        if success {
+            self.best_params.clone_from(&self.params);
+            self.best_right = hits;
+            return Ok(Some(StopReason::Success));
+        }
+        self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, self.steps), &mut self.params, grad);
+        Ok(if self.steps >= cfg.max_steps {
+            Some(StopReason::MaxSteps)
+        } else if self.since_best >= cfg.patience {
+            Some(StopReason::Patience)
+        } else {
+            None
+        })
+    }
+}
+
 /// A cramming run over a list of texts, advanced one optimiser step at a time.
 pub struct Cramming {
     cfg: CramConfig,
@@ -201,7 +292,7 @@ impl Cramming {
     pub async fn new_async(lm: &LoadedModel, cfg: CramConfig, texts: Vec<TextJob>, batch: usize) -> Result<Self> {
         cfg.validate_for(&lm.config)?;
         if batch < 1 {
-            return Err(Error::Input("--batch must be at least 1".into()));
+            return Err(ConfigError::AtLeastOne(Setting::Batch).into());
         }
         let first = cfg.protocol.first_scored();
         let limit = lm.config.max_position_embeddings();
@@ -277,7 +368,7 @@ impl Cramming {
     pub fn current_memory(&self, text: usize) -> Option<(Memory, &[u32])> {
         let slot = self.slots.iter().find(|s| s.text == text)?;
         let given = &self.texts[text].ids[..self.cfg.protocol.first_scored()];
-        Some((self.trainable.memory(&slot.params, &self.prefix), given))
+        Some((self.trainable.memory(&slot.params, &self.prefix).ok()?, given))
     }
 
     /// The outcomes of the finished texts, in the order of the texts.
@@ -285,7 +376,9 @@ impl Cramming {
         self.outcomes.into_iter().flatten().collect()
     }
 
-    /// One optimiser step over the current batch, reading back asynchronously (WebGPU).
+    /// One optimiser step over the current batch, reading back asynchronously (WebGPU): one forward
+    /// and backward pass over the batch (`forward_backward`), then each text's own
+    /// bookkeeping and update (`Slot::update`).
     pub async fn step_async(&mut self, lm: &LoadedModel, obs: &mut dyn Observer) -> Result<bool> {
         self.refill(lm).await?;
         if self.slots.is_empty() {
@@ -295,41 +388,46 @@ impl Cramming {
             self.stop_async(lm, obs).await?;
             return Ok(false);
         }
-        let cfg = &self.cfg;
-        let first = cfg.protocol.first_scored();
-        let plain = lm.device.clone().without_autodiff();
-        let ad = plain.clone().autodiff();
+        let (scores, grad) = self.forward_backward(lm).await?;
+        let run = Run { cfg: &self.cfg, trainable: &self.trainable, prefix: &self.prefix, lm };
+        let mut done: Vec<(usize, StopReason)> = Vec::new();
+        for (row, (slot, grad)) in self.slots.iter_mut().zip(grad.chunks_exact(self.trainable.len())).enumerate() {
+            if let Some(reason) = slot.update(&run, &self.texts[slot.text], &scores.right[row], &scores.nll[row], grad, obs).await? {
+                done.push((row, reason));
+            }
+        }
+        self.finish(lm, done, obs).await?;
+        Ok(!self.slots.is_empty() || self.next < self.texts.len())
+    }
 
-        // One forward/backward over the batch.
+    /// One forward and backward pass over the batch: each text's scores at its current parameters,
+    /// and the gradients of all texts in one read, `[B, trainable]` row-major (row r is text r's
+    /// gradient in the layout of its flat parameters).
+    async fn forward_backward(&self, lm: &LoadedModel) -> Result<(Scores, Vec<f32>)> {
+        let first = self.cfg.protocol.first_scored();
+        let ad = lm.device.clone().without_autodiff().autodiff();
         let b = self.slots.len();
         let ids: Vec<&[u32]> = self.slots.iter().map(|s| s.target(&self.texts[s.text].ids)).collect();
         let params: Vec<&[f32]> = self.slots.iter().map(|s| s.params.as_slice()).collect();
         let leaves = self.trainable.leaves(&params, &ad);
-        let (mem, lora) = self.trainable.inputs(&leaves);
+        let inputs = self.trainable.inputs(&leaves);
         let adapted;
-        let model = match &lora {
+        let model = match &inputs.lora {
             Some(set) => {
                 adapted = lm.model.with_lora(set);
                 &adapted
             }
             None => &lm.model,
         };
-        let mut parts = Vec::new();
-        if !self.prefix.is_empty() {
-            let p: Vec<i32> = (0..b).flat_map(|_| self.prefix.iter().map(|&i| i as i32)).collect();
-            parts.push(lm.model.embed(Tensor::<2, Int>::from_data(TensorData::new(p, [b, self.prefix.len()]), &plain)).autodiff());
-        }
-        parts.extend(mem);
-        let prefix = Tensor::cat(parts, 1);
+        let prefix = prefix_then_vectors(&lm.model, &self.prefix, b, inputs.vectors, true)?;
         let (p, n_max) = (prefix.dims()[1], ids.iter().map(|t| t.len()).max().unwrap_or(0));
-        let inputs = text_inputs(model, prefix, &ids);
-        let (grads, (nll, hits)) = checkpoint::backward(model, inputs, cfg.checkpoint, |hidden| {
+        let text = text_inputs(model, prefix, &ids);
+        let (grads, (nll, hits)) = checkpoint::backward(model, text, self.cfg.checkpoint, |hidden| {
             let (loss, nll, hits) = score_tensors(target_logits(model, hidden, p, first, n_max), &ids, first);
             (loss, (nll, hits))
         });
         let scores = read_scores(nll, hits, &ids, first).await?;
-        // All gradients in one read: [B, rows * cols] per piece, side by side, so that row r is text r's
-        // gradient in the layout of its flat parameters.
+        // [B, rows * cols] per piece, side by side.
         let per_piece = leaves
             .iter()
             .map(|leaf| {
@@ -337,93 +435,7 @@ impl Cramming {
                 Ok(grad.reshape([b as i64, -1]))
             })
             .collect::<Result<Vec<Tensor<2>>>>()?;
-        let grad = readback::floats(Tensor::cat(per_piece, 1)).await?;
-        let grad: Vec<&[f32]> = grad.chunks_exact(self.trainable.len()).collect();
-
-        let mut done: Vec<(usize, StopReason)> = Vec::new();
-        for (row, slot) in self.slots.iter_mut().enumerate() {
-            let text = &self.texts[slot.text];
-            let target_len = slot.target(&text.ids).len();
-            let scored = target_len - first;
-            let right = scores.right[row].iter().filter(|&&r| r).count();
-            let ce: f64 = scores.nll[row].iter().sum();
-            let loss = ce / scored as f64;
-            slot.steps += 1;
-            let mut correct = vec![true; first];
-            correct.extend_from_slice(&scores.right[row]);
-            correct.resize(text.ids.len(), false);
-            // A NaN or infinite loss or gradient (a learning rate far too large, an overflow in f16)
-            // ends the text: its best vectors so far are kept, and the other texts go on.
-            if !loss.is_finite() || grad[row].iter().any(|g| !g.is_finite()) {
-                done.push((row, StopReason::Diverged));
-                continue;
-            }
-            if slot.stages.is_none() {
-                slot.lowest_ce = slot.lowest_ce.min(ce);
-                let improved = right > slot.best_right;
-                if improved || (right == slot.best_right && loss < slot.best_loss) {
-                    slot.best_params.clone_from(&slot.params);
-                    slot.best_loss = loss;
-                }
-                if improved {
-                    slot.best_right = right;
-                    slot.since_best = 0;
-                } else {
-                    slot.since_best += 1;
-                }
-            }
-            obs.on_step(&StepReport {
-                text: slot.text,
-                text_id: &text.id,
-                step: slot.steps,
-                loss,
-                right,
-                scored,
-                best_right: slot.best_right.max(slot.stages.as_ref().map_or(0, Stages::horizon)),
-                correct: &correct,
-                max_steps: cfg.max_steps,
-                target_len,
-            });
-
-            if let Some(stages) = &mut slot.stages {
-                let ended = match stages.after_step(right == scored, text.ids.len()) {
-                    Stage::Matched { whole_text } => {
-                        slot.best_params.clone_from(&slot.params);
-                        whole_text.then_some(StopReason::Success)
-                    }
-                    Stage::Missed { step, exhausted } => {
-                        slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut slot.params, grad[row]);
-                        exhausted.then_some(StopReason::StageBudget)
-                    }
-                };
-                // --max-steps bounds every method: here all the stages' steps together.
-                match ended {
-                    Some(reason) => done.push((row, reason)),
-                    None if slot.steps >= cfg.max_steps => done.push((row, StopReason::MaxSteps)),
-                    None => {}
-                }
-                continue;
-            }
-
-            let success = match cfg.protocol {
-                Protocol::Greedy => right == scored && self.trainable.memory(&slot.params, &self.prefix).verify_greedy_async(lm, &text.ids, first).await?,
-                Protocol::Paper => right as f64 / scored as f64 >= cfg.paper_threshold,
-            };
-            if success {
-                slot.best_params.clone_from(&slot.params);
-                slot.best_right = right;
-                done.push((row, StopReason::Success));
-                continue;
-            }
-            slot.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, slot.steps), &mut slot.params, grad[row]);
-            if slot.steps >= cfg.max_steps {
-                done.push((row, StopReason::MaxSteps));
-            } else if slot.since_best >= cfg.patience {
-                done.push((row, StopReason::Patience));
-            }
-        }
-        self.finish(lm, done, obs).await?;
-        Ok(!self.slots.is_empty() || self.next < self.texts.len())
+        Ok((scores, readback::floats(Tensor::cat(per_piece, 1)).await?))
     }
 
     /// Fills free slots with the next texts.
@@ -469,7 +481,7 @@ impl Cramming {
         for (row, reason) in rows.into_iter().rev() {
             let slot = self.slots.remove(row);
             let text = &self.texts[slot.text];
-            let memory = self.trainable.memory(&slot.best_params, &self.prefix);
+            let memory = self.trainable.memory(&slot.best_params, &self.prefix)?;
             let (right, ce_with, kept, greedy_exact) = if let Some(stages) = &slot.stages {
                 // Measured on the whole text with the memory of the horizon; the horizon is confirmed
                 // by real greedy decoding (the tokens it gets right in a row, at most the horizon).

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Text;
+use crate::error::ConfigError;
 use crate::{Error, Result};
 
 /// Parses JSON Lines `content` into texts.
@@ -54,7 +55,7 @@ pub fn parse_jsonl_field(content: &str, file: &str, stem: &str, field: &str) -> 
         let text = match map.get(field) {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(bad(format!("the field \"{field}\" is not a string"))),
-            None => return Err(bad(format!("no \"{field}\" field (--text-field names another)"))),
+            None => return Err(Error::Setting(ConfigError::NoTextField { place: place.clone(), field: field.to_string() })),
         };
         let id = match map.get("id") {
             None | Some(Value::Null) => format!("{stem}:{n}"),

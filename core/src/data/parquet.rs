@@ -8,6 +8,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
 use super::Text;
+use crate::error::ConfigError;
 use crate::{Error, Result};
 
 /// The texts of the parquet file at `path`, from the column `field`.
@@ -23,7 +24,7 @@ pub fn load_parquet(path: &Path, field: &str) -> Result<Vec<Text>> {
     let reader = SerializedFileReader::new(file).map_err(|e| bad(format!("not a readable parquet file: {e}")))?;
     let columns: Vec<String> = reader.metadata().file_metadata().schema_descr().root_schema().get_fields().iter().map(|f| f.name().to_string()).collect();
     if !columns.iter().any(|c| c == field) {
-        return Err(bad(format!("no column \"{field}\" (it has {}; --text-field names another)", columns.join(", "))));
+        return Err(Error::Setting(ConfigError::NoTextColumn { file: name.clone(), field: field.to_string(), columns: columns.join(", ") }));
     }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let rows = reader.get_row_iter(None).map_err(|e| bad(format!("cannot read its rows: {e}")))?;

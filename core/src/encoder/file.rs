@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::training::{SplitSpec, TrainSettings};
 use super::{Encoder, EncoderConfig};
 use crate::load::{LoadedModel, ModelIdentity};
-use crate::methods::trainable::spans;
+use crate::methods::pieces::spans;
 use crate::optim::adamw::AdamW;
 use crate::weights::safetensors::SafetensorsFile;
 use crate::weights::{Bytes, TensorSource};

@@ -27,8 +27,9 @@ use rand::Rng;
 use rand_distr::{Bernoulli, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ConfigError, Setting};
 use crate::load::LoadedModel;
-use crate::methods::trainable::{Init, Piece, init_values, spans};
+use crate::methods::pieces::{Init, Piece, init_values, spans};
 use crate::models::ModelConfig;
 use crate::models::lora::{Lora, LoraSet, LoraSite, LoraTarget};
 use crate::{Error, Result};
@@ -120,21 +121,21 @@ impl Default for EncoderConfig {
 impl EncoderConfig {
     /// Rejects impossible settings with one clear message.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::Input(m.to_string()));
+        let bad = |e: ConfigError| Err(Error::Setting(e));
         if self.layers < 1 {
-            return bad("--layers must be at least 1");
+            return bad(ConfigError::AtLeastOne(Setting::Layers));
         }
         if self.mem < 1 {
-            return bad("--mem must be at least 1");
+            return bad(ConfigError::AtLeastOne(Setting::Mem));
         }
         if let Adaptation::Lora { rank: 0 } = self.adaptation {
-            return bad("--encoder-lora must be at least 1");
+            return bad(ConfigError::AtLeastOne(Setting::EncoderLora));
         }
         if !(self.beta >= 0.0 && self.beta.is_finite()) {
-            return bad("--beta must be a number of at least 0");
+            return bad(ConfigError::Negative(Setting::Beta));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return bad("--dropout must be in [0, 1)");
+            return bad(ConfigError::NotBelowOne(Setting::Dropout));
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! a batch of training chunks at a time (the frozen decoder's cross-entropy, plus the VAE's KL
 //! term), and the test-time measures with the field names of every other method's results.
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Encoder, Mode};
 use crate::cramming::scores::{baseline, read_scores, score_tensors, target_logits, text_inputs, text_logits};
+use crate::error::{ConfigError, Setting};
 use crate::load::LoadedModel;
-use crate::memory::Memory;
+use crate::memory::{Memory, prefix_then_vectors};
 use crate::methods::{CramConfig, Layout, prefix_ids};
 use crate::metrics::CramMetrics;
 use crate::optim::adamw::{AdamW, AdamWConfig};
@@ -60,19 +61,19 @@ pub struct Split {
 /// (at least one each side).
 pub fn split_chunks(texts: &[(String, Vec<u32>)], tokens: usize, chunks: usize, test_fraction: f64, seed: u64) -> Result<Split> {
     if tokens < 1 {
-        return Err(Error::Input("--tokens must be at least 1".into()));
+        return Err(ConfigError::AtLeastOne(Setting::Tokens).into());
     }
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(Error::Input("--test-fraction must be between 0 and 1".into()));
+        return Err(ConfigError::NotBetweenZeroAndOne(Setting::TestFraction).into());
     }
     if chunks < 2 {
-        return Err(Error::Input("--chunks must be at least 2 (one to train on, one to test)".into()));
+        return Err(ConfigError::TooFewChunksAsked.into());
     }
     let mut all: Vec<Chunk> =
         texts.iter().flat_map(|(id, ids)| ids.chunks_exact(tokens).enumerate().map(move |(w, c)| Chunk { id: format!("{id}#{w}"), ids: c.to_vec() })).collect();
     all.shuffle(&mut StdRng::seed_from_u64(seed));
     if all.len() < chunks {
-        return Err(Error::Input(format!("the data gives {} chunk(s) of {tokens} tokens; --chunks asks for {chunks}", all.len())));
+        return Err(ConfigError::TooFewChunks { have: all.len(), tokens, asked: chunks }.into());
     }
     all.truncate(chunks);
     let test = ((chunks as f64 * test_fraction).round() as usize).clamp(1, chunks - 1);
@@ -142,16 +143,16 @@ impl EncoderTraining {
     /// checkpoint's).
     pub fn new(lm: &LoadedModel, encoder: Encoder, opt: AdamW, step: usize, settings: TrainSettings, train: Vec<Chunk>) -> Result<Self> {
         if settings.batch < 1 || settings.epochs < 1 {
-            return Err(Error::Input("--batch and --epochs must be at least 1".into()));
+            return Err(ConfigError::BothAtLeastOne(Setting::Batch, Setting::Epochs).into());
         }
         if encoder.config.regularised && encoder.config.layers > 1 && settings.batch < 2 {
-            return Err(Error::Input("BatchNorm (--reg with more than one layer) needs --batch 2 or more".into()));
+            return Err(ConfigError::BatchNormBatch.into());
         }
         if train.is_empty() {
             return Err(Error::Input("no training chunks".into()));
         }
         if !(settings.adamw.lr > 0.0 && settings.adamw.lr.is_finite()) {
-            return Err(Error::Input("--lr must be a positive number".into()));
+            return Err(ConfigError::NotPositive(Setting::Lr).into());
         }
         let prefix = prefix_ids(lm, Layout::Sink)?;
         Ok(Self { encoder, opt, step, settings, train, prefix })
@@ -195,7 +196,7 @@ impl EncoderTraining {
         let leaves = self.encoder.leaves(&ad, true);
         let mut rng = StdRng::seed_from_u64(self.settings.seed ^ 0x5EED ^ (self.step as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
         let encoded = self.encoder.forward(lm, &leaves, &batch, &mut Mode::Train(&mut rng))?;
-        let prefix = Tensor::cat(vec![sink_embeds(lm, &self.prefix, b).autodiff(), encoded.vectors], 1);
+        let prefix = prefix_then_vectors(&lm.model, &self.prefix, b, Some(encoded.vectors), true)?;
         let p = prefix.dims()[1];
         let hidden = lm.model.hidden_states(text_inputs(&lm.model, prefix, &batch));
         let (loss_sum, nll, hits) = score_tensors(target_logits(&lm.model, hidden, p, 0, n), &batch, 0);
@@ -227,10 +228,7 @@ impl EncoderTraining {
         let accuracy = scores.right.iter().flatten().filter(|&&r| r).count() as f64 / tokens;
         let loss = ce + kl.unwrap_or(0.0) * self.encoder.config.beta;
         if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
-            return Err(Error::Input(format!(
-                "training diverged at step {} (the loss or its gradient became NaN or infinite); the last checkpoint is kept: try a lower --lr",
-                self.step + 1
-            )));
+            return Err(ConfigError::EncoderDiverged { step: self.step + 1 }.into());
         }
         let lr = self.settings.adamw.lr;
         self.opt.step(&self.settings.adamw, lr, &mut self.encoder.params, &grad);
@@ -239,15 +237,6 @@ impl EncoderTraining {
         self.step += 1;
         Ok(StepScores { step: self.step, epoch, loss, ce, kl, accuracy })
     }
-}
-
-/// The embedded sink tokens for a batch of `b`.
-///
-/// # Shapes
-/// → `[b, P, d]`
-fn sink_embeds(lm: &LoadedModel, prefix: &[u32], b: usize) -> Tensor<3> {
-    let ids: Vec<i32> = (0..b).flat_map(|_| prefix.iter().map(|&i| i as i32)).collect();
-    lm.model.embed(Tensor::<2, Int>::from_data(TensorData::new(ids, [b, prefix.len()]), &lm.device.clone().without_autodiff()))
 }
 
 /// What the encoder does for each of `chunks` at test time, `batch` at a time: the vectors it writes
@@ -275,7 +264,7 @@ pub async fn evaluate_async(
         let ids: Vec<&[u32]> = group.iter().map(|c| c.ids.as_slice()).collect();
         let encoded = encoder.forward::<StdRng>(lm, &leaves, &ids, &mut Mode::Eval)?;
         let vectors = readback::floats(encoded.vectors.clone()).await?;
-        let input = Tensor::cat(vec![sink_embeds(lm, &prefix, ids.len()), encoded.vectors], 1);
+        let input = prefix_then_vectors(&lm.model, &prefix, ids.len(), Some(encoded.vectors), false)?;
         let (_, nll, hits) = score_tensors(text_logits(&lm.model, input, &ids, 0), &ids, 0);
         let scores = read_scores(nll, hits, &ids, 0).await?;
         for (row, chunk) in group.iter().enumerate() {

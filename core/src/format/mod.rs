@@ -129,9 +129,7 @@ impl CramFile {
             "cram" => {}
             // another of cram's files: what it is, not "not a valid .cram file"
             "cram-encoder" => {
-                return Err(Error::Input(format!(
-                    "{name}: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it"
-                )));
+                return Err(Error::Setting(crate::error::ConfigError::EncoderFileNotCram { path: name.to_string() }));
             }
             "cram-lmz" => return Err(Error::Input(format!("{name}: this is a .lmz file (`cram zip`), not a .cram file: `cram unzip` decodes it"))),
             _ => return Err(bad("metadata `format` is not `cram`".into())),

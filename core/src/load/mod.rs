@@ -26,6 +26,16 @@ pub const HUB_ALIASES: &[(&str, &str)] = &[
     ("pythia-160m", "EleutherAI/pythia-160m"),
     ("pythia-410m", "EleutherAI/pythia-410m"),
     ("pythia-1.4b", "EleutherAI/pythia-1.4b"),
+    ("pythia-2.8b", "EleutherAI/pythia-2.8b"),
+    ("pythia-6.9b", "EleutherAI/pythia-6.9b"),
+    ("sheared-llama-1.3b", "princeton-nlp/Sheared-LLaMA-1.3B"),
+    ("smollm2-360m", "HuggingFaceTB/SmolLM2-360M"),
+    ("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B"),
+    ("qwen3-8b", "Qwen/Qwen3-8B"),
+    ("olmo-1b-0724", "allenai/OLMo-1B-0724-hf"),
+    ("opt-350m", "facebook/opt-350m"),
+    ("opt-1.3b", "facebook/opt-1.3b"),
+    ("gemma-3-4b", "google/gemma-3-4b-pt"),
     ("llama-3.2-1b", "meta-llama/Llama-3.2-1B"),
     ("llama-3.2-3b", "meta-llama/Llama-3.2-3B"),
     ("llama-3.1-8b", "meta-llama/Llama-3.1-8B"),
@@ -39,7 +49,7 @@ pub fn hub_alias(spec: &str) -> Option<&'static str> {
 /// Who the model is, as stored in `.cram` files and shown by `cram info`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelIdentity {
-    /// `llama` or `gpt_neox`.
+    /// The family's `model_type` (`llama`, `gpt_neox`, `qwen2`, ...).
     pub family: String,
     /// sha256 of the canonical config JSON.
     pub config_hash: String,
@@ -219,7 +229,7 @@ impl LoadedModel {
     pub fn load_as(spec: &str, device: &Device, precision: Precision) -> Result<Self> {
         use std::path::Path;
         if spec.trim().is_empty() {
-            return Err(Error::ModelNotFound("--model is empty".into()));
+            return Err(Error::Setting(crate::error::ConfigError::Empty(crate::error::Setting::Model)));
         }
         if let Some((alias, _, how)) = ALIASES.iter().find(|(a, _, _)| *a == spec) {
             let path = alias_path(alias).expect("a known alias");

@@ -1,12 +1,22 @@
 //! What is trained and how success is judged. The method of Kuratov et al. (2025): K trainable
 //! vectors prepended to a frozen model at the input-embedding level, optimised per text; and the
-//! variants that came after it ([`Method`]). [`trainable`] says which tensors each method trains and
-//! how they reach the model.
+//! variants that came after it ([`Method`]). Each method is one file ([`memory`], [`dense`],
+//! [`lowdim`], [`lora`], [`progressive`]) implementing [`pieces::MethodImpl`]: the tensors it
+//! trains, how they reach the model, what a `.cram` file keeps of them and how they start from given
+//! vectors; `registry` maps each [`Method`] to its file; [`trainable`] is what they share.
 
+pub mod dense;
+pub mod lora;
+pub mod lowdim;
+pub mod memory;
+pub mod pieces;
+pub mod progressive;
+mod registry;
 pub mod trainable;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::{ConfigError, Setting};
 use crate::load::LoadedModel;
 use crate::models::ModelConfig;
 use crate::models::lora::LoraTarget;
@@ -148,8 +158,8 @@ impl Method {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Recipe {
-    /// The fewest steps to a greedy-exact text that cram measured on SmolLM2-135M (README, "Steps
-    /// to exact"): one vector through a trainable dense layer (`dense`, the file still holds one
+    /// The fewest steps to a greedy-exact text that cram measured on SmolLM2-135M (docs/measurements.md,
+    /// "Steps to exact"): one vector through a trainable dense layer (`dense`, the file still holds one
     /// vector per K) at lr 0.1. The default under the greedy protocol.
     #[default]
     Fast,
@@ -193,10 +203,7 @@ pub fn sink_token(lm: &LoadedModel) -> Result<u32> {
     if let Some(id) = lm.tokenizer.token_to_id("<|endoftext|>") {
         return Ok(id);
     }
-    lm.config
-        .bos_token_id()
-        .or_else(|| lm.config.eos_token_id())
-        .ok_or_else(|| Error::Input("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use --layout paper".into()))
+    lm.config.bos_token_id().or_else(|| lm.config.eos_token_id()).ok_or(Error::Setting(ConfigError::NoSinkToken))
 }
 
 /// Tokens in front of the memory for `layout`.
@@ -305,163 +312,6 @@ impl Default for CramConfig {
     }
 }
 
-/// A setting of the recipe, as a [`ConfigError`] names it. Each front end has its own name for it:
-/// [`Setting::flag`] is the CLI's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Setting {
-    /// The method ([`CramConfig::method`]).
-    Method,
-    /// The number of memory vectors K.
-    Mem,
-    /// The rank of lowdim or LoRA.
-    Rank,
-    /// LoRA's alpha.
-    LoraAlpha,
-    /// Progressive cramming's steps per added token.
-    StepsPerToken,
-    /// The input layout.
-    Layout,
-    /// The success criterion.
-    Protocol,
-    /// Activation checkpointing.
-    Checkpoint,
-    /// The step budget per text.
-    MaxSteps,
-    /// The learning rate.
-    Lr,
-    /// AdamW's beta1.
-    Beta1,
-    /// AdamW's beta2.
-    Beta2,
-    /// AdamW's epsilon.
-    Eps,
-    /// AdamW's weight decay.
-    WeightDecay,
-    /// The standard deviation of the initial vectors.
-    InitStd,
-    /// Where the vectors start.
-    Init,
-}
-
-impl Setting {
-    /// The CLI's flag for it.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Setting::Method => "--method",
-            Setting::Mem => "--mem",
-            Setting::Rank => "--rank",
-            Setting::LoraAlpha => "--lora-alpha",
-            Setting::StepsPerToken => "--steps-per-token",
-            Setting::Layout => "--layout",
-            Setting::Protocol => "--protocol",
-            Setting::Checkpoint => "--checkpoint",
-            Setting::MaxSteps => "--max-steps",
-            Setting::Lr => "--lr",
-            Setting::Beta1 => "--beta1",
-            Setting::Beta2 => "--beta2",
-            Setting::Eps => "--eps",
-            Setting::WeightDecay => "--weight-decay",
-            Setting::InitStd => "--init-std",
-            Setting::Init => "--init",
-        }
-    }
-}
-
-/// Why a recipe cannot run ([`CramConfig::validate`], [`CramConfig::validate_for`]). Front ends word
-/// it for their users with [`ConfigError::describe`], naming the settings their way; `Display` (and
-/// the conversion into [`Error::Input`]) words it as the CLI does, with its flags.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConfigError {
-    /// A count (K, a rank, a step budget) is 0.
-    AtLeastOne(Setting),
-    /// A number that must be positive and finite is not.
-    NotPositive(Setting),
-    /// LoRA with memory vectors (K > 0).
-    LoraWithVectors,
-    /// LoRA in the paper layout, which would leave nothing in front of the text.
-    LoraPaperLayout,
-    /// LoRA with activation checkpointing, which only recomputes gradients w.r.t. the inputs.
-    LoraCheckpoint,
-    /// Progressive cramming under the paper's protocol.
-    ProgressivePaperProtocol,
-    /// AdamW's betas are not in [0, 1).
-    Betas,
-    /// AdamW's epsilon is not positive, or its weight decay is negative.
-    EpsOrWeightDecay,
-    /// The paper protocol's accuracy threshold is not in [0, 1].
-    PaperThreshold,
-    /// The text-mean start with a method that trains no vectors directly (lowdim, LoRA).
-    TextMeanWithoutVectors,
-    /// An encoder's start with a method that trains no vectors directly (lowdim, LoRA).
-    EncoderWithoutVectors,
-    /// The learning-rate schedule does not fit (its own message).
-    Schedule(String),
-    /// A lowdim rank above the model width.
-    RankOverWidth {
-        /// The rank asked for.
-        rank: usize,
-        /// The model width d.
-        width: usize,
-    },
-    /// A LoRA rank above the narrowest adapted projection.
-    RankOverProjection {
-        /// The rank asked for.
-        rank: usize,
-        /// The smaller side of the narrowest adapted projection.
-        narrowest: usize,
-    },
-}
-
-impl ConfigError {
-    /// The message, with each setting called what `name` calls it.
-    pub fn describe(&self, name: impl Fn(Setting) -> &'static str) -> String {
-        use Setting::*;
-        match self {
-            ConfigError::AtLeastOne(s) => format!("{} must be at least 1", name(*s)),
-            ConfigError::NotPositive(s) => format!("{} must be a positive number", name(*s)),
-            ConfigError::LoraWithVectors => format!("{} lora trains adapters instead of memory vectors; drop {}", name(Method), name(Mem)),
-            ConfigError::LoraPaperLayout => {
-                format!("{} lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use {} sink", name(Method), name(Layout))
-            }
-            ConfigError::LoraCheckpoint => format!(
-                "{} recomputes the layers for gradients w.r.t. the model's inputs; {} lora trains inside the layers (use memory, dense, lowdim or progressive)",
-                name(Checkpoint),
-                name(Method)
-            ),
-            ConfigError::ProgressivePaperProtocol => {
-                format!("{} progressive is greedy by construction (t_1 included); {} paper does not apply", name(Method), name(Protocol))
-            }
-            ConfigError::Betas => format!("{} and {} must be in [0, 1)", name(Beta1), name(Beta2)),
-            ConfigError::EpsOrWeightDecay => format!("{} must be positive and {} not negative", name(Eps), name(WeightDecay)),
-            ConfigError::PaperThreshold => "the accuracy threshold must be in [0, 1]".into(),
-            ConfigError::TextMeanWithoutVectors => format!("{} text-mean sets the memory vectors; lowdim and lora train none directly", name(Init)),
-            ConfigError::EncoderWithoutVectors => {
-                format!("{} with an encoder sets the memory vectors; lowdim and lora train none directly (use memory, dense or progressive)", name(Init))
-            }
-            ConfigError::Schedule(message) => message.clone(),
-            ConfigError::RankOverWidth { rank, width } => format!("{} {rank} is larger than the model width d = {width}", name(Rank)),
-            ConfigError::RankOverProjection { rank, narrowest } => {
-                format!("{} {rank} is larger than the narrowest adapted projection ({narrowest})", name(Rank))
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for ConfigError {
-    /// The CLI's words: settings by their flags.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe(Setting::flag))
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Error::Input(e.to_string())
-    }
-}
-
 impl CramConfig {
     /// Rejects impossible settings with one clear reason.
     pub fn validate(&self) -> std::result::Result<(), ConfigError> {
@@ -547,71 +397,15 @@ impl CramConfig {
 mod tests {
     use super::*;
 
-    /// The CLI's words for each reason, as the checks wrote them before they were typed.
+    /// Core words a setting by its plain name, never by a front end's flag.
     #[test]
-    fn config_errors_in_the_cli_words() {
-        let lora = Method::Lora { rank: 1, targets: vec![LoraTarget::Q], alpha: 1.0 };
-        let base = CramConfig::default();
-        let cases: Vec<(CramConfig, &str)> = vec![
-            (CramConfig { method: lora.clone(), ..base.clone() }, "--method lora trains adapters instead of memory vectors; drop --mem"),
-            (CramConfig { method: Method::Lora { rank: 0, targets: vec![LoraTarget::Q], alpha: 1.0 }, mem: 0, ..base.clone() }, "--rank must be at least 1"),
-            (
-                CramConfig { method: Method::Lora { rank: 1, targets: vec![LoraTarget::Q], alpha: 0.0 }, mem: 0, ..base.clone() },
-                "--lora-alpha must be a positive number",
-            ),
-            (
-                CramConfig { method: lora.clone(), mem: 0, layout: Layout::Paper, ..base.clone() },
-                "--method lora trains no vector, so the paper layout [mem, text] has nothing in front of the text; use --layout sink",
-            ),
-            (
-                CramConfig { method: lora.clone(), mem: 0, checkpoint: true, ..base.clone() },
-                "--checkpoint recomputes the layers for gradients w.r.t. the model's inputs; --method lora trains inside the layers (use memory, dense, lowdim or progressive)",
-            ),
-            (CramConfig { method: Method::Lowdim { rank: 0 }, ..base.clone() }, "--rank must be at least 1"),
-            (CramConfig { method: Method::Progressive { steps_per_token: 0 }, ..base.clone() }, "--steps-per-token must be at least 1"),
-            (
-                CramConfig { method: Method::Progressive { steps_per_token: 1 }, protocol: Protocol::Paper, ..base.clone() },
-                "--method progressive is greedy by construction (t_1 included); --protocol paper does not apply",
-            ),
-            (CramConfig { mem: 0, ..base.clone() }, "--mem must be at least 1"),
-            (CramConfig { max_steps: 0, ..base.clone() }, "--max-steps must be at least 1"),
-            (CramConfig { adamw: AdamWConfig { lr: f64::NAN, ..AdamWConfig::default() }, ..base.clone() }, "--lr must be a positive number"),
-            (CramConfig { adamw: AdamWConfig { beta2: 1.0, ..AdamWConfig::default() }, ..base.clone() }, "--beta1 and --beta2 must be in [0, 1)"),
-            (
-                CramConfig { adamw: AdamWConfig { eps: 0.0, ..AdamWConfig::default() }, ..base.clone() },
-                "--eps must be positive and --weight-decay not negative",
-            ),
-            (CramConfig { paper_threshold: 1.5, ..base.clone() }, "the accuracy threshold must be in [0, 1]"),
-            (CramConfig { init_std: Some(-1.0), ..base.clone() }, "--init-std must be a positive number"),
-            (
-                CramConfig { method: Method::Lowdim { rank: 4 }, init: VectorInit::TextMean, ..base.clone() },
-                "--init text-mean sets the memory vectors; lowdim and lora train none directly",
-            ),
-            (
-                CramConfig { method: Method::Lowdim { rank: 4 }, init: VectorInit::Encoder { encoder: "e".into() }, ..base.clone() },
-                "--init with an encoder sets the memory vectors; lowdim and lora train none directly (use memory, dense or progressive)",
-            ),
-            (
-                CramConfig { schedule: Schedule::WarmupCosine { warmup: 10, total: 10, min_lr: 0.0 }, ..base.clone() },
-                "the cosine must end after the warmup (10 steps), not at step 10",
-            ),
-        ];
-        for (cfg, message) in cases {
-            let e = cfg.validate().unwrap_err();
-            assert_eq!(e.to_string(), message, "{e:?}");
-            assert_eq!(Error::from(e).to_string(), Error::Input(message.into()).to_string());
-        }
-        assert_eq!(ConfigError::RankOverWidth { rank: 65, width: 64 }.to_string(), "--rank 65 is larger than the model width d = 64");
-        assert_eq!(ConfigError::RankOverProjection { rank: 9, narrowest: 8 }.to_string(), "--rank 9 is larger than the narrowest adapted projection (8)");
-        assert_eq!(base.validate(), Ok(()));
-    }
-
-    /// Another front end names the settings its own way.
-    #[test]
-    fn config_errors_in_other_words() {
-        let name = |s: Setting| if s == Setting::Mem { "vectors" } else { s.flag() };
-        assert_eq!(ConfigError::AtLeastOne(Setting::Mem).describe(name), "vectors must be at least 1");
-        assert_eq!(ConfigError::LoraWithVectors.describe(name), "--method lora trains adapters instead of memory vectors; drop vectors");
+    fn config_errors_in_plain_words() {
+        let e = CramConfig { mem: 0, ..CramConfig::default() }.validate().unwrap_err();
+        assert_eq!(e.to_string(), "mem must be at least 1");
+        assert_eq!(Error::from(e.clone()).to_string(), "mem must be at least 1");
+        let name = |s: Setting| if s == Setting::Mem { "vectors" } else { s.name() };
+        assert_eq!(e.describe(name), "vectors must be at least 1");
+        assert_eq!(ConfigError::LoraWithVectors.describe(name), "method lora trains adapters instead of memory vectors; drop vectors");
     }
 
     #[test]

@@ -1,129 +1,40 @@
-//! The trainable tensors of each [`Method`] and how they reach the frozen model.
+//! The trainable tensors of a [`Method`] for one model, and how they reach the frozen model.
 //!
 //! One text's parameters are one flat `f32` vector (its AdamW state has the same layout), cut into
-//! named pieces of shape `[rows, cols]`. For a batch, each piece becomes a `[batch, rows, cols]` leaf
-//! tensor that takes gradients; [`Trainable::inputs`] turns the leaves into what the model consumes:
-//! memory vectors `[batch, K, d]` and/or LoRA adapters.
+//! the method's named pieces ([`crate::methods::pieces`]). For a batch, each piece becomes a
+//! `[batch, rows, cols]` leaf tensor that takes gradients; [`Trainable::inputs`] turns the leaves into
+//! what the model consumes. What each method trains is its own file behind [`MethodImpl`];
+//! [`Trainable`] is the flat vector and its tensors, the same for all.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
-use rand_distr::{Distribution, Normal, Uniform};
 
-use super::Method;
-use crate::memory::{LoraWeights, Memory};
+use crate::memory::Memory;
+use crate::methods::Method;
+pub use crate::methods::pieces::{Inputs, MethodImpl, Piece};
+use crate::methods::pieces::{MEMORY_PIECE, init_values, spans};
 use crate::models::ModelConfig;
-use crate::models::lora::{Lora, LoraSet, LoraSite};
+use crate::readback::{self, sync};
 use crate::{Error, Result};
 
-/// How a piece starts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Init {
-    /// N(0, std²).
-    Normal(f32),
-    /// U(-bound, bound): PyTorch's default for `nn.Linear` weights and biases, bound 1/sqrt(fan_in).
-    Uniform(f32),
-    /// All zeros (LoRA's B, so training starts from the frozen model).
-    Zeros,
-    /// Every value the same (a norm's scale, a log-variance's start).
-    Constant(f32),
-}
-
-/// One named trainable tensor of a text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Piece {
-    /// `mem`, `dense.weight`, `lora.3.q_proj.a`, ...
-    pub name: String,
-    /// `[rows, cols]`.
-    pub shape: [usize; 2],
-    init: Init,
-}
-
-impl Piece {
-    pub(crate) fn new(name: impl Into<String>, shape: [usize; 2], init: Init) -> Self {
-        Self { name: name.into(), shape, init }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.shape[0] * self.shape[1]
-    }
-}
-
-/// Each piece with where its values lie in the flat vector of `pieces`, one after the other.
-pub(crate) fn spans(pieces: &[Piece]) -> impl Iterator<Item = (&Piece, std::ops::Range<usize>)> {
-    pieces.iter().scan(0, |offset, p| {
-        let span = *offset..*offset + p.len();
-        *offset = span.end;
-        Some((p, span))
-    })
-}
-
-/// Fresh values of `pieces`, one after the other.
-pub(crate) fn init_values(pieces: &[Piece], rng: &mut impl Rng) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(pieces.iter().map(Piece::len).sum());
-    for p in pieces {
-        match p.init {
-            Init::Normal(std) => {
-                let normal = Normal::new(0.0f32, std).map_err(|e| Error::Input(e.to_string()))?;
-                out.extend((0..p.len()).map(|_| normal.sample(rng)));
-            }
-            Init::Uniform(bound) => {
-                let uniform = Uniform::new_inclusive(-bound, bound).map_err(|e| Error::Input(e.to_string()))?;
-                out.extend((0..p.len()).map(|_| uniform.sample(rng)));
-            }
-            Init::Zeros => out.extend(std::iter::repeat_n(0.0, p.len())),
-            Init::Constant(c) => out.extend(std::iter::repeat_n(c, p.len())),
-        }
-    }
-    Ok(out)
-}
-
-/// The trainable pieces of a method for one model.
-#[derive(Debug, Clone)]
+/// The trainable pieces of a method for one model, and the flat per-text vector they live in.
+#[derive(Debug)]
 pub struct Trainable {
-    method: Method,
     k: usize,
     d: usize,
-    pieces: Vec<Piece>,
-    sites: Vec<LoraSite>,
+    method: Box<dyn MethodImpl>,
 }
 
 impl Trainable {
     /// The pieces of `method` with `k` vectors on a model of `config`; `std` is the scale of the
     /// memory vectors at initialisation (the embedding matrix's, as in the paper).
     pub fn new(method: &Method, k: usize, config: &ModelConfig, std: f32) -> Result<Self> {
-        let d = config.hidden_size();
-        let linear = |fan_in: usize| Init::Uniform(1.0 / (fan_in as f32).sqrt());
-        let mut sites = Vec::new();
-        let pieces = match method {
-            Method::Memory | Method::Progressive { .. } => vec![Piece::new("mem", [k, d], Init::Normal(std))],
-            Method::Dense => {
-                vec![Piece::new("mem", [k, d], Init::Normal(std)), Piece::new("dense.weight", [d, d], linear(d)), Piece::new("dense.bias", [1, d], linear(d))]
-            }
-            Method::Lowdim { rank } => vec![
-                // p = z A + c starts with the spread of the embeddings: z ~ N(0, 1), A ~ N(0, std²/r).
-                Piece::new("code", [k, *rank], Init::Normal(1.0)),
-                Piece::new("lowdim.weight", [*rank, d], Init::Normal(std / (*rank as f32).sqrt())),
-                Piece::new("lowdim.bias", [1, d], Init::Zeros),
-            ],
-            Method::Lora { rank, targets, .. } => {
-                sites = config.lora_sites(targets);
-                sites
-                    .iter()
-                    .flat_map(|s| {
-                        [
-                            Piece::new(format!("{}.a", s.name()), [s.fan_in, *rank], linear(s.fan_in)),
-                            Piece::new(format!("{}.b", s.name()), [*rank, s.fan_out], Init::Zeros),
-                        ]
-                    })
-                    .collect()
-            }
-        };
-        Ok(Self { method: method.clone(), k, d, pieces, sites })
+        Ok(Self { k, d: config.hidden_size(), method: crate::methods::registry::implementation(method, k, config, std) })
     }
 
     /// Trainable values per text: the `trainable_parameters` of results.
     pub fn len(&self) -> usize {
-        self.pieces.iter().map(Piece::len).sum()
+        self.pieces().iter().map(Piece::len).sum()
     }
 
     /// Whether nothing is trained (never true for a valid config).
@@ -133,18 +44,18 @@ impl Trainable {
 
     /// The pieces, in the order of the flat vector.
     pub fn pieces(&self) -> &[Piece] {
-        &self.pieces
+        self.method.pieces()
     }
 
     /// Fresh parameters of one text.
     pub fn init(&self, rng: &mut impl Rng) -> Result<Vec<f32>> {
-        init_values(&self.pieces, rng)
+        init_values(self.pieces(), rng)
     }
 
     /// Sets every memory vector (the piece `mem`) of `params` to `vector` (`[d]`); `false` when the
     /// method has no such piece (lowdim, LoRA).
     pub fn set_vectors(&self, params: &mut [f32], vector: &[f32]) -> bool {
-        let Some((_, span)) = spans(&self.pieces).find(|(p, _)| p.name == "mem" && p.shape[1] == vector.len()) else { return false };
+        let Some((_, span)) = spans(self.pieces()).find(|(p, _)| p.name == MEMORY_PIECE && p.shape[1] == vector.len()) else { return false };
         for row in params[span].chunks_exact_mut(vector.len()) {
             row.copy_from_slice(vector);
         }
@@ -158,83 +69,54 @@ impl Trainable {
         if vectors.len() != self.k * self.d {
             return false;
         }
-        let d = self.d;
-        for (p, (_, span)) in spans(&self.pieces).enumerate() {
-            let values = &mut params[span];
-            match (&self.method, p) {
-                (Method::Memory | Method::Progressive { .. } | Method::Dense, 0) => values.copy_from_slice(vectors),
-                (Method::Dense, 1) => {
-                    values.fill(0.0);
-                    for i in 0..d {
-                        values[i * d + i] = 1.0;
-                    }
-                }
-                (Method::Dense, 2) => values.fill(0.0),
-                _ => return false,
-            }
+        let mut pieces = Vec::with_capacity(self.pieces().len());
+        let mut rest = params;
+        for p in self.pieces() {
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
+            pieces.push(piece);
+            rest = tail;
         }
-        true
+        self.method.start_from(&mut pieces, vectors)
     }
 
     /// One `[batch, rows, cols]` leaf per piece from the parameters of each text of a batch, on the
     /// autodiff device, taking gradients.
     pub fn leaves(&self, params: &[&[f32]], device: &Device) -> Vec<Tensor<3>> {
-        spans(&self.pieces)
+        self.tensors(params, device).into_iter().map(|t| t.require_grad()).collect()
+    }
+
+    /// One `[batch, rows, cols]` tensor per piece on `device`.
+    fn tensors(&self, params: &[&[f32]], device: &Device) -> Vec<Tensor<3>> {
+        spans(self.pieces())
             .map(|(p, span)| {
                 let data: Vec<f32> = params.iter().flat_map(|row| row[span.clone()].iter().copied()).collect();
-                Tensor::<3>::from_data(TensorData::new(data, [params.len(), p.shape[0], p.shape[1]]), device).require_grad()
+                Tensor::<3>::from_data(TensorData::new(data, [params.len(), p.shape[0], p.shape[1]]), device)
             })
             .collect()
     }
 
     /// What the leaves feed the model: memory vectors `[batch, K, d]` (none for LoRA) and adapters
     /// (LoRA only).
-    pub fn inputs(&self, leaves: &[Tensor<3>]) -> (Option<Tensor<3>>, Option<LoraSet>) {
-        match &self.method {
-            Method::Memory | Method::Progressive { .. } => (Some(leaves[0].clone()), None),
-            // p = m W + b (W stored [in, out]), b broadcast over the K vectors
-            Method::Dense | Method::Lowdim { .. } => (Some(leaves[0].clone().matmul(leaves[1].clone()) + leaves[2].clone()), None),
-            Method::Lora { rank, alpha, .. } => {
-                let scale = alpha / *rank as f64;
-                let adapters = self
-                    .sites
-                    .iter()
-                    .zip(leaves.chunks_exact(2))
-                    .map(|(s, ab)| (s.clone(), Lora { a: ab[0].clone(), b: Some(ab[1].clone()), scale }))
-                    .collect();
-                (None, Some(LoraSet { adapters }))
-            }
-        }
+    pub fn inputs(&self, leaves: &[Tensor<3>]) -> Inputs {
+        self.method.inputs(leaves)
     }
 
     /// What decoding needs from one text's parameters: the vectors the model sees (for dense and
-    /// lowdim, the product computed here), or the adapters.
-    pub fn memory(&self, params: &[f32], prefix_ids: &[u32]) -> Memory {
-        let slices = self.split(params);
-        let (k, d) = (self.k, self.d);
-        let affine = |x: &[f32], rows: usize, inner: usize, w: &[f32], b: &[f32]| -> Vec<f32> {
-            let mut out = Vec::with_capacity(rows * d);
-            for r in 0..rows {
-                let x = &x[r * inner..(r + 1) * inner];
-                out.extend((0..d).map(|c| b[c] + x.iter().enumerate().map(|(i, xi)| xi * w[i * d + c]).sum::<f32>()));
-            }
-            out
+    /// lowdim, [`MethodImpl::inputs`] run on the CPU), or the adapters.
+    pub fn memory(&self, params: &[f32], prefix_ids: &[u32]) -> Result<Memory> {
+        let (k, vectors) = if self.method.trains_vectors() {
+            let inputs = self.method.inputs(&self.tensors(&[params], &Device::flex()));
+            let vectors = inputs.vectors.ok_or_else(|| Error::Device("the method gave no memory vectors".into()))?;
+            (self.k, sync(readback::floats(vectors))?)
+        } else {
+            (0, vec![])
         };
-        let (vectors, lora) = match &self.method {
-            Method::Memory | Method::Progressive { .. } => (slices[0].to_vec(), None),
-            Method::Dense => (affine(slices[0], k, d, slices[1], slices[2]), None),
-            Method::Lowdim { rank } => (affine(slices[0], k, *rank, slices[1], slices[2]), None),
-            Method::Lora { rank, targets, alpha } => {
-                let tensors = self.pieces.iter().zip(&slices).map(|(p, s)| (p.name.clone(), p.shape, s.to_vec())).collect();
-                (vec![], Some(LoraWeights { rank: *rank, targets: targets.clone(), alpha: *alpha, tensors }))
-            }
-        };
-        Memory { prefix_ids: prefix_ids.to_vec(), k: if self.method.uses_vectors() { k } else { 0 }, vectors, lora }
+        Ok(Memory { prefix_ids: prefix_ids.to_vec(), k, vectors, lora: self.method.host_adapters(&self.split(params)) })
     }
 
     /// The flat parameters cut into pieces.
     pub fn split<'a>(&self, params: &'a [f32]) -> Vec<&'a [f32]> {
-        spans(&self.pieces).map(|(_, span)| &params[span]).collect()
+        spans(self.pieces()).map(|(_, span)| &params[span]).collect()
     }
 }
 
@@ -285,9 +167,53 @@ mod tests {
             params[8 + 8 + c] = 10.0;
             params[8 + 64 + c] = 0.5;
         }
-        let m = t.memory(&params, &[]);
+        let m = t.memory(&params, &[]).unwrap();
         let expect: Vec<f32> = (0..8).map(|c| c as f32 + 20.0 + 0.5).collect();
         assert_eq!(m.vectors, expect);
         assert_eq!(m.k, 1);
+    }
+
+    /// Started from given vectors, memory, progressive and dense (at the identity) decode from
+    /// exactly those vectors; lowdim and LoRA train none directly and refuse.
+    #[test]
+    fn start_from_gives_the_vectors_back() {
+        let c = tiny();
+        let given: Vec<f32> = (0..16).map(|i| i as f32 * 0.25 - 1.0).collect();
+        for m in [Method::Memory, Method::Progressive { steps_per_token: 1 }, Method::Dense] {
+            let t = Trainable::new(&m, 2, &c, 0.02).unwrap();
+            let mut params = t.init(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)).unwrap();
+            assert!(!t.start_from(&mut params, &given[..8]), "{m:?}: 8 values are not 2 vectors of width 8");
+            assert!(t.start_from(&mut params, &given), "{m:?}");
+            let memory = t.memory(&params, &[7]).unwrap();
+            assert_eq!((memory.k, &memory.vectors), (2, &given), "{m:?}");
+            assert_eq!(memory.prefix_ids, [7]);
+            assert!(memory.lora.is_none());
+        }
+        let lora = Method::Lora { rank: 1, targets: vec![LoraTarget::Q], alpha: 1.0 };
+        for m in [Method::Lowdim { rank: 3 }, lora] {
+            let k = if m.uses_vectors() { 2 } else { 0 };
+            let t = Trainable::new(&m, k, &c, 0.02).unwrap();
+            assert!(!t.start_from(&mut vec![0.0; t.len()], &given[..k * 8]), "{m:?}");
+        }
+    }
+
+    /// LoRA gives adapters and no vector; lowdim's vectors are z A + c.
+    #[test]
+    fn lora_keeps_adapters_and_lowdim_maps_its_code() {
+        let c = tiny();
+        let lora = Trainable::new(&Method::Lora { rank: 1, targets: vec![LoraTarget::Q], alpha: 2.0 }, 0, &c, 0.02).unwrap();
+        let params: Vec<f32> = (0..lora.len()).map(|i| i as f32).collect();
+        let m = lora.memory(&params, &[0]).unwrap();
+        let adapters = m.lora.expect("adapters");
+        assert_eq!((m.k, m.vectors.len(), adapters.rank, adapters.alpha), (0, 0, 1, 2.0));
+        assert_eq!(adapters.tensors.iter().map(|(_, _, v)| v.len()).sum::<usize>(), lora.len());
+        let lowdim = Trainable::new(&Method::Lowdim { rank: 1 }, 2, &c, 0.02).unwrap();
+        // z = [1, 2], A[0][c] = c, c = 1
+        let mut params = vec![1.0, 2.0];
+        params.extend((0..8).map(|c| c as f32));
+        params.extend([1.0; 8]);
+        let m = lowdim.memory(&params, &[]).unwrap();
+        let expect: Vec<f32> = (0..8).map(|c| c as f32 + 1.0).chain((0..8).map(|c| 2.0 * c as f32 + 1.0)).collect();
+        assert_eq!(m.vectors, expect);
     }
 }
