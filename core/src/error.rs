@@ -396,7 +396,7 @@ impl ConfigError {
             ConfigError::DtypeUnsupported { dtype, device, other } => {
                 format!("device: this device cannot compute in {dtype} ({device}); use {} {other}", name(Dtype))
             }
-            ConfigError::EncoderFileNotCram { path } => format!("{path}: not a valid .cram file: this is an encoder file, not a .cram file"),
+            ConfigError::EncoderFileNotCram { path } => format!("{path}: this is an encoder file, not a .cram file"),
         }
     }
 }

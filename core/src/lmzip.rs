@@ -22,6 +22,7 @@ use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
 use safetensors::tensor::{Dtype, TensorView};
+use sha2::Digest as _;
 
 use crate::decode::embed_ids;
 use crate::device::Precision;
@@ -78,13 +79,17 @@ impl LmzFile {
 
     /// Parses safetensors bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
-        let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(format!("{e} (truncated or not a .lmz file?)")))?;
+        let bad = |message: String| Error::Input(format!("{name}: not a valid .lmz file: {message}"));
+        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(crate::format::hint(e, "(truncated or not a .lmz file?)")))?;
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
-        if get("format")? != "cram-lmz" {
-            return Err(bad("metadata `format` is not `cram-lmz`".into()));
+        match get("format")?.as_str() {
+            "cram-lmz" => {}
+            // another of cram's files: what it is, not "not a valid .lmz file"
+            "cram" => return Err(Error::Input(format!("{name}: this is a .cram file (`cram compress`), not a .lmz file: `cram decompress` decodes it"))),
+            "cram-encoder" => return Err(Error::Input(format!("{name}: this is an encoder file (`cram encoder train`), not a .lmz file"))),
+            _ => return Err(bad("metadata `format` is not `cram-lmz`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
         if version != LMZ_VERSION {
@@ -116,7 +121,7 @@ pub fn compress(lm: &LoadedModel, prefix_ids: &[u32], ids: &[u32], backend: &str
     if prefix_ids.is_empty() {
         return Err(Error::Input("LM coding needs a token in front of the text (the sink)".into()));
     }
-    let text = lm.tokenizer.decode(ids)?;
+    let sha = ids_sha256(lm, ids)?;
     let mut encoder = DefaultRangeEncoder::new();
     single_threaded(|| {
         walk(&lm.model, prefix_ids, ids.len(), |i, probs| {
@@ -130,15 +135,51 @@ pub fn compress(lm: &LoadedModel, prefix_ids: &[u32], ids: &[u32], backend: &str
         model: lm.identity.clone(),
         prefix_ids: prefix_ids.to_vec(),
         tokens: ids.len(),
-        text_sha256: text_sha256(&text),
+        text_sha256: sha,
         backend: format!("{backend} {}", lm.precision),
         precision: lm.precision,
         code,
     })
 }
 
-/// Decodes `file` with `lm` (which must be the file's model) and checks the text's sha256.
+/// The bytes `ids` stand for, when they are not UTF-8 text (a byte-level BPE codes any bytes; see
+/// [`crate::tokenizer::Tokenizer::encode_bytes`]); `None` for a text.
+fn non_utf8_bytes(lm: &LoadedModel, ids: &[u32]) -> Option<Vec<u8>> {
+    lm.tokenizer.decode_bytes(ids).ok().filter(|b| std::str::from_utf8(b).is_err())
+}
+
+/// The sha256 a file records of what `ids` stand for: the text's, or, for bytes that are not UTF-8,
+/// the bytes'.
+fn ids_sha256(lm: &LoadedModel, ids: &[u32]) -> Result<String> {
+    Ok(match non_utf8_bytes(lm, ids) {
+        Some(bytes) => crate::tokenizer::hex(&sha2::Sha256::digest(&bytes)),
+        None => text_sha256(&lm.tokenizer.decode(ids)?),
+    })
+}
+
+/// Decodes `file` with `lm` (which must be the file's model) into the bytes it codes (a UTF-8 text,
+/// or other bytes) and checks their sha256.
+pub fn decompress_bytes(lm: &LoadedModel, file: &LmzFile) -> Result<Vec<u8>> {
+    let ids = decode_ids(lm, file)?;
+    if ids_sha256(lm, &ids)? != file.text_sha256 {
+        return Err(Error::Input(format!(
+            "the decoded text does not match the file's sha256: the file was coded on `{}` and decodes only there (float results differ between backends)",
+            file.backend
+        )));
+    }
+    Ok(match non_utf8_bytes(lm, &ids) {
+        Some(bytes) => bytes,
+        None => lm.tokenizer.decode(&ids)?.into_bytes(),
+    })
+}
+
+/// [`decompress_bytes`] of a file that codes a UTF-8 text.
 pub fn decompress(lm: &LoadedModel, file: &LmzFile) -> Result<String> {
+    String::from_utf8(decompress_bytes(lm, file)?).map_err(|_| Error::Input("the file codes bytes that are not UTF-8 text".into()))
+}
+
+/// The token ids coded in `file`, decoded with `lm` (checked to be the file's model).
+fn decode_ids(lm: &LoadedModel, file: &LmzFile) -> Result<Vec<u32>> {
     file.model.check_same(&lm.identity, ".lmz file", "unzip")?;
     let mut decoder = DefaultRangeDecoder::from_compressed(file.code.clone()).map_err(|e| Error::Input(format!("the code is damaged: {e:?}")))?;
     let ids = single_threaded(|| {
@@ -148,14 +189,7 @@ pub fn decompress(lm: &LoadedModel, file: &LmzFile) -> Result<String> {
             Ok(id as u32)
         })
     })?;
-    let text = lm.tokenizer.decode(&ids)?;
-    if text_sha256(&text) != file.text_sha256 {
-        return Err(Error::Input(format!(
-            "the decoded text does not match the file's sha256: the file was coded on `{}` and decodes only there (float results differ between backends)",
-            file.backend
-        )));
-    }
-    Ok(text)
+    Ok(ids)
 }
 
 /// Runs the model over the prefix, then one token at a time: `step(i, p)` gets the probabilities of

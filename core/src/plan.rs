@@ -3,10 +3,11 @@
 //! backward pass (all of them, or with per-layer checkpointing only each layer's input plus one
 //! layer's worth), the logits and cross-entropy over the vocabulary, and the optimiser state.
 //!
-//! The activation counts follow cram's own forward passes (`models/llama.rs`, `models/gpt_neox.rs`):
-//! per layer and position, every tensor the backward pass reads. They are estimates of the
-//! allocator's peak (temporaries freed during the forward pass are not counted), checked against
-//! measured peaks in docs/gpu.md.
+//! The activation counts follow cram's own forward passes (each family's
+//! `FamilyConfig::activation_values_per_position`, in its file under `models/`): per layer and
+//! position, every tensor the backward pass reads. They are estimates of the allocator's peak
+//! (temporaries freed during the forward pass are not counted), checked against measured peaks in
+//! docs/gpu.md.
 
 use serde::Serialize;
 
@@ -61,26 +62,8 @@ pub struct MemoryPlan {
 pub fn layer_activation_bytes_per_position(config: &ModelConfig, ctx: usize, precision: Precision) -> u64 {
     let ctx = ctx as u64;
     let (d, h) = (config.hidden_size() as u64, config.num_attention_heads() as u64);
-    // values in the model's dtype, besides the scores and probabilities
-    let values = match config {
-        ModelConfig::Llama(c) => {
-            let i = c.intermediate_size as u64;
-            let (q, kv) = (h * c.head_dim() as u64, c.num_kv_heads() as u64 * c.head_dim() as u64);
-            // grouped-query attention repeats the keys and values up to the query heads
-            let repeated = if c.num_kv_heads() < c.num_attention_heads { 2 * q } else { 0 };
-            // norm in/out (2d), q k v (q + 2kv), rotated q k (q + kv), attention output before and
-            // after the head merge (2q), o_proj out and the residual (2d), second norm in/out (2d),
-            // gate, up, silu, product (4i), down out (d)
-            7 * d + 4 * i + 3 * q + 3 * kv + 2 * q + repeated
-        }
-        ModelConfig::GptNeox(c) => {
-            let i = c.intermediate_size as u64;
-            // norms in/out (4d), fused qkv (3d), rotated q k (2d), attention output before and
-            // after the merge (2d), dense out (d), residuals (2d), dense_h_to_4h out and the exact
-            // GELU's erf terms (3i), dense_4h_to_h in and out (i + d)
-            14 * d + 4 * i
-        }
-    };
+    // values in the model's dtype, besides the scores and probabilities (each family counts its own)
+    let values = config.activation_values_per_position();
     // scores and probabilities (2 h ctx), in f32 whatever the weights' dtype
     let attention = 2 * h * ctx * 4;
     match precision {
@@ -98,10 +81,7 @@ pub fn plan(config: &ModelConfig, request: &PlanRequest) -> Result<MemoryPlan> {
     let (d, v, layers) = (config.hidden_size() as u64, config.vocab_size() as u64, config.num_layers() as u64);
     let positions = request.prefix + request.mem + request.tokens - 1;
     let (b, t, bytes) = (request.batch as u64, positions as u64, request.dtype.bytes() as u64);
-    let tied = match config {
-        ModelConfig::Llama(c) => c.tie_word_embeddings,
-        ModelConfig::GptNeox(c) => c.tie_word_embeddings,
-    };
+    let tied = config.tie_word_embeddings();
     let weights = (config.parameters() as u64 + if tied { v * d } else { 0 }) * bytes;
     let per_layer = layer_activation_bytes_per_position(config, positions, request.dtype);
     // the inputs, the final norm's input and output
@@ -183,6 +163,81 @@ mod tests {
         assert_eq!(config("pythia-1.4b").parameters(), 1_414_647_808);
         assert_eq!(config("llama-3.2-1b").parameters(), 1_235_814_400);
         assert_eq!(config("llama-3.2-3b").parameters(), 3_212_749_824);
+    }
+
+    /// The models of both anchors' tables that `data/configs/` gained: Pythia-2.8B and 6.9B
+    /// (Biderman et al. 2023, Table 1: 2,775,208,960 and 6,857,302,016), SmolLM2-360M and 1.7B,
+    /// Sheared-LLaMA-1.3B, Qwen3-8B (8.19 B; 6.95 B without the embeddings). Each number is also what
+    /// transformers counts for the config (`sum(p.numel())` on a meta-device model, tied weights once).
+    #[test]
+    fn parameter_counts_of_both_tables_models() {
+        assert_eq!(config("pythia-2.8b").parameters(), 2_775_208_960);
+        assert_eq!(config("pythia-6.9b").parameters(), 6_857_302_016);
+        assert_eq!(config("smollm2-360m").parameters(), 361_821_120);
+        assert_eq!(config("smollm2-1.7b").parameters(), 1_711_376_384);
+        assert_eq!(config("sheared-llama-1.3b").parameters(), 1_345_423_360);
+        let qwen3 = config("qwen3-8b");
+        assert_eq!(qwen3.family(), "qwen3");
+        assert_eq!(qwen3.parameters(), 8_190_735_360);
+        assert_eq!(qwen3.parameters() - 2 * 151_936 * 4096, 6_946_075_648);
+    }
+
+    /// OLMo-1B-0724: 1,176,764,416 weights (tied head, LayerNorms without weights).
+    #[test]
+    fn olmo_1b_0724_parameter_count() {
+        let c = config("olmo-1b-0724");
+        assert_eq!(c.family(), "olmo");
+        assert_eq!(c.parameters(), 1_176_764_416);
+    }
+
+    /// OPT-350M (post-LN, 512-wide word embeddings projected to 1024) and OPT-1.3B: 331,196,416 and
+    /// 1,315,758,080 weights (Zhang et al. 2022, Table 1: 350M and 1.3B). OPT-350M's memory vectors
+    /// are 512 wide.
+    #[test]
+    fn opt_parameter_counts_and_memory_width() {
+        let c = config("opt-350m");
+        assert_eq!(c.parameters(), 331_196_416);
+        assert_eq!(c.hidden_size(), 512);
+        assert_eq!(config("opt-1.3b").parameters(), 1_315_758_080);
+        assert_eq!(config("opt-1.3b").hidden_size(), 2048);
+    }
+
+    /// Gemma-3-4B (the multimodal checkpoint's `gemma3` config): its language model, 3,880,263,168
+    /// weights of which 3,209,010,688 outside the embedding (the Gemma 3 report's Table 1: 3,209 M
+    /// non-embedding parameters).
+    #[test]
+    fn gemma_3_4b_language_model() {
+        let c = config("gemma-3-4b");
+        assert_eq!(c.family(), "gemma3_text");
+        assert_eq!(c.parameters(), 3_880_263_168);
+        assert_eq!(c.parameters() - 262_208 * 2560, 3_209_010_688);
+    }
+
+    /// Sheared-LLaMA is a plain Llama config; so is a Mistral-style one (grouped-query attention, a
+    /// large RoPE base, `sliding_window: null`, explicit `head_dim`) written with `model_type: llama`.
+    #[test]
+    fn sheared_llama_and_mistral_style_configs_load_as_llama() {
+        assert!(matches!(config("sheared-llama-1.3b"), ModelConfig::Llama(_)));
+        let mistral_style = r#"{"model_type": "llama", "vocab_size": 32768, "hidden_size": 4096, "intermediate_size": 14336,
+            "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+            "rope_theta": 1000000.0, "sliding_window": null, "max_position_embeddings": 32768, "rms_norm_eps": 1e-05}"#;
+        let c = ModelConfig::from_json(mistral_style).unwrap();
+        assert!(matches!(c, ModelConfig::Llama(_)), "{c:?}");
+        c.validate().unwrap();
+        // Mistral-7B-v0.3: 7,248,023,552 weights
+        assert_eq!(c.parameters(), 7_248_023_552);
+    }
+
+    /// Qwen3-8B in bf16, 1568 tokens: its per-layer count has the query (32·128) and key/value
+    /// (8·128) widths, GQA repetition and the q/k norms' outputs.
+    #[test]
+    fn qwen3_8b_plans() {
+        let c = config("qwen3-8b");
+        let (d, i, q, kv) = (4096u64, 12288u64, 4096u64, 1024u64);
+        assert_eq!(c.activation_values_per_position(), 7 * d + 4 * i + 3 * q + 3 * kv + 2 * q + 2 * q + q + kv);
+        let p = plan(&c, &request(1568, Precision::Bf16)).unwrap();
+        assert_eq!(p.weights_bytes, 8_190_735_360 * 2);
+        assert!(p.total_checkpointed_bytes < p.total_bytes);
     }
 
     #[test]

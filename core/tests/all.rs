@@ -12,6 +12,7 @@
 mod common;
 
 mod batch;
+mod checkpoint_layouts;
 mod encoder;
 mod kv_cache;
 mod layering;
@@ -22,4 +23,5 @@ mod reference;
 mod robustness;
 mod sharded;
 mod smollm2;
+mod tokenizer_fingerprint;
 mod wgpu_roundtrip;

@@ -1,5 +1,5 @@
 //! Decoding with a KV cache computes what the whole sequence at once computes: a prefix, then one
-//! position at a time, gives the same hidden states (both families, GQA, partial rotary, llama3 rope
+//! position at a time, gives the same hidden states (every family, GQA, partial rotary, llama3 rope
 //! scaling, LoRA adapters in place).
 
 use crate::common;
@@ -39,4 +39,14 @@ fn kv_cache_llama_gqa() {
 #[test]
 fn kv_cache_llama3_rope_scaling() {
     cached_equals_full("llama3_scaled");
+}
+
+/// Every family added with the registry: Qwen2's biases, Qwen3's per-head q/k norms, OLMo's clamp,
+/// OLMo-2's post-norms, OPT's learned positions (offset from the cache's length) with its
+/// projections, and Gemma 3's window of 4 over 7 positions with two RoPE bases.
+#[test]
+fn kv_cache_every_new_family() {
+    for case in ["qwen2", "qwen3", "olmo", "olmo2", "opt", "opt_350m_style", "gemma3"] {
+        cached_equals_full(case);
+    }
 }

@@ -39,9 +39,14 @@ impl TensorSource for Overlay<'_> {
 /// q/k/v the part (0, 1, 2) of each head's rows in the fused `query_key_value`.
 fn checkpoint_place(config: &ModelConfig, layer: usize, module: &str) -> (String, Option<usize>) {
     match config {
-        ModelConfig::Llama(_) => {
+        // Llama and the families with its checkpoint names (Qwen2, Qwen3, OLMo, OLMo-2, Gemma 3)
+        ModelConfig::Llama(_) | ModelConfig::Qwen2(_) | ModelConfig::Qwen3(_) | ModelConfig::Olmo(_) | ModelConfig::Olmo2(_) | ModelConfig::Gemma3(_) => {
             let group = if module.ends_with("_proj") && ["gate_proj", "up_proj", "down_proj"].contains(&module) { "mlp" } else { "self_attn" };
             (format!("model.layers.{layer}.{group}.{module}.weight"), None)
+        }
+        ModelConfig::Opt(_) => {
+            let group = if module.starts_with("fc") { "" } else { "self_attn." };
+            (format!("model.decoder.layers.{layer}.{group}{module}.weight"), None)
         }
         ModelConfig::GptNeox(_) => {
             let base = format!("gpt_neox.layers.{layer}");
@@ -109,6 +114,36 @@ fn lora_equals_merged_weights_llama() {
 #[test]
 fn lora_equals_merged_weights_gpt_neox_fused_qkv() {
     lora_matches_merged_weights("gpt_neox");
+}
+
+#[test]
+fn lora_equals_merged_weights_qwen2_with_qkv_biases() {
+    lora_matches_merged_weights("qwen2");
+}
+
+#[test]
+fn lora_equals_merged_weights_qwen3_with_qk_norms() {
+    lora_matches_merged_weights("qwen3");
+}
+
+#[test]
+fn lora_equals_merged_weights_olmo_with_clip_qkv() {
+    lora_matches_merged_weights("olmo");
+}
+
+#[test]
+fn lora_equals_merged_weights_olmo2() {
+    lora_matches_merged_weights("olmo2");
+}
+
+#[test]
+fn lora_equals_merged_weights_gemma3() {
+    lora_matches_merged_weights("gemma3");
+}
+
+#[test]
+fn lora_equals_merged_weights_opt_post_layer_norm() {
+    lora_matches_merged_weights("opt_350m_style");
 }
 
 const TEXT: &str = "Alice was beginning to get very tired of sitting";

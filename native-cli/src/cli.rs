@@ -14,8 +14,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show a model's family, size and the theoretical capacity of one vector; or, given a .cram
-    /// file, what it holds and what made it.
+    /// Show a model's family, size and the theoretical capacity of one vector; or, given a .cram,
+    /// .lmz or encoder file, what it is, what it holds and what made it.
     Info(InfoArgs),
     /// Score a text with the model alone: NLL and next-token accuracy.
     Score(ScoreArgs),
@@ -65,8 +65,8 @@ pub enum EncoderCommand {
 pub struct EncoderTrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Texts: a text file, a folder of .txt files (books), or JSON Lines with a `text` field; each
-    /// is cut into consecutive chunks of --tokens tokens.
+    /// Texts: a text file, a folder of .txt files (books), JSON Lines or a parquet table with a
+    /// `text` field; each is cut into consecutive chunks of --tokens tokens.
     #[arg(long)]
     pub data: PathBuf,
     /// The field of each JSON record that holds its text.
@@ -151,7 +151,7 @@ pub struct EncoderEvalArgs {
     /// Append one result line per test chunk to this results file (the format of `cram capacity`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// How the table is printed: text, md, csv or json.
+    /// How the table is printed: text (80 columns), wide (every column), md, csv or json.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
 }
@@ -225,7 +225,8 @@ pub struct SweepRunArgs {
     /// Write SVG plots into this folder.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// How the table is printed: text, md (Markdown), csv or json (one row per line); means come
+    /// How the table is printed: text (80 columns), wide (the text table with every column), md
+    /// (Markdown), csv or json (one row per line); means come
     /// with their 95 % confidence half-width.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
@@ -238,8 +239,8 @@ pub struct SweepRunArgs {
 /// Where the texts of a sweep come from.
 #[derive(Debug, Args)]
 pub struct TextsArgs {
-    /// Texts: a text file, a folder of .txt files, or JSON Lines (.jsonl or .json; a .json array
-    /// too) with a `text` field.
+    /// Texts: a text file, a folder of .txt files, JSON Lines (.jsonl or .json; a .json array too)
+    /// or a parquet table (.parquet, as Hugging Face `datasets` write them), with a `text` field.
     #[arg(long, required_unless_present = "random_words")]
     pub data: Option<PathBuf>,
     /// The field of each JSON record that holds its text.
@@ -291,7 +292,7 @@ pub struct MergeArgs {
     /// Print the table of the joined results.
     #[arg(long)]
     pub table: bool,
-    /// How --table prints: text, md, csv or json.
+    /// How --table prints: text (80 columns), wide (every column), md, csv or json.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::report::Format,
 }
@@ -442,7 +443,8 @@ impl ModelArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// A .cram file: print what it holds and what made it instead (no model is loaded).
+    /// A .cram, .lmz or encoder file: print what it holds and what made it instead (no model is
+    /// loaded).
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -454,12 +456,22 @@ pub struct InfoArgs {
 /// One text and how much of it: the flags `score` and `compress` share.
 #[derive(Debug, Args)]
 pub struct TextArg {
-    /// The text file (`-` = standard input).
-    #[arg(long)]
-    pub text: PathBuf,
+    /// The text file (`-` = standard input); --text FILE says the same.
+    #[arg(value_name = "FILE", required_unless_present = "text", conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+    /// The text file (`-` = standard input), as a flag.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
     /// Use only the first N tokens of the text.
     #[arg(long)]
     pub tokens: Option<usize>,
+}
+
+impl TextArg {
+    /// The text file, given positionally or with --text.
+    pub fn path(&self) -> &std::path::Path {
+        self.file.as_deref().or(self.text.as_deref()).expect("clap requires the text file")
+    }
 }
 
 #[derive(Debug, Args)]
@@ -596,7 +608,8 @@ pub struct RecipeArgs {
     /// AdamW epsilon.
     #[arg(long, default_value_t = 1e-8)]
     pub eps: f64,
-    /// Most optimiser steps per text.
+    /// Most steps per text, for every method (progressive: all its stages together, each stage also
+    /// bounded by --steps-per-token).
     #[arg(long, default_value_t = 5000)]
     pub max_steps: usize,
     /// Give up after this many steps without a better accuracy.
@@ -639,7 +652,7 @@ pub struct CompressArgs {
     pub input: TextArg,
     #[command(flatten)]
     pub recipe: RecipeArgs,
-    /// Output file (default: the text file's name with .cram, or text.cram for standard input).
+    /// Output file (default: the text file's name with .cram, or stdin.cram for standard input).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Print the result as one JSON object.
@@ -653,7 +666,7 @@ pub struct ZipArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The .lmz file to write (default: FILE.lmz).
+    /// The .lmz file to write (default: FILE.lmz, or stdin.lmz for standard input).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Print JSON.
@@ -676,9 +689,25 @@ pub struct UnzipArgs {
 pub struct DecompressArgs {
     /// The .cram file.
     pub file: PathBuf,
-    #[command(flatten)]
-    pub model: ModelArgs,
+    /// The model (default: the one the file names, where it was made with an alias or hub id; else
+    /// the default model). A .gguf file, a Hugging Face folder, a hub id or an alias.
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// The dtype of the weights on the device (default: the one the file was made in).
+    #[arg(long, value_enum)]
+    pub dtype: Option<DtypeArg>,
     /// Write the text here instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Print what the file decodes to even when it is not the crammed text (a run that did not
+    /// cram completely); standard error then marks the tokens that differ from the ones crammed,
+    /// where the file knows them, and the exit status is 1.
+    #[arg(long)]
+    pub partial: bool,
+    /// With --partial: the text that was crammed, whose tokens the decoded ones are compared with.
+    #[arg(long, requires = "partial", value_name = "FILE")]
+    pub text: Option<PathBuf>,
 }

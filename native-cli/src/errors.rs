@@ -45,7 +45,7 @@ pub fn flag(setting: Setting) -> &'static str {
 pub fn describe(e: &ConfigError) -> String {
     match e {
         ConfigError::EncoderFileNotCram { path } => {
-            format!("{path}: not a valid .cram file: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it")
+            format!("{path}: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it")
         }
         other => other.describe(flag),
     }
@@ -180,7 +180,7 @@ mod tests {
             ),
             (
                 ConfigError::EncoderFileNotCram { path: "enc.safetensors".into() },
-                "enc.safetensors: not a valid .cram file: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it",
+                "enc.safetensors: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it",
             ),
         ];
         for (e, message) in cases {

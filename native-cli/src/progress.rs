@@ -10,8 +10,10 @@ use cram_core::cramming::{CramOutcome, Observer, StepReport};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Draws a bar per text being crammed (with `--batch B`, B bars, each with its own ETA) and, for a
-/// sweep, one overall bar above them (runs done of all, ETA from the measured pace); a line every
-/// `LOG_EVERY` steps and one per finished run where stderr is not a terminal.
+/// sweep, one overall bar above them: the steps done of the sweep's step budget (each run counts its
+/// --max-steps; a run that ends early counts all of them), so its ETA, an upper bound, means
+/// something from the first step; a line every `LOG_EVERY` steps and one per finished run where
+/// stderr is not a terminal.
 pub struct Progress {
     multi: MultiProgress,
     /// Per text index, the bar of a text still running.
@@ -19,6 +21,10 @@ pub struct Progress {
     /// Sweeps: runs done of the total.
     overall: Option<ProgressBar>,
     total: Option<usize>,
+    /// Sweeps: the step budget of each run.
+    budget: usize,
+    /// Sweeps: steps done by each text still running.
+    running: HashMap<usize, usize>,
     done: usize,
     stop: Arc<AtomicBool>,
     started: web_time::Instant,
@@ -34,20 +40,50 @@ impl Progress {
     pub fn new() -> Self {
         let stop = stop_flag("stopping: keeping the best vectors so far");
         let terminal = std::io::stderr().is_terminal();
-        Self { multi: MultiProgress::new(), bars: HashMap::new(), overall: None, total: None, done: 0, stop, started: web_time::Instant::now(), terminal }
+        Self {
+            multi: MultiProgress::new(),
+            bars: HashMap::new(),
+            overall: None,
+            total: None,
+            budget: 0,
+            running: HashMap::new(),
+            done: 0,
+            stop,
+            started: web_time::Instant::now(),
+            terminal,
+        }
     }
 
-    /// The reporter of a sweep of `total` runs: an overall line above the per-text bars.
-    pub fn with_total(total: usize) -> Self {
+    /// The reporter of a sweep of `total` runs of at most `budget` steps each: an overall line above
+    /// the per-text bars, in steps of the whole budget.
+    pub fn with_total(total: usize, budget: usize) -> Self {
         let mut p = Self::new();
         p.total = Some(total);
+        p.budget = budget;
         if p.terminal && total > 0 {
-            let bar = p.multi.add(ProgressBar::new(total as u64));
-            bar.set_style(ProgressStyle::with_template("runs {pos}/{len} [{elapsed_precise}, ETA {eta}] {wide_bar}").expect("valid template"));
+            let bar = p.multi.add(ProgressBar::new((total * budget) as u64));
+            bar.set_style(
+                ProgressStyle::with_template("{msg}, steps {pos}/{len} of the budget [{elapsed_precise}, ETA {eta}] {wide_bar}").expect("valid template"),
+            );
+            bar.set_message(format!("runs 0/{total}"));
             bar.tick();
             p.overall = Some(bar);
         }
         p
+    }
+
+    /// Steps of the sweep's budget done: the whole budget of each finished run, and the steps of
+    /// those still running.
+    fn overall_steps(&self) -> usize {
+        self.done * self.budget + self.running.values().map(|&s| s.min(self.budget)).sum::<usize>()
+    }
+
+    /// `runs 1/4, steps 5100/20000 of the budget` for a sweep; empty otherwise.
+    fn overall_line(&self) -> String {
+        match self.total {
+            Some(total) => format!("runs {}/{total}, steps {}/{} of the budget", self.done, self.overall_steps(), total * self.budget),
+            None => String::new(),
+        }
     }
 }
 
@@ -81,6 +117,12 @@ impl Observer for Progress {
             // progressive cramming: the target grows
             msg += &format!("  target {}/{} tokens", r.target_len, r.correct.len());
         }
+        if self.total.is_some() {
+            self.running.insert(r.text, r.step);
+            if let Some(b) = &self.overall {
+                b.set_position(self.overall_steps() as u64);
+            }
+        }
         if self.terminal {
             let multi = &self.multi;
             let bar = self.bars.entry(r.text).or_insert_with(|| {
@@ -91,7 +133,9 @@ impl Observer for Progress {
             bar.set_position(r.step as u64);
             bar.set_message(msg);
         } else if r.step == 1 || r.step.is_multiple_of(LOG_EVERY) {
-            errln!("step {} {msg} [{:.0}s]", r.step, self.started.elapsed().as_secs_f64());
+            let sweep = self.overall_line();
+            let sweep = if sweep.is_empty() { sweep } else { format!(" ({sweep})") };
+            errln!("step {} {msg} [{:.0}s]{sweep}", r.step, self.started.elapsed().as_secs_f64());
         }
     }
 
@@ -101,8 +145,10 @@ impl Observer for Progress {
             self.multi.remove(&b);
         }
         self.done += 1;
+        self.running.remove(&o.text);
         if let Some(b) = &self.overall {
-            b.inc(1);
+            b.set_position(self.overall_steps() as u64);
+            b.set_message(format!("runs {}/{}", self.done, self.total.unwrap_or(0)));
         }
         let m = &o.metrics;
         let count = self.total.map_or(String::new(), |t| format!("[{}/{t}] ", self.done));
@@ -131,5 +177,24 @@ impl Drop for Progress {
         if let Some(b) = self.overall.take() {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sweep's line counts the steps of running texts, so it moves (and its ETA means something)
+    /// before the first run ends.
+    #[test]
+    fn a_sweep_counts_steps_within_its_runs() {
+        let mut p = Progress::with_total(3, 100);
+        assert_eq!(p.overall_line(), "runs 0/3, steps 0/300 of the budget");
+        p.running.insert(0, 40);
+        p.running.insert(1, 150);
+        assert_eq!(p.overall_steps(), 140);
+        p.running.remove(&1);
+        p.done = 1;
+        assert_eq!(p.overall_line(), "runs 1/3, steps 140/300 of the budget");
     }
 }

@@ -28,10 +28,22 @@ import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
     GPTNeoXConfig,
     GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
+    OlmoConfig,
+    OlmoForCausalLM,
+    Olmo2Config,
+    Olmo2ForCausalLM,
+    OPTConfig,
+    OPTForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 import gguf
 from gguf import GGMLQuantizationType as QT
@@ -95,7 +107,19 @@ def legacy_config_dict(v5: dict) -> dict:
     latter layout as config.json (what a real model folder has) and check that transformers 5
     reads it back to the identical model."""
     d = dict(v5)
+    if "rope_parameters" not in d:  # OPT: learned positions
+        if "dtype" in d:
+            d["torch_dtype"] = d["dtype"]
+        return dict(sorted(d.items()))
     rp = dict(d.pop("rope_parameters"))
+    if "full_attention" in rp:  # Gemma 3: global rope_theta + rope_scaling, local rope_local_base_freq
+        full, local = dict(rp["full_attention"]), dict(rp["sliding_attention"])
+        d["rope_theta"] = full.pop("rope_theta")
+        d["rope_local_base_freq"] = local.pop("rope_theta")
+        d["rope_scaling"] = None if full.get("rope_type", "default") == "default" else full
+        if "dtype" in d:
+            d["torch_dtype"] = d["dtype"]
+        return dict(sorted(d.items()))
     theta = rp.pop("rope_theta")
     rope_type = rp.get("rope_type", "default")
     if d["model_type"] == "gpt_neox":
@@ -142,6 +166,11 @@ def reload_and_check(model, out: Path):
 
 def inv_freq_of(model) -> torch.Tensor:
     base = model.base_model
+    if not hasattr(base, "rotary_emb"):  # OPT: learned positions
+        return torch.zeros(0)
+    if not hasattr(base.rotary_emb, "inv_freq"):  # Gemma 3: the global layers' then the local ones'
+        r = base.rotary_emb
+        return torch.cat([r.full_attention_inv_freq, r.sliding_attention_inv_freq]).detach().clone().float()
     return base.rotary_emb.inv_freq.detach().clone().float()
 
 
@@ -198,7 +227,8 @@ def compute_reference(model, seed: int, vocab: int, hidden: int) -> dict[str, to
 
 def write_reference(out: Path, ref: dict[str, torch.Tensor], model, extra_meta: dict | None = None):
     ref = dict(ref)
-    ref["rope_inv_freq"] = inv_freq_of(model)
+    if inv_freq_of(model).numel() > 0:
+        ref["rope_inv_freq"] = inv_freq_of(model)
     meta = {
         "T": str(T),
         "torch": torch.__version__,
@@ -219,7 +249,9 @@ def build_case(name: str, model, seed: int, tied: bool, head_name: str):
     names = check_safetensors_names(out, tied, head_name)
     m2 = reload_and_check(model, out)
     cfg = m2.config
-    ref = compute_reference(m2, seed, cfg.vocab_size, cfg.hidden_size)
+    # inputs_embeds are as wide as the word embeddings (OPT's word_embed_proj_dim; the model width elsewhere)
+    width = getattr(cfg, "word_embed_proj_dim", None) or cfg.hidden_size
+    ref = compute_reference(m2, seed, cfg.vocab_size, width)
     write_reference(out, ref, m2)
     log(f"    {len(names)} tensors, inv_freq {inv_freq_of(m2).tolist()}")
     return m2, ref
@@ -622,11 +654,101 @@ def crosscheck_transformers_gguf(out: Path, model, ref, tok):
 
 # ----------------------------------------------------------------------------------------
 
+# ----------------------------------------------------------------------------------------
+# opt: pre-LN without projection, post-LN with project_in / project_out (as opt-350m)
+# ----------------------------------------------------------------------------------------
+
+def opt_case(name: str, seed: int, **kw):
+    cfg = OPTConfig(
+        vocab_size=384,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        ffn_dim=64,
+        max_position_embeddings=64,
+        activation_function="relu",
+        dropout=0.0,
+        attention_dropout=0.0,
+        enable_bias=True,
+        tie_word_embeddings=True,
+        pad_token_id=1,
+        bos_token_id=2,
+        eos_token_id=2,
+        **kw,
+    )
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(seed)
+    model = OPTForCausalLM(cfg).float()
+    reinit_(model, seed)
+    m2, _ = build_case(name, model, seed, tied=True, head_name="lm_head.weight")
+    shutil.copy(FIXTURES / "llama_gguf" / "tokenizer.json", FIXTURES / name / "tokenizer.json")
+    return m2
+
+
+def opt_cases():
+    m = opt_case("opt", 25)
+    dec = m.model.decoder
+    assert dec.project_in is None and dec.final_layer_norm is not None and dec.embed_positions.weight.shape == (66, 32)
+    m = opt_case("opt_350m_style", 26, do_layer_norm_before=False, word_embed_proj_dim=16)
+    dec = m.model.decoder
+    assert dec.project_in.weight.shape == (32, 16) and dec.project_out.weight.shape == (16, 32) and dec.final_layer_norm is None
+    assert m.model.decoder.embed_tokens.weight.shape == (384, 16)
+
+
+# ----------------------------------------------------------------------------------------
+# gemma3_text: scaled embeddings, (1 + w) norms, sliding window shorter than T, two RoPE bases
+# ----------------------------------------------------------------------------------------
+
+def gemma3_cases():
+    cfg = Gemma3TextConfig(
+        vocab_size=384,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,  # not hidden / heads
+        hidden_activation="gelu_pytorch_tanh",
+        max_position_embeddings=256,
+        rms_norm_eps=1e-6,
+        query_pre_attn_scalar=24,  # not head_dim
+        sliding_window=4,  # shorter than T = 10: the local layers see 4 positions
+        sliding_window_pattern=3,  # layers 0, 1 local, layer 2 global
+        rope_theta=1000000.0,
+        rope_local_base_freq=10000.0,
+        rope_scaling={"rope_type": "linear", "factor": 2.0},
+        attention_bias=False,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=1,
+        attention_dropout=0.0,
+    )
+    cfg._attn_implementation = "eager"
+    assert cfg.layer_types == ["sliding_attention", "sliding_attention", "full_attention"], cfg.layer_types
+    torch.manual_seed(27)
+    model = Gemma3ForCausalLM(cfg).float()
+    reinit_(model, 27)
+    m2, _ = build_case("gemma3", model, 27, tied=True, head_name="lm_head.weight")
+    shutil.copy(FIXTURES / "llama_gguf" / "tokenizer.json", FIXTURES / "gemma3" / "tokenizer.json")
+    conf = json.loads((FIXTURES / "gemma3" / "config.json").read_text())
+    assert conf["rope_local_base_freq"] == 10000.0 and conf["rope_scaling"]["factor"] == 2.0, conf
+    # the window matters: the same model without it gives other logits
+    ref = safetensors.torch.load_file(FIXTURES / "gemma3" / "reference.safetensors")
+    m3 = AutoModelForCausalLM.from_pretrained(FIXTURES / "gemma3", attn_implementation="eager", dtype=torch.float32,
+                                              sliding_window=1000)
+    with torch.no_grad():
+        wide = m3(input_ids=ref["input_ids"]).logits
+    d = (wide - ref["logits_ids"]).abs().max().item()
+    log(f"    without the window the logits move by {d:.3f}")
+    assert d > 1e-2, d
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf")
+    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3")
     args = ap.parse_args()
-    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf"])
+    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3"])
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, numpy {np.__version__}")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     if "random" in only:
@@ -635,6 +757,14 @@ def main():
         llama_gguf_case()
     if "gpt_neox_gguf" in only:
         gpt_neox_gguf_case()
+    if "qwen" in only:
+        qwen_cases()
+    if "olmo" in only:
+        olmo_cases()
+    if "opt" in only:
+        opt_cases()
+    if "gemma3" in only:
+        gemma3_cases()
 
 
 # ----------------------------------------------------------------------------------------
@@ -747,6 +877,188 @@ def gpt_neox_gguf_case():
             deq = neox_qkv_from_gguf(deq, n_head)
         assert np.array_equal(deq.view(np.uint32), sd[hf].view(np.uint32)), t.name
     log(f"    GGUFReader check OK: {len(r.tensors)} tensors bit-exact; types {sorted({t.tensor_type.name for t in r.tensors})}")
+
+
+
+# ----------------------------------------------------------------------------------------
+# qwen2, qwen3, olmo, olmo2: families with Llama's checkpoint names, with f16-rounded matrices and a
+# GGUF twin each
+# ----------------------------------------------------------------------------------------
+
+GGUF_ARCHS = {"qwen2": gguf.MODEL_ARCH.QWEN2, "qwen3": gguf.MODEL_ARCH.QWEN3,
+              "olmo": gguf.MODEL_ARCH.OLMO, "olmo2": gguf.MODEL_ARCH.OLMO2}
+
+
+def gguf_tensor_name(arch: str, n_layers: int, hf: str) -> str:
+    """The GGUF name convert_hf_to_gguf.py gives `hf`: gguf-py's tensor map for the arch."""
+    name = gguf.get_tensor_name_map(GGUF_ARCHS[arch], n_layers).get_name(hf, try_suffixes=(".weight", ".bias"))
+    assert name is not None, (arch, hf)
+    return name
+
+
+# Qwen2's pre-tokenizer (its tokenizer.json; llama.cpp's `qwen2` pre-type): Llama-3's split, but digits one by one
+QWEN2_SPLIT = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+# prose, code, digits, non-Latin scripts
+MIXED_TEXT = SAMPLE_TEXT + "\nfn main() { let x = vec![1, 22, 333]; println!(\"{x:?}\"); }\n\u65e5\u672c\u8a9e\u306e\u6587\u3002 \u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac 2025-01-31!"
+
+
+def qwen_tokenizer():
+    """The llama_gguf vocabulary and merges behind Qwen2's pre-tokenizer (split regex, then byte-level
+    without a regex), as Qwen2/Qwen3 tokenizer.json files have it."""
+    from tokenizers import Regex, Tokenizer, pre_tokenizers
+
+    tok = Tokenizer.from_file(str(FIXTURES / "llama_gguf" / "tokenizer.json"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
+    ])
+    return tok
+
+
+def llama_like_case(name: str, arch: str, cfg, model_cls, seed: int, permute_qk: bool = False):
+    """A tiny random model of a family with Llama's tensor names, with matrices rounded to f16 (so
+    that the GGUF twin, F16 matrices and F32 vectors as convert_hf_to_gguf --outtype f16 writes them,
+    holds exactly the same model), the llama_gguf tokenizer (vocab 384), and tiny-<arch>.gguf. With
+    `permute_qk` (arch olmo), Q and K rows are stored permuted as llama.cpp's converter does."""
+    out = FIXTURES / name
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(seed)
+    model = model_cls(cfg).float()
+    reinit_(model, seed)
+    n_head = cfg.num_attention_heads
+    n_kv = cfg.num_key_value_heads or n_head
+    tensors = []
+    with torch.no_grad():
+        for hf, p in model.named_parameters():
+            w = p.detach().numpy().astype(np.float32)
+            stored = w.astype(np.float16) if w.ndim == 2 else w.copy()
+            p.copy_(torch.from_numpy(np.ascontiguousarray(stored.astype(np.float32))))
+            if permute_qk and hf.endswith("q_proj.weight"):
+                stored = hf_to_gguf_permute(stored, n_head)
+            elif permute_qk and hf.endswith("k_proj.weight"):
+                stored = hf_to_gguf_permute(stored, n_kv)
+            tensors.append((gguf_tensor_name(arch, cfg.num_hidden_layers, hf), stored))
+    tied = bool(cfg.tie_word_embeddings)
+    m2, _ = build_case(name, model, seed, tied=tied, head_name="lm_head.weight")
+    tok = qwen_tokenizer() if arch.startswith("qwen") else None
+    if tok is None:
+        shutil.copy(FIXTURES / "llama_gguf" / "tokenizer.json", out / "tokenizer.json")
+    else:
+        # the tokenizer in both forms, and its ids of a mixed text
+        tok.save(str(out / "tokenizer.json"))
+        enc = tok.encode(MIXED_TEXT, add_special_tokens=False)
+        assert tok.decode(enc.ids) == MIXED_TEXT
+        assert all(len(t) == 1 for t in enc.tokens if any(c.isdigit() for c in t)), enc.tokens  # digits one by one
+        (out / "reference.json").write_text(
+            json.dumps({"text": MIXED_TEXT, "ids": enc.ids, "tokens": enc.tokens}, indent=1, ensure_ascii=False) + "\n"
+        )
+
+    path = out / f"tiny-{arch}.gguf"
+    c = m2.config
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_type("model")
+    w.add_name(f"tiny-{arch}")
+    w.add_context_length(c.max_position_embeddings)
+    w.add_embedding_length(c.hidden_size)
+    w.add_block_count(c.num_hidden_layers)
+    w.add_feed_forward_length(c.intermediate_size)
+    w.add_head_count(c.num_attention_heads)
+    w.add_head_count_kv(c.num_key_value_heads)
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    if head_dim != c.hidden_size // c.num_attention_heads:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    w.add_rope_freq_base(c.rope_parameters["rope_theta"])
+    if arch == "olmo":
+        w.add_layer_norm_eps(1e-5)
+        if c.clip_qkv is not None:
+            w.add_clamp_kqv(c.clip_qkv)
+    else:
+        w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    w.add_vocab_size(c.vocab_size)
+    if tok is not None:
+        tokens, types, merges = tokenizer_gguf_vocab(tok)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("qwen2")
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        w.add_token_merges(merges)
+        w.add_eos_token_id(0)
+        w.add_add_bos_token(False)
+    for gname, stored in tensors:
+        w.add_tensor(gname, stored)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    log(f"    wrote {path.name} ({path.stat().st_size} bytes)")
+
+    # check: every tensor decodes (and un-permutes) bit-exactly to the HF weights; a tied model has no output.weight
+    r = gguf.GGUFReader(str(path))
+    sd = {gguf_tensor_name(arch, c.num_hidden_layers, k): (k, v.numpy()) for k, v in m2.state_dict().items()
+          if not (tied and k == "lm_head.weight")}
+    assert len(r.tensors) == len(sd), (len(r.tensors), sorted(sd))
+    for t in r.tensors:
+        hf, want = sd[t.name]
+        deq = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+        deq = deq.reshape(tuple(int(x) for x in reversed(t.shape)))
+        if permute_qk and hf.endswith("q_proj.weight"):
+            deq = gguf_to_hf_unpermute(deq, n_head)
+        elif permute_qk and hf.endswith("k_proj.weight"):
+            deq = gguf_to_hf_unpermute(deq, n_kv)
+        assert np.array_equal(deq.view(np.uint32), want.view(np.uint32)), t.name
+    log(f"    GGUFReader check OK: {len(r.tensors)} tensors bit-exact")
+    return m2
+
+
+LLAMA_LIKE = dict(
+    vocab_size=384,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=64,
+    hidden_act="silu",
+    max_position_embeddings=256,
+    bos_token_id=0,
+    eos_token_id=0,
+    attention_dropout=0.0,
+)
+
+
+def qwen_cases():
+    common = dict(LLAMA_LIKE, rms_norm_eps=1e-6)
+    # Qwen2: q/k/v biases, tied head (as Qwen2.5-0.5B)
+    llama_like_case("qwen2", "qwen2", Qwen2Config(**common, rope_theta=1000000.0, tie_word_embeddings=True), Qwen2ForCausalLM, 21)
+    # Qwen3: per-head q/k RMSNorm, head_dim 16 with 4 heads on a width of 32, tied head (as Qwen3-0.6B..4B)
+    llama_like_case("qwen3", "qwen3", Qwen3Config(**common, head_dim=16, rope_theta=1000000.0, tie_word_embeddings=True), Qwen3ForCausalLM, 22)
+    m = AutoModelForCausalLM.from_pretrained(FIXTURES / "qwen3", attn_implementation="eager", dtype=torch.float32)
+    attn = m.model.layers[0].self_attn
+    assert attn.q_proj.weight.shape == (64, 32) and attn.q_norm.weight.shape == (16,), attn
+    assert attn.q_proj.bias is None
+    m = AutoModelForCausalLM.from_pretrained(FIXTURES / "qwen2", attn_implementation="eager", dtype=torch.float32)
+    assert m.model.layers[0].self_attn.q_proj.bias is not None and m.model.layers[0].self_attn.o_proj.bias is None
+
+
+def olmo_cases():
+    # OLMo: non-parametric LayerNorms, clip_qkv small enough to clamp about half of q, k, v (checked
+    # below), tied head (as OLMo-1B-0724); its GGUF stores Q and K permuted
+    m = llama_like_case("olmo", "olmo", OlmoConfig(**LLAMA_LIKE, clip_qkv=1.0, rope_theta=10000.0, tie_word_embeddings=True),
+                        OlmoForCausalLM, 23, permute_qk=True)
+    assert not any("norm" in n for n, _ in m.named_parameters()), "OLMo's norms have no parameters"
+    clamped = []
+    attn = m.model.layers[0].self_attn
+    hook = attn.q_proj.register_forward_hook(lambda mod, i, o: clamped.append((o.abs() > 1.0).float().mean().item()))
+    with torch.no_grad():
+        m(input_ids=torch.arange(10).reshape(1, 10))
+    hook.remove()
+    log(f"    share of q values beyond clip_qkv in layer 0: {clamped[0]:.2f}")
+    assert 0.1 < clamped[0] < 0.9, clamped
+    # OLMo-2: RMSNorms after attention and MLP, q/k norm over the whole projection, untied head
+    m = llama_like_case("olmo2", "olmo2", Olmo2Config(**LLAMA_LIKE, rms_norm_eps=1e-6, rope_theta=500000.0, tie_word_embeddings=False),
+                        Olmo2ForCausalLM, 24)
+    attn = m.model.layers[0].self_attn
+    assert attn.q_norm.weight.shape == (32,) and attn.k_norm.weight.shape == (16,), attn
 
 
 if __name__ == "__main__":

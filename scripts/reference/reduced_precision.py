@@ -54,7 +54,7 @@ transformers.utils.logging.set_verbosity_error()
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "core" / "tests" / "fixtures"
 OUT = FIXTURES / "reduced_precision.json"
-CASES = ["gpt_neox", "gpt_neox_sequential", "gpt_neox_gguf", "llama_gqa_tied", "llama_untied", "llama3_scaled", "llama_gguf"]
+CASES = ["gpt_neox", "gpt_neox_sequential", "gpt_neox_gguf", "llama_gqa_tied", "llama_untied", "llama3_scaled", "llama_gguf", "qwen2", "qwen3", "olmo", "olmo2", "opt", "opt_350m_style", "gemma3"]
 DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
 KEYS = ["logits_ids", "logits_embeds", "loss", "grad_inputs_embeds"]
 F32_TOL = 1e-5  # relative to max |reference|, per tensor

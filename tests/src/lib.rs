@@ -85,9 +85,15 @@ impl Dir {
 
     /// Runs `cram args...` with `stdin` as standard input.
     pub fn cram_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        self.cram_with(args, stdin.map(str::as_bytes), &[])
+    }
+
+    /// Runs `cram args...` with `stdin` as standard input (any bytes) and the variables `env` set.
+    pub fn cram_with(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         use std::io::Write;
         let mut cmd = Command::new(cram_bin());
         cmd.args(args)
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -96,7 +102,7 @@ impl Dir {
         {
             let mut input = child.stdin.take().expect("stdin");
             if let Some(s) = stdin {
-                input.write_all(s.as_bytes()).expect("write stdin");
+                input.write_all(s).expect("write stdin");
             }
         }
         let out: Output = child.wait_with_output().expect("cram finishes");
@@ -130,6 +136,20 @@ pub fn default_model() -> Option<PathBuf> {
     }
     eprintln!("skipping: the default model is not fetched (bash scripts/fetch-default-model.sh)");
     None
+}
+
+/// The tiny Llama's folder in `dir/name` with its `tokenizer.json` changed by `change`; returns
+/// `name`.
+pub fn tokenizer_variant<'a>(dir: &Dir, name: &'a str, change: impl FnOnce(&mut serde_json::Value)) -> &'a str {
+    let folder = dir.path(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    for f in ["model.safetensors", "config.json"] {
+        std::fs::copy(fixture("llama_gguf").join(f), folder.join(f)).unwrap();
+    }
+    let mut tok: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("llama_gguf/tokenizer.json")).unwrap()).unwrap();
+    change(&mut tok);
+    std::fs::write(folder.join("tokenizer.json"), tok.to_string()).unwrap();
+    name
 }
 
 /// Another model than [`tiny_model`] in `dir/other`: the tiny Llama's folder with another norm

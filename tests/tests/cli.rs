@@ -441,3 +441,200 @@ fn zip_and_unzip_round_trip_deterministically() {
     dir.cram(&["unzip", "cut.lmz", "--model", &model]).expect_error("cut.lmz");
     dir.cram(&["unzip", "text.txt", "--model", &model]).expect_error("text.txt");
 }
+
+/// #37, 1: a `tokenizer.json` whose settings are serialised otherwise (ByteLevel's offsets untrimmed:
+/// other JSON, the same ids, as a Hugging Face folder's tokenizer against its GGUF's) is the same
+/// tokenizer: a file made with that folder decompresses with the GGUF twin and the other way round;
+/// a tokenizer that splits otherwise (a space in front of every text) is refused.
+#[test]
+fn the_same_tokenizer_serialised_otherwise_is_the_same_and_another_is_refused() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let folder = tokenizer_variant(&dir, "untrimmed", |t| t["pre_tokenizer"]["pretokenizers"][1]["trim_offsets"] = false.into());
+    let gguf = fixture("llama_gguf/tiny-llama.gguf").display().to_string();
+    let mut args = vec!["compress", "--model", folder, "--text", "text.txt", "-o", "f.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram(&args).expect_code(0);
+    let run = dir.cram(&["decompress", "f.cram", "--model", &gguf]).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?}", run.stdout);
+    let mut args = vec!["compress", "--model", &gguf, "--text", "text.txt", "-o", "g.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram(&args).expect_code(0);
+    assert_eq!(dir.cram(&["decompress", "g.cram", "--model", folder]).expect_code(0).stdout, run.stdout);
+    let prefixed = tokenizer_variant(&dir, "prefixed", |t| t["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = true.into());
+    dir.cram(&["decompress", "f.cram", "--model", prefixed]).expect_error("another tokenizer");
+}
+
+/// #37, 2: every output path is checked before any work, and a failed write is worded as a write.
+#[test]
+fn output_paths_are_checked_before_any_work() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    dir.write("words.txt", "alpha\nbeta\ngamma\n");
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "--text", "text.txt", "-o", "nodir/sub/x.cram"];
+    args.extend_from_slice(FAST);
+    let run = dir.cram(&args).expect_error("cannot write nodir/sub/x.cram");
+    assert!(!run.stderr.contains("step ") && !run.stderr.contains("cannot read"), "work was done first: {}", run.stderr);
+    std::fs::create_dir(dir.path("afolder")).unwrap();
+    dir.cram(&["compress", "--model", &model, "--text", "text.txt", "-o", "afolder"]).expect_error("it is a folder");
+    compress_tiny(&dir, "t.cram");
+    dir.cram(&["decompress", "t.cram", "--model", &model, "-o", "nodir/x.txt"]).expect_error("cannot write nodir/x.txt");
+    dir.cram(&["zip", "text.txt", "--model", &model, "-o", "nodir/x.lmz"]).expect_error("cannot write nodir/x.lmz");
+    dir.cram(&["data", "random-words", "--vocab", "words.txt", "--out", "nodir/w.jsonl"]).expect_error("cannot write nodir/w.jsonl");
+    assert!(!dir.path("nodir").exists());
+}
+
+/// #37, 3: --max-steps bounds progressive cramming too (all its stages together).
+#[test]
+fn max_steps_bounds_progressive_cramming() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let run = dir.cram(&[
+        "compress",
+        "--model",
+        &model,
+        "--text",
+        "text.txt",
+        "--tokens",
+        "8",
+        "--method",
+        "progressive",
+        "--max-steps",
+        "3",
+        "-o",
+        "p.cram",
+        "--json",
+    ]);
+    let m = run.expect_code(1).json();
+    assert_eq!(m["steps"], 3, "{m}");
+    assert_eq!(m["stop"], "max_steps", "{m}");
+}
+
+/// #37, 6: standard input writes the file the help names.
+#[test]
+fn standard_input_writes_the_file_the_help_names() {
+    let dir = Dir::new();
+    let help = dir.cram(&["compress", "--help"]).expect_code(0).stdout;
+    assert!(help.contains("stdin.cram") && !help.contains("text.cram"), "{help}");
+    let model = tiny_model();
+    let mut args = vec!["compress", "--model", &model, "-"];
+    args.extend_from_slice(FAST);
+    let run = dir.cram_stdin(&args, Some(TEXT)).expect_code(0);
+    assert!(run.stdout.contains("wrote stdin.cram") && dir.path("stdin.cram").exists(), "{}", run.stdout);
+}
+
+/// #37, 13: the text file may be given positionally, as to zip and decompress.
+#[test]
+fn the_text_file_may_be_given_positionally() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let model = tiny_model();
+    let mut args = vec!["compress", "text.txt", "--model", &model, "-o", "p.cram", "--json"];
+    args.extend_from_slice(FAST);
+    assert_eq!(dir.cram(&args).expect_code(0).json()["greedy_exact"], true);
+    let a = dir.cram(&["score", "text.txt", "--model", &model, "--json"]).expect_code(0).json();
+    let b = dir.cram(&["score", "--text", "text.txt", "--model", &model, "--json"]).expect_code(0).json();
+    assert_eq!(a, b);
+    dir.cram(&["score", "text.txt", "--text", "text.txt", "--model", &model]).expect_code(2);
+    dir.cram(&["score", "--model", &model]).expect_code(2);
+}
+
+/// #37, 9: one wording per fault: a truncated file says so once, a .cram given to unzip and a .lmz
+/// given to decompress say what they are, and `cram info` reads .lmz files.
+#[test]
+fn damaged_and_mistaken_files_say_what_they_are() {
+    let dir = Dir::new();
+    compress_tiny(&dir, "t.cram");
+    let model = tiny_model();
+    let bytes = std::fs::read(dir.path("t.cram")).unwrap();
+    dir.write("cut.cram", &bytes[..bytes.len() - 10]);
+    let run = dir.cram(&["decompress", "cut.cram", "--model", &model]).expect_error("cut.cram");
+    assert_eq!(run.stderr.matches("truncated").count(), 1, "{}", run.stderr);
+    let run = dir.cram(&["unzip", "t.cram", "--model", &model]).expect_error("this is a .cram file");
+    assert!(!run.stderr.contains("not a valid .cram file") && run.stderr.contains("cram decompress"), "{}", run.stderr);
+    dir.cram(&["zip", "text.txt", "--model", &model, "-o", "t.lmz"]).expect_code(0);
+    dir.cram(&["decompress", "t.lmz", "--model", &model]).expect_error("this is a .lmz file");
+    let info = dir.cram(&["info", "t.lmz"]).expect_code(0).stdout;
+    assert!(info.contains("cram zip") && info.contains("tokens in"), "{info}");
+    let json = dir.cram(&["info", "t.lmz", "--json"]).expect_code(0).json();
+    assert_eq!(json["kind"], "lmz");
+    assert!(dir.cram(&["info", "t.cram"]).expect_code(0).stdout.contains("cram compress"));
+    dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz or encoder file");
+}
+
+/// #37, 12: `cram zip` says the file's size against the text's plainly, and the code's apart.
+#[test]
+fn zip_says_the_file_size_against_the_text_plainly() {
+    let dir = Dir::new();
+    dir.write("text.txt", TEXT);
+    let out = dir.cram(&["zip", "text.txt", "--model", &tiny_model()]).expect_code(0).stdout;
+    let file = std::fs::metadata(dir.path("text.txt.lmz")).unwrap().len();
+    assert!(out.contains(&format!("{file} bytes, the text {} bytes", TEXT.len())), "{out}");
+    assert!(out.contains("larger than the text") && out.contains("code alone"), "{out}");
+    assert!(!out.contains("smaller than the UTF-8 text ("), "{out}");
+}
+
+/// #37: `cram zip` codes bytes that are not UTF-8 (a byte-level BPE has a token for every byte), and
+/// `cram unzip` gives them back exactly.
+#[test]
+fn zip_codes_bytes_that_are_not_utf8() {
+    let dir = Dir::new();
+    let bytes: &[u8] = b"caf\xe9 \xff\xfe\x00 ok \xc3\xa9\xc3\n";
+    dir.write("latin1.bin", bytes);
+    let model = tiny_model();
+    let m = dir.cram(&["zip", "latin1.bin", "--model", &model, "--json"]).expect_code(0).json();
+    assert_eq!(m["utf8"], false, "{m}");
+    assert_eq!(m["text_bytes"], bytes.len(), "{m}");
+    dir.cram(&["unzip", "latin1.bin.lmz", "--model", &model, "-o", "back.bin"]).expect_code(0);
+    assert_eq!(std::fs::read(dir.path("back.bin")).unwrap(), bytes);
+    let piped = dir.cram_with(&["zip", "-", "--model", &model, "--json"], Some(bytes), &[]).expect_code(0).json();
+    assert_eq!(piped["code_bits"], m["code_bits"]);
+}
+
+/// #37: `decompress --partial` prints what a file that is not exact decodes to (exit 1), marking the
+/// tokens that differ from the crammed text when given it; without --partial it is refused.
+#[test]
+fn decompress_partial_shows_what_an_inexact_file_decodes_to() {
+    let dir = Dir::new();
+    dir.write("text.txt", "Alice was beginning to get very tired of sitting by her sister on the bank");
+    let model = tiny_model();
+    dir.cram(&["compress", "text.txt", "--model", &model, "--tokens", "10", "--max-steps", "2", "-o", "t.cram"]).expect_code(1);
+    dir.cram(&["decompress", "t.cram", "--model", &model]).expect_error("does not match the stored sha256");
+    let run = dir.cram(&["decompress", "t.cram", "--model", &model, "--partial", "--text", "text.txt"]).expect_code(1);
+    assert!(!run.stdout.is_empty(), "{}", run.stderr);
+    assert!(run.stderr.contains("not the crammed one") && run.stderr.contains("of 10 tokens as crammed") && run.stderr.contains('|'), "{}", run.stderr);
+    // an exact file decodes as ever with --partial
+    compress_tiny(&dir, "e.cram");
+    let exact = dir.cram(&["decompress", "e.cram", "--model", &model, "--partial"]).expect_code(0);
+    assert!(TEXT.starts_with(&exact.stdout) && exact.stderr.is_empty(), "{}", exact.stderr);
+}
+
+/// #37: without --model, `decompress` uses the hub id the file was made with (here from a Hugging
+/// Face cache, offline); a file made with a local path names it.
+#[test]
+fn decompress_finds_the_model_the_file_names() {
+    let dir = Dir::new();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let repo = dir.path("hf/hub/models--tiny-org--tiny-llama");
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(fixture("llama_gguf").join(f), snapshot.join(f)).unwrap();
+    }
+    let hf = dir.path("hf").display().to_string();
+    let home = dir.path("cram-home").display().to_string();
+    let env = [("HF_HOME", hf.as_str()), ("HF_HUB_OFFLINE", "1"), ("CRAM_HOME", home.as_str())];
+    dir.write("text.txt", TEXT);
+    let mut args = vec!["compress", "text.txt", "--model", "tiny-org/tiny-llama", "-o", "h.cram"];
+    args.extend_from_slice(FAST);
+    dir.cram_with(&args, None, &env).expect_code(0);
+    let run = dir.cram_with(&["decompress", "h.cram"], None, &env).expect_code(0);
+    assert!(TEXT.starts_with(&run.stdout) && run.stdout.len() >= 10, "{:?} {}", run.stdout, run.stderr);
+    compress_tiny(&dir, "local.cram");
+    let err = dir.cram_with(&["decompress", "local.cram"], None, &env).expect_error("--model").stderr;
+    assert!(err.contains("llama_gguf"), "{err}");
+}

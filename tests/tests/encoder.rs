@@ -52,6 +52,10 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     let model = tiny_model();
     let eval = dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "enc.safetensors", "--out", "results.jsonl"]).expect_code(0);
     assert!(eval.stdout.contains("encoder-ae") && eval.stdout.contains("greedy accuracy"), "{}", eval.stdout);
+    // #37, 9: `cram info` says what an encoder file is, without a model
+    let info = dir.cram(&["info", "enc.safetensors"]).expect_code(0).stdout;
+    assert!(info.contains("an encoder") && info.contains("cram encoder eval"), "{info}");
+    assert_eq!(dir.cram(&["info", "enc.safetensors", "--json"]).expect_code(0).json()["kind"], "encoder");
     let results = std::fs::read_to_string(dir.path("results.jsonl")).unwrap();
     let rows: Vec<serde_json::Value> = results.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2);
@@ -133,7 +137,8 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     let other = other_model(&dir);
     dir.cram(&["encoder", "eval", "--model", other, "--encoder", "enc.safetensors"]).expect_error("made with another model");
     dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "t.cram"]).expect_error("not an encoder");
-    dir.cram(&["info", "enc.safetensors"]).expect_error("this is an encoder file");
+    // (#37, 9: `cram info` now reads encoder files, see above; decompress still says what it is)
+    dir.cram(&["decompress", "enc.safetensors", "--model", &model]).expect_error("this is an encoder file");
     std::fs::write(dir.path("cut.safetensors"), &std::fs::read(dir.path("enc.safetensors")).unwrap()[..300]).unwrap();
     dir.cram(&["encoder", "eval", "--model", &model, "--encoder", "cut.safetensors"]).expect_error("cut.safetensors");
 }

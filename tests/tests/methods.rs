@@ -187,6 +187,10 @@ fn compare_runs_every_method_on_the_same_texts() {
         assert!(run.stdout.lines().any(|l| l.starts_with(method)), "{method} missing:\n{}", run.stdout);
     }
     assert!(run.stdout.contains("trainable") && run.stdout.contains("capacity (greedy)"), "{}", run.stdout);
+    // #37: the tables fit an 80-column terminal (`--format wide` prints every column)
+    for line in run.stdout.lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
+    }
     let lines = std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 5 * 2 * 2, "{lines}");
     assert!(dir.path("plots/accuracy.svg").exists());

@@ -357,3 +357,52 @@ fn reproduce_measures_each_check_against_its_band() {
     // Without the shipped data in the working directory: one clear error.
     Dir::new().cram(&["reproduce", "--quick", "--model", &model]).expect_error("repository root");
 }
+
+/// #37, 4: a sweep with no text long enough for any length exits non-zero with one line, and
+/// writes no results file.
+#[test]
+fn a_sweep_with_no_possible_run_fails_without_a_file() {
+    let dir = Dir::new();
+    let args = capacity_args("5000", "2", "0.1", "10", "10", "none.jsonl");
+    let run = dir.cram(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect_error("no run is possible");
+    assert_eq!(run.stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{}", run.stderr);
+    assert!(!dir.path("none.jsonl").exists());
+}
+
+/// #37, 5, 10, 14 and the 80-column tables: one text per cell gives no interval (null in JSON,
+/// empty in CSV, none in the tables); the text table fits 80 columns and `--format wide` has every
+/// column; the Markdown table keeps the capacity lines; the CSV has `trainable_parameters`; the
+/// log lines of a sweep count its steps of the budget from the first step.
+#[test]
+fn one_text_per_cell_has_no_interval_and_tables_fit_80_columns() {
+    let dir = Dir::new();
+    let args = |format: &'static str| {
+        let mut a = capacity_args("4,6", "1", "0.1", "300", "200", "one.jsonl");
+        a.extend(["--format".to_string(), format.to_string()]);
+        a
+    };
+    let run = |format: &'static str| dir.cram(&args(format).iter().map(String::as_str).collect::<Vec<_>>()).expect_code(0);
+    let first = run("text");
+    assert!(first.stderr.contains("of the budget"), "{}", first.stderr);
+    let text = first.stdout;
+    assert!(!text.contains('±'), "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
+    }
+    assert!(text.contains("capacity of dense with 1 vector(s)") && text.contains("cram zip"), "{text}");
+    let wide = run("wide").stdout;
+    assert!(wide.lines().any(|l| l.chars().count() > 80) && wide.contains("info gain (bits)") && !wide.contains('±'), "{wide}");
+    let json = run("json").stdout;
+    let row: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert!(row["steps"]["ci95"].is_null() && row["accuracy"]["std"].is_null(), "{row}");
+    let csv = run("csv").stdout;
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let cells: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let at = |name: &str| cells[header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name} in {csv}"))];
+    assert_eq!(at("steps_ci95"), "", "{csv}");
+    assert_eq!(at("trainable_parameters"), (64 + 64 * 64 + 64).to_string(), "{csv}");
+    let md = run("md").stdout;
+    assert!(md.contains("capacity of dense with 1 vector(s)") && !md.contains('±'), "{md}");
+    let help = dir.cram(&["capacity", "--help"]).expect_code(0).stdout;
+    assert!(help.contains("parquet"), "{help}");
+}

@@ -236,7 +236,7 @@ impl Slot {
         });
 
         if let Some(stages) = &mut self.stages {
-            return Ok(match stages.after_step(hits == scored, text.ids.len()) {
+            let ended = match stages.after_step(hits == scored, text.ids.len()) {
                 Stage::Matched { whole_text } => {
                     self.best_params.clone_from(&self.params);
                     whole_text.then_some(StopReason::Success)
@@ -245,7 +245,9 @@ impl Slot {
                     self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut self.params, grad);
                     exhausted.then_some(StopReason::StageBudget)
                 }
-            });
+            };
+            // max_steps bounds every method: here all the stages' steps together.
+            return Ok(ended.or((self.steps >= cfg.max_steps).then_some(StopReason::MaxSteps)));
         }
 
         let success = match cfg.protocol {

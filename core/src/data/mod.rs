@@ -157,11 +157,12 @@ pub fn target_ids(lm: &crate::LoadedModel, text: &str, tokens: Option<usize>) ->
     if text.trim().is_empty() {
         return Err(TargetError::Empty);
     }
-    let mut ids = lm.tokenizer.encode(text).map_err(|e| TargetError::Tokenizer(e.to_string()))?;
+    let mut ids = match tokens {
+        Some(0) => return Err(TargetError::ZeroTokens),
+        Some(asked) => first_ids(&lm.tokenizer, text, asked).map_err(|e| TargetError::Tokenizer(e.to_string()))?.0,
+        None => lm.tokenizer.encode(text).map_err(|e| TargetError::Tokenizer(e.to_string()))?,
+    };
     if let Some(asked) = tokens {
-        if asked == 0 {
-            return Err(TargetError::ZeroTokens);
-        }
         if asked > ids.len() {
             return Err(TargetError::MoreThanText { asked, has: ids.len() });
         }
@@ -172,6 +173,37 @@ pub fn target_ids(lm: &crate::LoadedModel, text: &str, tokens: Option<usize>) ->
         return Err(TargetError::OverContext { tokens: ids.len(), context });
     }
     Ok(ids)
+}
+
+/// Tokens past the first `n` that the prefix [`first_ids`] encodes must give: a prefix can only
+/// tokenize its last words otherwise than the whole text does (where it cuts a word or a run of
+/// spaces), and those lie this far behind the `n` kept.
+pub const PREFIX_MARGIN_TOKENS: usize = 64;
+
+/// The ids of the start of `text`, at least its first `n` as the whole text gives them, without
+/// tokenizing all of a long text: a prefix ending before a word (after whitespace) is encoded, and
+/// doubled until it gives `n` + [`PREFIX_MARGIN_TOKENS`] tokens; the whole text when it is shorter.
+/// Returns the ids (of the prefix: only the first `n` are the text's) and the prefix's length in
+/// bytes.
+pub fn first_ids(tokenizer: &crate::tokenizer::Tokenizer, text: &str, n: usize) -> Result<(Vec<u32>, usize)> {
+    let want = n.saturating_add(PREFIX_MARGIN_TOKENS);
+    // A token is rarely over 16 bytes; start there, and double.
+    let mut bytes = want.saturating_mul(16);
+    while let Some(cut) = word_start_at_or_after(text, bytes) {
+        let ids = tokenizer.encode(&text[..cut])?;
+        if ids.len() >= want {
+            return Ok((ids, cut));
+        }
+        bytes = cut.saturating_mul(2);
+    }
+    Ok((tokenizer.encode(text)?, text.len()))
+}
+
+/// The first position at or after byte `from` where a word starts after whitespace (so that a
+/// prefix cut there ends in whole words), if there is one before the end.
+fn word_start_at_or_after(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    (from.max(1)..bytes.len()).find(|&i| bytes[i - 1].is_ascii_whitespace() && !bytes[i].is_ascii_whitespace())
 }
 
 /// An [`Error::Input`] naming `what` if `text` is empty or only whitespace.
@@ -204,6 +236,37 @@ mod tests {
         assert!(matches!(target_ids(&lm, &long, None), Err(TargetError::OverContext { context: c, .. }) if c == context));
         let fits = target_ids(&lm, &long, Some(context - 1)).unwrap();
         assert_eq!(fits.len(), context - 1);
+    }
+
+    /// `--tokens N` tokenizes a prefix of a long text, not all of it, and its first N ids are the
+    /// whole text's, wherever the prefix ends (words, digits, runs of spaces and newlines, tabs,
+    /// non-Latin script).
+    #[cfg(feature = "native")]
+    #[test]
+    fn the_first_tokens_come_from_a_prefix_and_equal_the_whole_texts() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_gguf/tiny-llama.gguf");
+        let lm = crate::LoadedModel::load_path(&path, &burn::tensor::Device::flex()).unwrap();
+        let passage = "Alice was  beginning to get 12345 very tired\tof sitting by her sister:\n\n   \"Привет, 日本語!\" ½ é and so on    \n";
+        let mut text = String::new();
+        for i in 0..4000 {
+            text += &passage[..passage.len() - (i % 7)].replace("12345", &i.to_string());
+            text += &" ".repeat(i % 5);
+        }
+        let text = text.trim_start();
+        let whole = lm.tokenizer.encode(text).unwrap();
+        for n in [1, 2, 7, 50, 63, 64, 65, 200, 1000, 5000] {
+            let (ids, bytes) = first_ids(&lm.tokenizer, text, n).unwrap();
+            assert_eq!(ids[..n], whole[..n], "n = {n}");
+            if n <= 1000 {
+                assert!(bytes < text.len() / 10, "n = {n}: {bytes} of {} bytes tokenized", text.len());
+            }
+        }
+        assert_eq!(target_ids(&lm, text, Some(100)).unwrap(), whole[..100]);
+        // more tokens than a short text has: the whole text, and the error counts all of it
+        let short = "Alice was beginning";
+        let all = lm.tokenizer.encode(short).unwrap().len();
+        assert_eq!(first_ids(&lm.tokenizer, short, 500).unwrap().1, short.len());
+        assert_eq!(target_ids(&lm, short, Some(500)), Err(TargetError::MoreThanText { asked: 500, has: all }));
     }
 
     #[test]

@@ -103,7 +103,8 @@ impl EncoderFile {
     /// model is refused.
     pub fn from_bytes(bytes: Vec<u8>, name: &str, lm: &LoadedModel) -> Result<Self> {
         let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let file = SafetensorsFile::from_bytes(name, Bytes::Owned(bytes)).map_err(|e| bad(format!("{e} (truncated or not an encoder file?)")))?;
+        let file = SafetensorsFile::from_bytes(name, Bytes::Owned(bytes))
+            .map_err(|e| bad(crate::format::hint(e.to_string(), "(truncated or not an encoder file?)")))?;
         let meta = file.user_metadata();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing (not an encoder file?)")));
         if get("format")? != FORMAT {

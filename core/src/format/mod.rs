@@ -121,15 +121,17 @@ impl CramFile {
     /// Parses safetensors bytes; `name` is used in messages.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self> {
         let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(format!("{e} (truncated or not a .cram file?)")))?;
+        let (_, header) = crate::weights::safetensors::read_header(bytes).map_err(|e| bad(hint(e, "(truncated or not a .cram file?)")))?;
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing")));
         match get("format")?.as_str() {
             "cram" => {}
+            // another of cram's files: what it is, not "not a valid .cram file"
             "cram-encoder" => {
                 return Err(Error::Setting(crate::error::ConfigError::EncoderFileNotCram { path: name.to_string() }));
             }
+            "cram-lmz" => return Err(Error::Input(format!("{name}: this is a .lmz file (`cram zip`), not a .cram file: `cram unzip` decodes it"))),
             _ => return Err(bad("metadata `format` is not `cram`".into())),
         }
         let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
@@ -201,11 +203,7 @@ impl CramFile {
     /// The text the file holds, decoded greedily with `lm`: the model is checked first, and the text
     /// must match the stored sha256 (what `cram decompress` and the web app's import do).
     pub async fn decode_async(&self, lm: &LoadedModel) -> Result<String> {
-        self.check_model(&lm.identity)?;
-        if self.memory.k > 0 && self.width != lm.config.hidden_size() {
-            return Err(Error::Input(format!("vectors of width {} do not fit a model of width {}", self.width, lm.config.hidden_size())));
-        }
-        let ids = self.memory.decode_async(lm, &self.given_ids, self.tokens, None).await?;
+        let ids = self.decode_ids_async(lm).await?;
         let text = lm.tokenizer.decode(&ids)?;
         if text_sha256(&text) != self.text_sha256 && self.method == MethodName::OnePass {
             let m = &self.metrics;
@@ -222,6 +220,21 @@ impl CramFile {
             ));
         }
         Ok(text)
+    }
+
+    /// The token ids the file decodes to greedily with `lm` (the model checked first), whether or not
+    /// they are the crammed text: what `cram decompress --partial` shows of a file that is not exact.
+    pub async fn decode_ids_async(&self, lm: &LoadedModel) -> Result<Vec<u32>> {
+        self.check_model(&lm.identity)?;
+        if self.memory.k > 0 && self.width != lm.config.hidden_size() {
+            return Err(Error::Input(format!("vectors of width {} do not fit a model of width {}", self.width, lm.config.hidden_size())));
+        }
+        self.memory.decode_async(lm, &self.given_ids, self.tokens, None).await
+    }
+
+    /// [`CramFile::decode_ids_async`], blocking.
+    pub fn decode_ids(&self, lm: &LoadedModel) -> Result<Vec<u32>> {
+        crate::readback::sync(self.decode_ids_async(lm))
     }
 
     /// [`CramFile::decode_async`], blocking.
@@ -248,6 +261,11 @@ impl CramFile {
     }
 }
 
+/// `message` with `guess` after it, unless it already says the file is truncated or corrupt.
+pub(crate) fn hint(message: String, guess: &str) -> String {
+    if message.contains("truncated") { message } else { format!("{message} {guess}") }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that `path`
 /// is either the old file or the whole new one.
 #[cfg(feature = "native")]
@@ -264,7 +282,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+        return Err(Error::Input(format!("cannot write {}: {e}", path.display())));
     }
     Ok(())
 }

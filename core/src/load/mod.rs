@@ -26,6 +26,16 @@ pub const HUB_ALIASES: &[(&str, &str)] = &[
     ("pythia-160m", "EleutherAI/pythia-160m"),
     ("pythia-410m", "EleutherAI/pythia-410m"),
     ("pythia-1.4b", "EleutherAI/pythia-1.4b"),
+    ("pythia-2.8b", "EleutherAI/pythia-2.8b"),
+    ("pythia-6.9b", "EleutherAI/pythia-6.9b"),
+    ("sheared-llama-1.3b", "princeton-nlp/Sheared-LLaMA-1.3B"),
+    ("smollm2-360m", "HuggingFaceTB/SmolLM2-360M"),
+    ("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B"),
+    ("qwen3-8b", "Qwen/Qwen3-8B"),
+    ("olmo-1b-0724", "allenai/OLMo-1B-0724-hf"),
+    ("opt-350m", "facebook/opt-350m"),
+    ("opt-1.3b", "facebook/opt-1.3b"),
+    ("gemma-3-4b", "google/gemma-3-4b-pt"),
     ("llama-3.2-1b", "meta-llama/Llama-3.2-1B"),
     ("llama-3.2-3b", "meta-llama/Llama-3.2-3B"),
     ("llama-3.1-8b", "meta-llama/Llama-3.1-8B"),
@@ -39,14 +49,20 @@ pub fn hub_alias(spec: &str) -> Option<&'static str> {
 /// Who the model is, as stored in `.cram` files and shown by `cram info`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelIdentity {
-    /// `llama` or `gpt_neox`.
+    /// The family's `model_type` (`llama`, `gpt_neox`, `qwen2`, ...).
     pub family: String,
     /// sha256 of the canonical config JSON.
     pub config_hash: String,
     /// sha256 over every weight the model loaded (names, shapes and a strided sample of values).
     pub weights_fingerprint: String,
-    /// See [`Tokenizer::fingerprint`].
+    /// See [`Tokenizer::fingerprint`]: a hash of the tokenizer's serialised settings, which two
+    /// encodings of one tokenizer (a `tokenizer.json` and a GGUF) need not share. Compared only where
+    /// a side lacks `tokenizer_behaviour` (files made before it was recorded).
     pub tokenizer_fingerprint: String,
+    /// See [`Tokenizer::behaviour_fingerprint`]: what the tokenizer does, the same for every encoding
+    /// of one tokenizer. Absent in files made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_behaviour: Option<String>,
     /// Where it was loaded from, for people (not compared).
     pub source: String,
     /// The dtype of the weights in the file (`f32`, `q4_1`, ...), for people.
@@ -69,7 +85,12 @@ impl ModelIdentity {
         if self.weights_fingerprint != model.weights_fingerprint {
             return differs("set of weights");
         }
-        if self.tokenizer_fingerprint != model.tokenizer_fingerprint {
+        let same_tokenizer = match (&self.tokenizer_behaviour, &model.tokenizer_behaviour) {
+            (Some(a), Some(b)) => a == b,
+            // a file made before the behaviour was recorded: the older hash of the settings
+            _ => self.tokenizer_fingerprint == model.tokenizer_fingerprint,
+        };
+        if !same_tokenizer {
             return differs("tokenizer");
         }
         Ok(())
@@ -145,6 +166,7 @@ impl LoadedModel {
             config_hash: hex(&Sha256::digest(config.canonical_json().as_bytes())),
             weights_fingerprint: hex(&fp.hasher.into_inner().finalize()),
             tokenizer_fingerprint: tokenizer.fingerprint(),
+            tokenizer_behaviour: Some(tokenizer.behaviour_fingerprint()),
             source: origin.into(),
             file_dtype: file_dtype.into(),
         };

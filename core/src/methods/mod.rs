@@ -279,7 +279,7 @@ pub struct CramConfig {
     pub protocol: Protocol,
     /// AdamW settings.
     pub adamw: AdamWConfig,
-    /// Most optimiser steps per text.
+    /// Most steps per text, for every method (progressive cramming: all its stages together).
     pub max_steps: usize,
     /// Give up after this many steps without a strict improvement of the best accuracy.
     pub patience: usize,

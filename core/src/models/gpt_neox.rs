@@ -8,11 +8,15 @@
 use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::TokenIds;
+use super::family::{CausalLm, Family, FamilyConfig, f32_round};
 use super::kv_cache::{KvCache, LayerKv};
 use super::layers::{DecoderLayer, Embedding, Linear, causal_attention, decoder_stack};
 use super::lora::{self, Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
 use crate::weights::Weights;
+use crate::weights::gguf_view::GgufView;
+use crate::weights::names::neox_qkv_per_head;
 use crate::{Error, Result};
 
 /// `config.json` of a GPT-NeoX checkpoint, key for key.
@@ -325,51 +329,163 @@ impl GptNeoxForCausalLM {
         }
         model
     }
+}
 
-    /// Token embeddings.
-    ///
-    /// # Shapes
-    /// `[batch, seq]` → `[batch, seq, d]`
-    pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+impl CausalLm for GptNeoxForCausalLM {
+    fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         self.embed_in.forward(ids)
     }
 
-    /// The input-embedding matrix `[vocab, d]`.
-    pub fn embedding_matrix(&self) -> &Tensor<2> {
+    fn embedding_matrix(&self) -> &Tensor<2> {
         self.embed_in.weight()
     }
 
-    /// Final hidden states (after `final_layer_norm`) at positions `0..seq`, or, with a cache, at the
-    /// positions after those it holds (the cache takes in the new keys and values).
-    ///
-    /// # Shapes
-    /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn hidden_states(&self, inputs_embeds: Tensor<3>, cache: Option<&mut KvCache>) -> Tensor<3> {
+    fn hidden_states(&self, inputs_embeds: Tensor<3>, cache: Option<&mut KvCache>) -> Tensor<3> {
         self.final_layer_norm.forward(decoder_stack(&self.layers, &self.rope, inputs_embeds, cache))
     }
 
-    /// Layer `index` alone, at positions `0..seq` and without a cache: the unit that activation
-    /// checkpointing recomputes.
-    ///
-    /// # Shapes
-    /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
+    fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
         decoder_stack(&self.layers[index..=index], &self.rope, x, None)
     }
 
     /// `final_layer_norm`.
-    ///
-    /// # Shapes
-    /// `[batch, seq, d]` → `[batch, seq, d]`
-    pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
+    fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
         self.final_layer_norm.forward(x)
     }
 
-    /// Logits for hidden states.
-    ///
-    /// # Shapes
-    /// `[batch, seq, d]` → `[batch, seq, vocab]`
-    pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
+    /// `embed_out`.
+    fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
         self.embed_out.forward(hidden)
+    }
+}
+
+impl FamilyConfig for GptNeoxConfig {
+    fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+    fn num_layers(&self) -> usize {
+        self.num_hidden_layers
+    }
+    fn num_attention_heads(&self) -> usize {
+        self.num_attention_heads
+    }
+    fn max_position_embeddings(&self) -> usize {
+        self.max_position_embeddings
+    }
+    fn tie_word_embeddings(&self) -> bool {
+        self.tie_word_embeddings
+    }
+    fn bos_token_id(&self) -> Option<&TokenIds> {
+        self.bos_token_id.as_ref()
+    }
+    fn eos_token_id(&self) -> Option<&TokenIds> {
+        self.eos_token_id.as_ref()
+    }
+    fn lora_sites(&self, targets: &[LoraTarget]) -> Vec<LoraSite> {
+        GptNeoxConfig::lora_sites(self, targets)
+    }
+    fn parameters(&self) -> usize {
+        GptNeoxConfig::parameters(self)
+    }
+    fn largest_weight(&self) -> (&'static str, usize) {
+        GptNeoxConfig::largest_weight(self)
+    }
+    /// Norms in/out (4d), fused qkv (3d), rotated q k (2d), attention output before and after the
+    /// merge (2d), dense out (d), residuals (2d), dense_h_to_4h out and the exact GELU's erf terms
+    /// (3i), dense_4h_to_h in and out (i + d).
+    fn activation_values_per_position(&self) -> u64 {
+        let (d, i) = (self.hidden_size as u64, self.intermediate_size as u64);
+        14 * d + 4 * i
+    }
+    fn validate(&self) -> Result<()> {
+        GptNeoxConfig::validate(self)
+    }
+}
+
+impl Family for GptNeoxConfig {
+    type Model = GptNeoxForCausalLM;
+    const MODEL_TYPE: &'static str = "gpt_neox";
+    const GGUF_ARCH: Option<&'static str> = Some("gptneox");
+    const GGUF_NAMES: &'static [(&'static str, &'static str)] = &[
+        ("gpt_neox.embed_in.weight", "token_embd.weight"),
+        ("gpt_neox.final_layer_norm.weight", "output_norm.weight"),
+        ("gpt_neox.final_layer_norm.bias", "output_norm.bias"),
+        ("embed_out.weight", "output.weight"),
+        ("gpt_neox.layers.{i}.input_layernorm.weight", "blk.{i}.attn_norm.weight"),
+        ("gpt_neox.layers.{i}.input_layernorm.bias", "blk.{i}.attn_norm.bias"),
+        ("gpt_neox.layers.{i}.post_attention_layernorm.weight", "blk.{i}.ffn_norm.weight"),
+        ("gpt_neox.layers.{i}.post_attention_layernorm.bias", "blk.{i}.ffn_norm.bias"),
+        ("gpt_neox.layers.{i}.attention.query_key_value.weight", "blk.{i}.attn_qkv.weight"),
+        ("gpt_neox.layers.{i}.attention.query_key_value.bias", "blk.{i}.attn_qkv.bias"),
+        ("gpt_neox.layers.{i}.attention.dense.weight", "blk.{i}.attn_output.weight"),
+        ("gpt_neox.layers.{i}.attention.dense.bias", "blk.{i}.attn_output.bias"),
+        ("gpt_neox.layers.{i}.mlp.dense_h_to_4h.weight", "blk.{i}.ffn_up.weight"),
+        ("gpt_neox.layers.{i}.mlp.dense_h_to_4h.bias", "blk.{i}.ffn_up.bias"),
+        ("gpt_neox.layers.{i}.mlp.dense_4h_to_h.weight", "blk.{i}.ffn_down.weight"),
+        ("gpt_neox.layers.{i}.mlp.dense_4h_to_h.bias", "blk.{i}.ffn_down.bias"),
+    ];
+
+    fn load(&self, weights: &Weights) -> Result<Self::Model> {
+        GptNeoxForCausalLM::load(self, weights)
+    }
+
+    fn config_of(model: &Self::Model) -> &Self {
+        &model.config
+    }
+
+    fn with_lora(model: &Self::Model, set: &LoraSet) -> Self::Model {
+        model.with_lora(set)
+    }
+
+    fn canonical(&self) -> Self {
+        let mut c = self.clone();
+        c.rotary_pct = c.rotary_ndims() as f64 / c.head_dim() as f64;
+        c.layer_norm_eps = f32_round(c.layer_norm_eps);
+        c.rotary_emb_base = f32_round(c.rotary_emb_base);
+        (c.bos_token_id, c.eos_token_id) = (None, None);
+        c
+    }
+
+    fn from_gguf(g: &GgufView) -> Result<Self> {
+        let m = g.common()?;
+        let rot = g.opt_u64(&g.key("rope.dimension_count"))?.map_or(0.25, |r| r as f64 / (m.hidden / m.heads) as f64);
+        Ok(GptNeoxConfig {
+            vocab_size: m.vocab,
+            hidden_size: m.hidden,
+            num_hidden_layers: m.layers,
+            num_attention_heads: m.heads,
+            intermediate_size: m.ffn,
+            rotary_pct: rot,
+            rotary_emb_base: g.opt_f64(&g.key("rope.freq_base"))?.unwrap_or(10000.0),
+            rope_scaling: None,
+            layer_norm_eps: g.opt_f64(&g.key("attention.layer_norm_epsilon"))?.unwrap_or(1e-5),
+            use_parallel_residual: g.file().get(&g.key("use_parallel_residual")).and_then(|v| v.as_bool()).unwrap_or(true),
+            hidden_act: "gelu".into(),
+            attention_bias: g.has_tensor("blk.0.attn_qkv.bias"),
+            tie_word_embeddings: !g.has_tensor("output.weight"),
+            max_position_embeddings: m.context,
+            bos_token_id: m.bos.map(TokenIds::One),
+            eos_token_id: m.eos.map(TokenIds::One),
+        })
+    }
+
+    /// llama.cpp's converter reorders the fused `query_key_value` rows (and bias) from per head
+    /// `[n_head, 3, head_dim]` to `[3, n_head, head_dim]`; put them back.
+    fn gguf_tensor(gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
+        if !gguf_name.contains("attn_qkv") {
+            return Ok(data);
+        }
+        let (rows, cols) = match shape {
+            [r, c] => (*r, *c),
+            [r] => (*r, 1),
+            _ => return Err(Error::ShapeMismatch { name: gguf_name.into(), expected: vec![3 * heads.0, 0], got: shape.to_vec() }),
+        };
+        if rows % (3 * heads.0) != 0 {
+            return Err(Error::ShapeMismatch { name: gguf_name.into(), expected: vec![3 * heads.0, cols], got: shape.to_vec() });
+        }
+        Ok(neox_qkv_per_head(&data, rows, cols, heads.0))
     }
 }

@@ -96,6 +96,29 @@ pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tens
     softmax(scores, 3).cast(dtype).matmul(v)
 }
 
+/// [`causal_attention`] with the scores scaled by `scale` (not `1 / sqrt(head_dim)`) and, with a
+/// `window`, each query seeing only the keys less than `window` positions back (sliding-window
+/// attention: transformers' `q_idx - kv_idx < sliding_window`).
+///
+/// # Shapes
+/// q `[batch, heads, seq, head_dim]`, k, v `[batch, heads, total, head_dim]` → `[batch, heads, seq, head_dim]`
+pub(crate) fn windowed_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, scale: f64, window: Option<usize>) -> Tensor<4> {
+    let seq = q.dims()[2];
+    let total = k.dims()[2];
+    let dtype = q.dtype();
+    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale).cast(FloatDType::F32);
+    // query i sits at position p = total - seq + i; key j is hidden when j > p or p - j >= window
+    let hidden: Vec<bool> = (0..seq)
+        .flat_map(|i| {
+            let p = total - seq + i;
+            (0..total).map(move |j| j > p || window.is_some_and(|w| p - j >= w))
+        })
+        .collect();
+    let mask = Tensor::<2, burn::tensor::Bool>::from_data(burn::tensor::TensorData::new(hidden, [seq, total]), &scores.device()).unsqueeze::<4>();
+    let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
+    softmax(scores, 3).cast(dtype).matmul(v)
+}
+
 /// A family's decoder layer, as the shared stack runs it.
 pub(crate) trait DecoderLayer {
     /// The layer at the positions `cos` and `sin` describe; with `cache`, the keys and values of the

@@ -4,7 +4,9 @@
 //! `[batch, r, out]`; the frozen weight stays shared.
 //!
 //! Which projections a target names, per family:
-//! - Llama: `q` q_proj, `k` k_proj, `v` v_proj, `o` o_proj, `mlp` gate_proj + up_proj + down_proj;
+//! - Llama and the families with its projections (Qwen2, Qwen3, OLMo, OLMo-2): `q` q_proj, `k` k_proj,
+//!   `v` v_proj, `o` o_proj, `mlp` gate_proj + up_proj + down_proj;
+//! - OPT: `q` q_proj, `k` k_proj, `v` v_proj, `o` out_proj, `mlp` fc1 + fc2;
 //! - GPT-NeoX: `q`, `k`, `v` the three parts of the fused `query_key_value` (adapted separately, so the
 //!   parameter count is honest), `o` dense, `mlp` dense_h_to_4h + dense_4h_to_h.
 

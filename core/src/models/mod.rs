@@ -3,33 +3,166 @@
 //! the rest of cram uses: it embeds ids, runs input embeddings to hidden states, and maps hidden states
 //! to logits. Weights are frozen: they live on a device without autodiff, so only the inputs (the
 //! memory vectors) can take gradients.
+//!
+//! A family is one file, `models/<family>.rs`, implementing the traits of [`family`] (config,
+//! network, GGUF mapping), and one line in the registry below (`families!`), which declares the
+//! module and maps its `model_type` and GGUF architecture to it.
 
-pub mod gpt_neox;
+pub mod family;
 pub mod kv_cache;
 pub mod layers;
-pub mod llama;
 pub mod lora;
 pub mod rope;
 
 use burn::tensor::{FloatDType, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-pub use gpt_neox::{GptNeoxConfig, GptNeoxForCausalLM};
-pub use llama::{LlamaConfig, LlamaForCausalLM};
+use self::family::{CausalLm, Family, FamilyConfig};
+pub use gpt_neox::GptNeoxForCausalLM;
+pub use llama::LlamaForCausalLM;
 
 use crate::weights::Weights;
+use crate::weights::gguf_view::GgufView;
 use crate::{Error, Result};
 
-/// A config of any supported family, told apart by `model_type` as in `config.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model_type")]
-pub enum ModelConfig {
-    /// `model_type: "llama"` (also SmolLM2, TinyLlama, Llama-3).
-    #[serde(rename = "llama")]
-    Llama(LlamaConfig),
+/// The registry: one line per family, `Variant(module::Config)`, the config implementing [`Family`]
+/// (its `model_type`, network, GGUF architecture and names). It declares the module, re-exports the
+/// config, and makes [`ModelConfig`] and [`Model`] (an enum each, one variant per family) and the
+/// lookups by `model_type` and GGUF architecture; everything else dispatches through
+/// [`FamilyConfig`] and [`CausalLm`].
+macro_rules! families {
+    ($($(#[$doc:meta])* $variant:ident($module:ident :: $config:ident),)*) => {
+        $(pub mod $module;)*
+        $(pub use $module::$config;)*
+
+        /// A config of any supported family, told apart by `model_type` as in `config.json`.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ModelConfig {
+            $($(#[$doc])* $variant($config),)*
+        }
+
+        /// A loaded model of any family. (The variants differ in size, but a process holds one or
+        /// two models, so boxing them would buy nothing.)
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug, Clone)]
+        pub enum Model {
+            $($(#[$doc])* $variant(<$config as Family>::Model),)*
+        }
+
+        /// Every `model_type` cram loads.
+        pub const MODEL_TYPES: &[&str] = &[$(<$config as Family>::MODEL_TYPE,)*];
+
+        impl ModelConfig {
+            /// The config of `model_type` from a `config.json` value; `None` for an unknown type.
+            fn of_model_type(model_type: &str, value: serde_json::Value) -> Option<Result<Self>> {
+                $(if model_type == <$config as Family>::MODEL_TYPE {
+                    if let Err(e) = check_foreign_settings(&value, model_type, <$config as Family>::IMPLEMENTS) {
+                        return Some(Err(e));
+                    }
+                    return Some(serde_json::from_value::<$config>(value).map(ModelConfig::$variant).map_err(|e| Error::Config(format!("config.json ({model_type}): {e}"))));
+                })*
+                None
+            }
+
+            /// The config a GGUF file describes, by its `general.architecture`.
+            pub fn from_gguf(gguf: &GgufView) -> Result<Self> {
+                $(if <$config as Family>::GGUF_ARCH == Some(gguf.arch()) {
+                    return <$config as Family>::from_gguf(gguf).map(ModelConfig::$variant);
+                })*
+                Err(Error::UnsupportedArch(format!("{} (in GGUF {})", gguf.arch(), gguf.path())))
+            }
+
+            /// The family name used in summaries and `.cram` files (its `model_type`).
+            pub fn family(&self) -> &'static str {
+                match self {
+                    $(ModelConfig::$variant(_) => <$config as Family>::MODEL_TYPE,)*
+                }
+            }
+
+            fn as_dyn(&self) -> &dyn FamilyConfig {
+                match self {
+                    $(ModelConfig::$variant(c) => c,)*
+                }
+            }
+
+            fn canonical(&self) -> Self {
+                match self {
+                    $(ModelConfig::$variant(c) => ModelConfig::$variant(c.canonical()),)*
+                }
+            }
+
+            fn fields(&self) -> serde_json::Value {
+                match self {
+                    $(ModelConfig::$variant(c) => serde_json::to_value(c),)*
+                }
+                .expect("configs always serialise")
+            }
+        }
+
+        /// The `(hugging face, gguf)` tensor names of a GGUF architecture, if cram knows it.
+        pub fn gguf_names(arch: &str) -> Option<&'static [(&'static str, &'static str)]> {
+            $(if <$config as Family>::GGUF_ARCH == Some(arch) {
+                return Some(<$config as Family>::GGUF_NAMES);
+            })*
+            None
+        }
+
+        /// A tensor of a GGUF file of `arch` put back into the Hugging Face layout ([`Family::gguf_tensor`]).
+        pub(crate) fn gguf_tensor(arch: &str, gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
+            $(if <$config as Family>::GGUF_ARCH == Some(arch) {
+                return <$config as Family>::gguf_tensor(gguf_name, shape, data, heads);
+            })*
+            Ok(data)
+        }
+
+        impl Model {
+            /// Builds the model of `config` from `weights`.
+            pub fn load(config: &ModelConfig, weights: &Weights) -> Result<Self> {
+                Ok(match config {
+                    $(ModelConfig::$variant(c) => Model::$variant(c.load(weights)?),)*
+                })
+            }
+
+            /// The same frozen model with LoRA adapters on the projections `set` names.
+            pub fn with_lora(&self, set: &lora::LoraSet) -> Self {
+                match self {
+                    $(Model::$variant(m) => Model::$variant(<$config as Family>::with_lora(m, set)),)*
+                }
+            }
+
+            /// The config the model was built from.
+            pub fn config(&self) -> ModelConfig {
+                match self {
+                    $(Model::$variant(m) => ModelConfig::$variant(<$config as Family>::config_of(m).clone()),)*
+                }
+            }
+
+            fn net(&self) -> &dyn CausalLm {
+                match self {
+                    $(Model::$variant(m) => m,)*
+                }
+            }
+        }
+    };
+}
+
+families! {
+    /// `model_type: "llama"` (also SmolLM2, TinyLlama, Llama-3, Sheared-LLaMA, Mistral-style configs).
+    Llama(llama::LlamaConfig),
     /// `model_type: "gpt_neox"` (Pythia).
-    #[serde(rename = "gpt_neox")]
-    GptNeox(GptNeoxConfig),
+    GptNeox(gpt_neox::GptNeoxConfig),
+    /// `model_type: "qwen2"` (Qwen2, Qwen2.5).
+    Qwen2(qwen2::Qwen2Config),
+    /// `model_type: "qwen3"` (Qwen3 dense models).
+    Qwen3(qwen3::Qwen3Config),
+    /// `model_type: "olmo"` (OLMo-1B/7B and their -0424, -0724 releases).
+    Olmo(olmo::OlmoConfig),
+    /// `model_type: "olmo2"` (OLMo 2).
+    Olmo2(olmo2::Olmo2Config),
+    /// `model_type: "opt"` (OPT-125M .. 66B).
+    Opt(opt::OptConfig),
+    /// `model_type: "gemma3_text"` (Gemma 3 1B, and the language model of the larger `gemma3`).
+    Gemma3(gemma3::Gemma3TextConfig),
 }
 
 impl ModelConfig {
@@ -37,131 +170,131 @@ impl ModelConfig {
     pub fn from_json(text: &str) -> Result<Self> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Config(format!("config.json is not JSON: {e}")))?;
         let model_type = value.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
-        match model_type.as_str() {
-            "llama" | "gpt_neox" => {}
-
-            "" => return Err(Error::Config("config.json has no `model_type`".into())),
-            other => return Err(Error::UnsupportedArch(other.into())),
+        if model_type.is_empty() {
+            return Err(Error::Config("config.json has no `model_type`".into()));
         }
         let value = normalise_rope_parameters(value);
-        serde_json::from_value(value).map_err(|e| Error::Config(format!("config.json ({model_type}): {e}")))
-    }
-
-    /// The family name used in summaries and `.cram` files.
-    pub fn family(&self) -> &'static str {
-        match self {
-            ModelConfig::Llama(_) => "llama",
-            ModelConfig::GptNeox(_) => "gpt_neox",
+        if let Some(config) = Self::of_model_type(&model_type, value.clone()) {
+            return config;
         }
+        // a multimodal checkpoint (Gemma 3 4B and larger: `gemma3`) whose language model cram knows
+        if let Some(text) = value.get("text_config").filter(|t| t.is_object()) {
+            let text_type = text.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
+            if let Some(config) = Self::of_model_type(text_type, normalise_rope_parameters(text.clone())) {
+                return config.map_err(|e| Error::Config(format!("text_config of `{model_type}`: {e}")));
+            }
+        }
+        Err(Error::UnsupportedArch(model_type))
     }
 
-    /// Model width d.
+    /// The width of `inputs_embeds`: the width of the memory vectors (the model width d so far).
     pub fn hidden_size(&self) -> usize {
-        match self {
-            ModelConfig::Llama(c) => c.hidden_size,
-            ModelConfig::GptNeox(c) => c.hidden_size,
-        }
+        self.as_dyn().hidden_size()
     }
 
     /// Vocabulary size V.
     pub fn vocab_size(&self) -> usize {
-        match self {
-            ModelConfig::Llama(c) => c.vocab_size,
-            ModelConfig::GptNeox(c) => c.vocab_size,
-        }
+        self.as_dyn().vocab_size()
     }
 
     /// Layers.
     pub fn num_layers(&self) -> usize {
-        match self {
-            ModelConfig::Llama(c) => c.num_hidden_layers,
-            ModelConfig::GptNeox(c) => c.num_hidden_layers,
-        }
+        self.as_dyn().num_layers()
     }
 
     /// Attention (query) heads.
     pub fn num_attention_heads(&self) -> usize {
-        match self {
-            ModelConfig::Llama(c) => c.num_attention_heads,
-            ModelConfig::GptNeox(c) => c.num_attention_heads,
-        }
+        self.as_dyn().num_attention_heads()
     }
 
     /// Longest context.
     pub fn max_position_embeddings(&self) -> usize {
-        match self {
-            ModelConfig::Llama(c) => c.max_position_embeddings,
-            ModelConfig::GptNeox(c) => c.max_position_embeddings,
-        }
+        self.as_dyn().max_position_embeddings()
+    }
+
+    /// Whether the LM head is the input embedding.
+    pub fn tie_word_embeddings(&self) -> bool {
+        self.as_dyn().tie_word_embeddings()
     }
 
     /// The projections that LoRA `targets` adapt, layer by layer.
     pub fn lora_sites(&self, targets: &[lora::LoraTarget]) -> Vec<lora::LoraSite> {
-        match self {
-            ModelConfig::Llama(c) => c.lora_sites(targets),
-            ModelConfig::GptNeox(c) => c.lora_sites(targets),
-        }
+        self.as_dyn().lora_sites(targets)
     }
 
     /// Number of weights (the head counted once when tied).
     pub fn parameters(&self) -> usize {
-        match self {
-            ModelConfig::Llama(c) => c.parameters(),
-            ModelConfig::GptNeox(c) => c.parameters(),
-        }
+        self.as_dyn().parameters()
     }
 
     /// The largest weight matrix: its name and number of values (what must fit in one GPU buffer).
     pub fn largest_weight(&self) -> (&'static str, usize) {
-        match self {
-            ModelConfig::Llama(c) => c.largest_weight(),
-            ModelConfig::GptNeox(c) => c.largest_weight(),
-        }
+        self.as_dyn().largest_weight()
+    }
+
+    /// Values one decoder layer keeps per position for the backward pass, besides the attention
+    /// scores and probabilities (`cram plan`).
+    pub fn activation_values_per_position(&self) -> u64 {
+        self.as_dyn().activation_values_per_position()
+    }
+
+    /// Checks the config; an unsupported feature is one error naming the field.
+    pub fn validate(&self) -> Result<()> {
+        self.as_dyn().validate()
     }
 
     /// The beginning-of-sequence token id (the first, where the config lists several).
     pub fn bos_token_id(&self) -> Option<u32> {
-        match self {
-            ModelConfig::Llama(c) => c.bos_token_id.as_ref(),
-            ModelConfig::GptNeox(c) => c.bos_token_id.as_ref(),
-        }
-        .and_then(TokenIds::first)
+        self.as_dyn().bos_token_id().and_then(TokenIds::first)
     }
 
     /// The end-of-sequence token id (the first, where the config lists several).
     pub fn eos_token_id(&self) -> Option<u32> {
-        match self {
-            ModelConfig::Llama(c) => c.eos_token_id.as_ref(),
-            ModelConfig::GptNeox(c) => c.eos_token_id.as_ref(),
-        }
-        .and_then(TokenIds::first)
+        self.as_dyn().eos_token_id().and_then(TokenIds::first)
     }
 
     /// The canonical JSON of the architecture (sorted keys, derived sizes filled in, epsilons at f32
     /// precision, token ids left out), hashed into `.cram` files: a Hugging Face folder and a GGUF of the
     /// same model hash alike.
     pub fn canonical_json(&self) -> String {
-        let f32_round = |x: f64| x as f32 as f64;
-        let resolved = match self.clone() {
-            ModelConfig::Llama(mut c) => {
-                c.head_dim = Some(c.head_dim());
-                c.num_key_value_heads = Some(c.num_kv_heads());
-                c.rms_norm_eps = f32_round(c.rms_norm_eps);
-                c.rope_theta = f32_round(c.rope_theta);
-                (c.bos_token_id, c.eos_token_id) = (None, None);
-                ModelConfig::Llama(c)
-            }
-            ModelConfig::GptNeox(mut c) => {
-                c.rotary_pct = c.rotary_ndims() as f64 / c.head_dim() as f64;
-                c.layer_norm_eps = f32_round(c.layer_norm_eps);
-                c.rotary_emb_base = f32_round(c.rotary_emb_base);
-                (c.bos_token_id, c.eos_token_id) = (None, None);
-                ModelConfig::GptNeox(c)
-            }
-        };
         // serde_json's Map is a BTreeMap here (no preserve_order), so keys come out sorted.
-        serde_json::to_value(resolved).expect("configs always serialise").to_string()
+        serde_json::to_value(self.canonical()).expect("configs always serialise").to_string()
     }
+}
+
+/// `config.json` again: the family's fields and its `model_type`.
+impl Serialize for ModelConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut value = self.fields();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("model_type".into(), self.family().into());
+        }
+        value.serialize(serializer)
+    }
+}
+
+/// As [`ModelConfig::from_json`].
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        ModelConfig::from_json(&value.to_string()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Settings some families have that change what the network computes. A config that sets one
+/// (not null) is refused, naming it, unless its family implements it ([`Family::IMPLEMENTS`]):
+/// cram never silently loads a different model.
+pub const FOREIGN_SETTINGS: &[&str] = &["clip_qkv", "attn_logit_softcapping", "final_logit_softcapping"];
+
+fn check_foreign_settings(value: &serde_json::Value, model_type: &str, implemented: &[&str]) -> Result<()> {
+    for key in FOREIGN_SETTINGS {
+        match value.get(*key) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(_) if implemented.contains(key) => {}
+            Some(v) => return Err(Error::Config(format!("config.json ({model_type}): `{key}` = {v} is not implemented by cram's {model_type}"))),
+        }
+    }
+    Ok(())
 }
 
 /// A special token id of a config (`bos_token_id`, `eos_token_id`): Hugging Face configs write one
@@ -198,6 +331,19 @@ pub(crate) fn lenient_token_ids<'de, D: serde::Deserializer<'de>>(deserializer: 
 fn normalise_rope_parameters(mut value: serde_json::Value) -> serde_json::Value {
     let Some(obj) = value.as_object_mut() else { return value };
     let Some(params) = obj.remove("rope_parameters") else { return value };
+    // Gemma 3: one set per attention type, the sliding layers' base in the old `rope_local_base_freq`
+    if let (Some(full), Some(sliding)) = (params.get("full_attention").cloned(), params.get("sliding_attention").cloned()) {
+        if let Some(theta) = sliding.get("rope_theta").cloned() {
+            obj.entry("rope_local_base_freq").or_insert(theta);
+        }
+        if let Some(theta) = full.get("rope_theta").cloned() {
+            obj.entry("rope_theta").or_insert(theta);
+        }
+        if full.get("rope_type").and_then(|t| t.as_str()).unwrap_or("default") != "default" {
+            obj.entry("rope_scaling").or_insert(full);
+        }
+        return value;
+    }
     if let Some(theta) = params.get("rope_theta").cloned() {
         obj.entry("rope_theta").or_insert(theta.clone());
         obj.entry("rotary_emb_base").or_insert(theta);
@@ -212,34 +358,7 @@ fn normalise_rope_parameters(mut value: serde_json::Value) -> serde_json::Value 
     value
 }
 
-/// A loaded model of any family. (The variants differ in size, but a process holds one or two
-/// models, so boxing them would buy nothing.)
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum Model {
-    /// A Llama-family model.
-    Llama(LlamaForCausalLM),
-    /// A GPT-NeoX model.
-    GptNeox(GptNeoxForCausalLM),
-}
-
 impl Model {
-    /// Builds the model of `config` from `weights`.
-    pub fn load(config: &ModelConfig, weights: &Weights) -> Result<Self> {
-        Ok(match config {
-            ModelConfig::Llama(c) => Model::Llama(LlamaForCausalLM::load(c, weights)?),
-            ModelConfig::GptNeox(c) => Model::GptNeox(GptNeoxForCausalLM::load(c, weights)?),
-        })
-    }
-
-    /// The same frozen model with LoRA adapters on the projections `set` names.
-    pub fn with_lora(&self, set: &lora::LoraSet) -> Self {
-        match self {
-            Model::Llama(m) => Model::Llama(m.with_lora(set)),
-            Model::GptNeox(m) => Model::GptNeox(m.with_lora(set)),
-        }
-    }
-
     /// The dtype the weights are stored and computed in (f32, or bf16/f16 on a GPU). Embeddings and
     /// logits cross the model's boundary in f32 whatever it is, so the trainable vectors, their
     /// gradients and the optimiser stay in f32 (the paper's mixed precision).
@@ -252,11 +371,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq]` → `[batch, seq, d]`
     pub fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        let e = match self {
-            Model::Llama(m) => m.embed(ids),
-            Model::GptNeox(m) => m.embed(ids),
-        };
-        e.cast(FloatDType::F32)
+        self.net().embed(ids).cast(FloatDType::F32)
     }
 
     /// Final hidden states for input embeddings, in the model's dtype.
@@ -264,11 +379,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states(&self, inputs_embeds: Tensor<3>) -> Tensor<3> {
-        let x = inputs_embeds.cast(self.dtype());
-        match self {
-            Model::Llama(m) => m.hidden_states(x, None),
-            Model::GptNeox(m) => m.hidden_states(x, None),
-        }
+        self.net().hidden_states(inputs_embeds.cast(self.dtype()), None)
     }
 
     /// Decoder layer `index` alone (positions from 0, no cache), for activation checkpointing; `x`
@@ -277,10 +388,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn decoder_layer(&self, index: usize, x: Tensor<3>) -> Tensor<3> {
-        match self {
-            Model::Llama(m) => m.decoder_layer(index, x),
-            Model::GptNeox(m) => m.decoder_layer(index, x),
-        }
+        self.net().decoder_layer(index, x)
     }
 
     /// The norm after the last layer; with the layers in turn it makes [`Model::hidden_states`].
@@ -288,10 +396,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn final_norm(&self, x: Tensor<3>) -> Tensor<3> {
-        match self {
-            Model::Llama(m) => m.final_norm(x),
-            Model::GptNeox(m) => m.final_norm(x),
-        }
+        self.net().final_norm(x)
     }
 
     /// Final hidden states for input embeddings that follow the positions `cache` holds; the cache
@@ -300,11 +405,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, d]`
     pub fn hidden_states_cached(&self, inputs_embeds: Tensor<3>, cache: &mut kv_cache::KvCache) -> Tensor<3> {
-        let inputs_embeds = inputs_embeds.cast(self.dtype());
-        match self {
-            Model::Llama(m) => m.hidden_states(inputs_embeds, Some(cache)),
-            Model::GptNeox(m) => m.hidden_states(inputs_embeds, Some(cache)),
-        }
+        self.net().hidden_states(inputs_embeds.cast(self.dtype()), Some(cache))
     }
 
     /// An empty KV cache for this model.
@@ -317,11 +418,7 @@ impl Model {
     /// # Shapes
     /// `[batch, seq, d]` → `[batch, seq, vocab]`
     pub fn lm_head(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let logits = match self {
-            Model::Llama(m) => m.lm_head(hidden),
-            Model::GptNeox(m) => m.lm_head(hidden),
-        };
-        logits.cast(FloatDType::F32)
+        self.net().lm_head(hidden).cast(FloatDType::F32)
     }
 
     /// Logits for input embeddings: the path cramming uses.
@@ -342,18 +439,7 @@ impl Model {
 
     /// The input-embedding matrix `[vocab, d]`.
     pub fn embedding_matrix(&self) -> &Tensor<2> {
-        match self {
-            Model::Llama(m) => m.embedding_matrix(),
-            Model::GptNeox(m) => m.embedding_matrix(),
-        }
-    }
-
-    /// The config the model was built from.
-    pub fn config(&self) -> ModelConfig {
-        match self {
-            Model::Llama(m) => ModelConfig::Llama(m.config.clone()),
-            Model::GptNeox(m) => ModelConfig::GptNeox(m.config.clone()),
-        }
+        self.net().embedding_matrix()
     }
 }
 

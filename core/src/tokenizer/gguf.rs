@@ -28,6 +28,10 @@ use crate::weights::gguf::{GgufError, GgufFile, GgufMetadata};
 /// llama.cpp's `LLAMA_VOCAB_PRE_TYPE_LLAMA3` split regex.
 pub const LLAMA3_SPLIT_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// llama.cpp's `LLAMA_VOCAB_PRE_TYPE_QWEN2` split regex (Qwen2, Qwen2.5, Qwen3): as Llama-3's, but
+/// digits one by one.
+pub const QWEN2_SPLIT_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
 /// `tokenizer.ggml.token_type` of control tokens (`<|im_start|>`, ...).
 const TOKEN_TYPE_CONTROL: i32 = 3;
 /// `tokenizer.ggml.token_type` of user-defined added tokens.
@@ -107,6 +111,11 @@ fn pre_tokenizer(meta: &GgufMetadata) -> Result<PreTokenizerWrapper, GgufError> 
         "llama-bpe" | "llama3" | "llama-v3" => {
             let split = Split::new(SplitPattern::Regex(LLAMA3_SPLIT_REGEX.into()), SplitDelimiterBehavior::Isolated, false)
                 .map_err(|e| invalid(format!("compiling the llama-3 split regex: {e}")))?;
+            Sequence::new(vec![split.into(), byte_level(false)]).into()
+        }
+        "qwen2" => {
+            let split = Split::new(SplitPattern::Regex(QWEN2_SPLIT_REGEX.into()), SplitDelimiterBehavior::Isolated, false)
+                .map_err(|e| invalid(format!("compiling the qwen2 split regex: {e}")))?;
             Sequence::new(vec![split.into(), byte_level(false)]).into()
         }
         _ => byte_level(true),

@@ -48,6 +48,44 @@ impl Tokenizer {
         self.inner.decode(ids, false).map_err(|e| Error::Tokenizer(e.to_string()))
     }
 
+    /// The ids of `bytes`, which need not be UTF-8: the UTF-8 runs are encoded as text, and each
+    /// other byte as the byte-level BPE token of that byte (GPT-2's byte symbols). A tokenizer
+    /// without those tokens cannot code such bytes, and says so.
+    pub fn encode_bytes(&self, bytes: &[u8]) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        for chunk in bytes.utf8_chunks() {
+            if !chunk.valid().is_empty() {
+                ids.extend(self.encode(chunk.valid())?);
+            }
+            for &b in chunk.invalid() {
+                let id = self.token_to_id(&byte_symbol(b).to_string()).ok_or_else(|| {
+                    Error::Tokenizer(format!("byte 0x{b:02x} is not UTF-8 text, and this tokenizer has no token for a single byte (not a byte-level BPE)"))
+                })?;
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The bytes `ids` stand for (the inverse of [`Tokenizer::encode_bytes`]): each token's byte
+    /// symbols as bytes, an added token as its text. An error for a token that is neither (a
+    /// tokenizer that is not a byte-level BPE).
+    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let added = self.inner.get_added_tokens_decoder();
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(t) = added.get(&id) {
+                out.extend_from_slice(t.content.as_bytes());
+                continue;
+            }
+            let token = self.id_to_token(id).ok_or_else(|| Error::Tokenizer(format!("token id {id} is not in the vocabulary")))?;
+            for c in token.chars() {
+                out.push(symbol_byte(c).ok_or_else(|| Error::Tokenizer(format!("token {token:?} is not made of byte symbols")))?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Vocabulary size including added tokens.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
@@ -83,6 +121,46 @@ impl Tokenizer {
         hex(&h.finalize())
     }
 
+    /// sha256 of what the tokenizer does: its vocabulary (id order), its BPE merges (rank order), its
+    /// special tokens, and the ids it gives [`PROBE`]. Two encodings of one tokenizer (a
+    /// `tokenizer.json` and a GGUF file's metadata) agree, however their settings are serialised;
+    /// tokenizers that split a text differently do not. Stored in `.cram` files beside the older
+    /// [`Tokenizer::fingerprint`], which files made before it still compare.
+    pub fn behaviour_fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(b"cram tokenizer behaviour 1");
+        let mut vocab: Vec<(String, u32)> = self.inner.get_vocab(true).into_iter().collect();
+        vocab.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        field(b"vocabulary");
+        for (tok, id) in &vocab {
+            field(&id.to_le_bytes());
+            field(tok.as_bytes());
+        }
+        field(b"merges");
+        for (left, right) in bpe_merges(&self.inner) {
+            field(left.as_bytes());
+            field(right.as_bytes());
+        }
+        let mut special: Vec<(u32, String)> =
+            self.inner.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, t)| (id, t.content)).collect();
+        special.sort();
+        field(b"special");
+        for (id, content) in &special {
+            field(&id.to_le_bytes());
+            field(content.as_bytes());
+        }
+        field(b"probe");
+        match self.inner.encode(PROBE, false) {
+            Ok(enc) => enc.get_ids().iter().for_each(|id| field(&id.to_le_bytes())),
+            Err(e) => field(format!("error: {e}").as_bytes()),
+        }
+        hex(&h.finalize())
+    }
+
     /// Checks that every id this tokenizer can produce has a row in a model of `model_vocab` rows.
     pub fn check_fits(&self, model_vocab: usize, what: &str) -> Result<()> {
         let max_id = self.inner.get_vocab(true).values().copied().max().unwrap_or(0) as usize;
@@ -93,6 +171,44 @@ impl Tokenizer {
         }
         Ok(())
     }
+}
+
+/// The text whose ids [`Tokenizer::behaviour_fingerprint`] hashes: prose with punctuation and
+/// contractions, numbers and dates, code, runs of spaces, tabs and newlines, and non-Latin scripts
+/// (the places where pre-tokenizers differ).
+pub const PROBE: &str = "The quick brown fox didn't jump; it said: \"I'll be 42 in 2026-12-07, costs $1,234.56!\"\n\n\
+fn main() {\n    let x = v[0] + 0x1F; // 3.14e-2\n\tif x >= 10 { return; }\n}\n\n\n   \t  trailing   spaces   \n\
+Привет, мир! 日本語のテキストと中文。 مرحبا بالعالم  नमस्ते ½ é ü ß ñ 🙂👍 <|endoftext|> <s></s>";
+
+/// The merges of a BPE model in rank order (empty for other models): read from its serialisation,
+/// the one place `tokenizers` exposes them.
+fn bpe_merges(inner: &tokenizers::Tokenizer) -> Vec<(String, String)> {
+    let tokenizers::ModelWrapper::BPE(bpe) = inner.get_model() else { return Vec::new() };
+    let Ok(mut model) = serde_json::to_value(bpe) else { return Vec::new() };
+    serde_json::from_value(model["merges"].take()).unwrap_or_default()
+}
+
+/// GPT-2's symbol of byte `b` in a byte-level BPE vocabulary: printable bytes stand for themselves,
+/// the others for the characters from U+0100 on, in byte order.
+fn byte_symbol(b: u8) -> char {
+    let shown = |b: u8| matches!(b, 33..=126 | 161..=172 | 174..=255);
+    if shown(b) {
+        return char::from(b);
+    }
+    let below = (0..b).filter(|&x| !shown(x)).count() as u32;
+    char::from_u32(256 + below).expect("a valid char")
+}
+
+/// The byte a byte-level BPE symbol stands for ([`byte_symbol`]'s inverse).
+fn symbol_byte(c: char) -> Option<u8> {
+    let code = u32::from(c);
+    if let Ok(b) = u8::try_from(code)
+        && byte_symbol(b) == c
+    {
+        return Some(b);
+    }
+    let n = code.checked_sub(256)? as usize;
+    (0..=255u8).filter(|&b| u32::from(byte_symbol(b)) >= 256).nth(n)
 }
 
 /// Lower-case hex of `bytes`.

@@ -3,6 +3,7 @@
 //! Q/K permutation undone). Models load through [`Weights`], a view of a source at a name prefix.
 
 pub mod gguf;
+pub mod gguf_view;
 #[cfg(feature = "native")]
 pub mod hub;
 pub mod names;

@@ -1,52 +1,10 @@
-//! The one table between GGUF tensor names (llama.cpp's `convert_hf_to_gguf.py`) and Hugging Face
-//! state-dict names, per architecture. `{i}` stands for the layer index.
+//! Between GGUF tensor names (llama.cpp's `convert_hf_to_gguf.py`) and Hugging Face state-dict names:
+//! the lookup in a family's table (`Family::GGUF_NAMES`, in its file under `models/`; `{i}` stands
+//! for the layer index), and the row orders llama.cpp changes.
 
-/// `(hugging face, gguf)` for arch `llama`.
-const LLAMA: &[(&str, &str)] = &[
-    ("model.embed_tokens.weight", "token_embd.weight"),
-    ("model.norm.weight", "output_norm.weight"),
-    ("lm_head.weight", "output.weight"),
-    ("model.layers.{i}.input_layernorm.weight", "blk.{i}.attn_norm.weight"),
-    ("model.layers.{i}.self_attn.q_proj.weight", "blk.{i}.attn_q.weight"),
-    ("model.layers.{i}.self_attn.k_proj.weight", "blk.{i}.attn_k.weight"),
-    ("model.layers.{i}.self_attn.v_proj.weight", "blk.{i}.attn_v.weight"),
-    ("model.layers.{i}.self_attn.o_proj.weight", "blk.{i}.attn_output.weight"),
-    ("model.layers.{i}.self_attn.q_proj.bias", "blk.{i}.attn_q.bias"),
-    ("model.layers.{i}.self_attn.k_proj.bias", "blk.{i}.attn_k.bias"),
-    ("model.layers.{i}.self_attn.v_proj.bias", "blk.{i}.attn_v.bias"),
-    ("model.layers.{i}.post_attention_layernorm.weight", "blk.{i}.ffn_norm.weight"),
-    ("model.layers.{i}.mlp.gate_proj.weight", "blk.{i}.ffn_gate.weight"),
-    ("model.layers.{i}.mlp.up_proj.weight", "blk.{i}.ffn_up.weight"),
-    ("model.layers.{i}.mlp.down_proj.weight", "blk.{i}.ffn_down.weight"),
-];
-
-/// `(hugging face, gguf)` for arch `gptneox`.
-const GPT_NEOX: &[(&str, &str)] = &[
-    ("gpt_neox.embed_in.weight", "token_embd.weight"),
-    ("gpt_neox.final_layer_norm.weight", "output_norm.weight"),
-    ("gpt_neox.final_layer_norm.bias", "output_norm.bias"),
-    ("embed_out.weight", "output.weight"),
-    ("gpt_neox.layers.{i}.input_layernorm.weight", "blk.{i}.attn_norm.weight"),
-    ("gpt_neox.layers.{i}.input_layernorm.bias", "blk.{i}.attn_norm.bias"),
-    ("gpt_neox.layers.{i}.post_attention_layernorm.weight", "blk.{i}.ffn_norm.weight"),
-    ("gpt_neox.layers.{i}.post_attention_layernorm.bias", "blk.{i}.ffn_norm.bias"),
-    ("gpt_neox.layers.{i}.attention.query_key_value.weight", "blk.{i}.attn_qkv.weight"),
-    ("gpt_neox.layers.{i}.attention.query_key_value.bias", "blk.{i}.attn_qkv.bias"),
-    ("gpt_neox.layers.{i}.attention.dense.weight", "blk.{i}.attn_output.weight"),
-    ("gpt_neox.layers.{i}.attention.dense.bias", "blk.{i}.attn_output.bias"),
-    ("gpt_neox.layers.{i}.mlp.dense_h_to_4h.weight", "blk.{i}.ffn_up.weight"),
-    ("gpt_neox.layers.{i}.mlp.dense_h_to_4h.bias", "blk.{i}.ffn_up.bias"),
-    ("gpt_neox.layers.{i}.mlp.dense_4h_to_h.weight", "blk.{i}.ffn_down.weight"),
-    ("gpt_neox.layers.{i}.mlp.dense_4h_to_h.bias", "blk.{i}.ffn_down.bias"),
-];
-
-/// The GGUF name of Hugging Face tensor `hf` for GGUF architecture `arch`, if the table has one.
-pub fn gguf_name(arch: &str, hf: &str) -> Option<String> {
-    let table = match arch {
-        "llama" => LLAMA,
-        "gptneox" => GPT_NEOX,
-        _ => return None,
-    };
+/// The GGUF name of Hugging Face tensor `hf` in `table` (a family's `Family::GGUF_NAMES`), if it
+/// names it.
+pub fn gguf_name_in(table: &[(&str, &str)], hf: &str) -> Option<String> {
     let (layer, pattern) = split_layer(hf);
     table.iter().find(|(h, _)| *h == pattern).map(|(_, g)| match layer {
         Some(i) => g.replace("{i}", i),
@@ -112,15 +70,6 @@ pub fn neox_qkv_per_head(data: &[f32], rows: usize, cols: usize, n_head: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_map_with_layer_index() {
-        assert_eq!(gguf_name("llama", "model.layers.12.self_attn.q_proj.weight").as_deref(), Some("blk.12.attn_q.weight"));
-        assert_eq!(gguf_name("llama", "model.embed_tokens.weight").as_deref(), Some("token_embd.weight"));
-        assert_eq!(gguf_name("gptneox", "gpt_neox.layers.0.attention.query_key_value.bias").as_deref(), Some("blk.0.attn_qkv.bias"));
-        assert_eq!(gguf_name("llama", "model.layers.1.unknown.weight"), None);
-        assert_eq!(gguf_name("bert", "model.embed_tokens.weight"), None);
-    }
 
     #[test]
     fn unpermute_inverts_llama_cpp_permute() {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
 use cram_core::bits::{BitAccount, TextCodes};
 use cram_core::cramming::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
-use cram_core::data::{Text, load_texts_field, random_words};
+use cram_core::data::{Text, first_ids, load_texts_field, random_words};
 use cram_core::encoder::Encoder;
 use cram_core::methods::{CramConfig, Method};
 
@@ -132,7 +132,31 @@ pub fn sweep_texts(lm: &LoadedModel, args: &TextsArgs, samples: usize, max_len: 
         }
         (None, None) => bail!("give --data or --random-words"),
     };
-    texts.iter().map(|t| Ok((t.id.clone(), lm.tokenizer.encode(&t.text)?))).collect()
+    // Only as much of each text as the longest length needs (a long text's ids beyond it are not
+    // the whole text's, and no run uses them).
+    let texts: Vec<(String, Vec<u32>)> = texts
+        .iter()
+        .map(|t| {
+            let (mut ids, _) = first_ids(&lm.tokenizer, &t.text, max_len)?;
+            ids.truncate(max_len);
+            Ok((t.id.clone(), ids))
+        })
+        .collect::<Result<_>>()?;
+    Ok(texts)
+}
+
+/// Refuses a sweep none of whose texts is long enough for any of its lengths: no run is possible,
+/// and an empty results file would look like a finished sweep.
+pub fn check_texts(texts: &[(String, Vec<u32>)], lengths: &[usize]) -> Result<()> {
+    let shortest = lengths.iter().copied().min().unwrap_or(0);
+    let longest = texts.iter().map(|(_, ids)| ids.len()).max().unwrap_or(0);
+    if longest < shortest {
+        bail!(
+            "no run is possible: the longest of the {} text(s) has {longest} tokens, fewer than the shortest length, {shortest}; give shorter --lengths or longer texts",
+            texts.len()
+        );
+    }
+    Ok(())
 }
 
 /// A sweep killed outright (`kill -9`, a node lost) may leave half a line at the end of its results
@@ -252,7 +276,7 @@ pub fn sweep(
         ids,
         codes: Default::default(),
         device: device.to_string(),
-        progress: Progress::with_total(plan.len()),
+        progress: Progress::with_total(plan.len(), cfg.max_steps),
         tag,
         file,
         error: None,
@@ -303,8 +327,10 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     };
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
+    super::check_output(&args.run.out)?;
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
+    check_texts(&texts, &args.lengths)?;
     let init = InitEncoder::load(&args.recipe, &lm)?;
     if let Some(init) = &init {
         if mems.len() > 1 {
@@ -329,6 +355,7 @@ pub fn sweep_exit(finished: bool, out: &Path) -> ExitCode {
 }
 
 pub fn merge(args: MergeArgs) -> Result<ExitCode> {
+    super::check_output(&args.output)?;
     let mut seen = HashSet::new();
     let mut out = String::new();
     let mut all = Vec::new();

@@ -31,9 +31,11 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     let shard = args.shard.as_deref().map(super::capacity::parse_shard).transpose()?;
+    super::check_output(&args.run.out)?;
     let lm = super::load_model(&args.model)?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
+    super::capacity::check_texts(&texts, &args.lengths)?;
     for cfg in &configs {
         cfg.validate_for(&lm.config)?;
     }
@@ -55,6 +57,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     }
     report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     outln!();
-    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?));
+    let wide = args.run.format == crate::report::Format::Wide;
+    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?, wide));
     Ok(super::capacity::sweep_exit(finished, &args.run.out))
 }

@@ -109,15 +109,17 @@ pub fn cram_config(r: &RecipeArgs) -> Result<CramConfig> {
 
 pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let mut cfg = cram_config(&args.recipe)?;
-    let text = super::read_text(&args.input.text)?;
+    let input = args.input.path();
+    let text = super::read_text(input)?;
     let output = match &args.output {
         Some(o) => o.clone(),
-        None if args.input.text.as_os_str() == "-" => PathBuf::from("stdin.cram"),
-        None => args.input.text.with_extension("cram"),
+        None if input.as_os_str() == "-" => PathBuf::from("stdin.cram"),
+        None => input.with_extension("cram"),
     };
+    super::check_output(&output)?;
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
-    let name = args.input.text.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
+    let name = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
     let start = match InitEncoder::load(&args.recipe, &lm)? {
         Some(init) => {
             init.apply(&mut cfg)?;

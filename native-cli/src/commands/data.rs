@@ -11,6 +11,7 @@ use crate::cli::DataCommand;
 pub fn run(cmd: DataCommand) -> Result<ExitCode> {
     match cmd {
         DataCommand::Books(a) => {
+            super::check_output(&a.out)?;
             let mut texts = load_texts(&a.books)?;
             if let Some(m) = a.books_limit {
                 texts.truncate(m);
@@ -23,6 +24,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
             errln!("wrote {} chunk(s) to {}", chunks.len(), a.out.display());
         }
         DataCommand::RandomWords(a) => {
+            super::check_output(&a.out)?;
             let text = std::fs::read_to_string(&a.vocab).with_context(|| format!("cannot read {}", a.vocab.display()))?;
             let vocab = random_words::parse_vocab(&text);
             let texts = random_words::random_word_texts(&vocab, a.count, a.words, a.seed)?;

@@ -101,6 +101,7 @@ fn train(args: EncoderTrainArgs) -> Result<ExitCode> {
     if args.epochs == Some(0) {
         bail!("--epochs must be at least 1");
     }
+    super::check_output(&args.out)?;
     let fresh = if args.resume { None } else { Some(config_of(&args)?) };
     let lm = super::load_model(&args.model)?;
     let (encoder, opt, step, settings, data, field, split) = match fresh {
@@ -341,7 +342,7 @@ fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
         errln!("appended {} result line(s) to {}", records.len(), out.display());
     }
     out!("{}", report::table_as(&report::rows(&records), args.format));
-    if args.format == report::Format::Text {
+    if matches!(args.format, report::Format::Text | report::Format::Wide) {
         let n = records.len().max(1) as f64;
         let greedy = records.iter().filter_map(|r| r.metrics.greedy_accuracy).sum::<f64>() / n;
         let tf = records.iter().map(|r| r.metrics.teacher_forced_accuracy).sum::<f64>() / n;

@@ -1,16 +1,20 @@
-//! `cram info`: what a model is and how much one vector could hold.
+//! `cram info`: what a model is and how much one vector could hold; or what a `.cram`, `.lmz` or
+//! encoder file is and holds.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
 use cram_core::format::CramFile;
+use cram_core::lmzip::LmzFile;
 use cram_core::metrics::theoretical_capacity_tokens;
+use cram_core::weights::safetensors::read_header;
 
 use crate::cli::InfoArgs;
 
 pub fn run(args: InfoArgs) -> Result<ExitCode> {
     if let Some(path) = &args.file {
-        return cram_file(path, args.json);
+        return file_info(path, args.json);
     }
     let started = web_time::Instant::now();
     let lm = super::load_model(&args.model)?;
@@ -35,6 +39,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         "config_hash": lm.identity.config_hash,
         "weights_fingerprint": lm.identity.weights_fingerprint,
         "tokenizer_fingerprint": lm.identity.tokenizer_fingerprint,
+        "tokenizer_behaviour": lm.identity.tokenizer_behaviour,
     });
     if args.json {
         outln!("{info}");
@@ -53,9 +58,104 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `cram info FILE`: what a `.cram`, `.lmz` or encoder file is and holds, from its metadata alone.
+fn file_info(path: &Path, json: bool) -> Result<ExitCode> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.display().to_string();
+    let not_ours = |why: String| anyhow!("{name} is not a .cram, .lmz or encoder file: {why}");
+    let (_, header) = read_header(&bytes).map_err(not_ours)?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    match meta.get("format").map(String::as_str) {
+        Some("cram") => cram_file(path, &bytes, json),
+        Some("cram-lmz") => lmz_file(path, &bytes, json),
+        Some("cram-encoder") => encoder_file(path, &meta, json),
+        Some(other) => Err(not_ours(format!("its metadata `format` is `{other}`"))),
+        None => Err(not_ours("a safetensors file without cram's metadata (a model's weights?)".into())),
+    }
+}
+
+/// `cram info FILE.lmz`.
+fn lmz_file(path: &Path, bytes: &[u8], json: bool) -> Result<ExitCode> {
+    let f = LmzFile::from_bytes(bytes, &path.display().to_string())?;
+    if json {
+        let info = serde_json::json!({
+            "file": path.display().to_string(),
+            "kind": "lmz",
+            "tokens": f.tokens,
+            "code_bits": f.code_bits(),
+            "prefix_ids": f.prefix_ids,
+            "backend": f.backend,
+            "dtype": f.precision,
+            "model": f.model,
+            "text_sha256": f.text_sha256,
+        });
+        outln!("{info}");
+    } else {
+        outln!("file         {} (a text coded by the model's probabilities: `cram zip`; `cram unzip` decodes it)", path.display());
+        outln!("holds        {} tokens in {} bits of code ({:.2} bits per token)", f.tokens, f.code_bits(), f.code_bits() as f64 / f.tokens.max(1) as f64);
+        outln!("coded on     {} (it decodes only there: float results differ between backends)", f.backend);
+        model_lines(&f.model);
+        outln!("text sha256  {}", f.text_sha256);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cram info enc.safetensors`: the encoder's architecture and training, from the metadata.
+fn encoder_file(path: &Path, meta: &std::collections::HashMap<String, String>, json: bool) -> Result<ExitCode> {
+    let name = path.display().to_string();
+    let field = |k: &str| -> Result<serde_json::Value> {
+        let text = meta.get(k).ok_or_else(|| anyhow!("{name}: not a valid encoder file: metadata `{k}` is missing"))?;
+        serde_json::from_str(text).with_context(|| format!("{name}: not a valid encoder file: metadata `{k}`"))
+    };
+    let (config, model, training) = (field("config")?, field("model")?, field("training")?);
+    if json {
+        let info = serde_json::json!({
+            "file": name,
+            "kind": "encoder",
+            "config": config,
+            "model": model,
+            "training": training,
+            "created_by": meta.get("created_by"),
+        });
+        outln!("{info}");
+    } else {
+        let model: cram_core::ModelIdentity = serde_json::from_value(model).with_context(|| format!("{name}: not a valid encoder file: metadata `model`"))?;
+        outln!("file         {name} (an encoder: `cram encoder train`; `cram encoder eval --encoder` tests it, `--init FILE` starts cramming from it)");
+        outln!("encoder      {}", compact(&config));
+        outln!(
+            "training     step {} of {}, data {}, test accuracy {}",
+            training["step"],
+            training["total_steps"],
+            training["data"].as_str().unwrap_or("?"),
+            training["test_accuracy"].as_f64().map_or("not measured yet".into(), |a| format!("{a:.4}"))
+        );
+        model_lines(&model);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A JSON object as `key value, ...`.
+fn compact(v: &serde_json::Value) -> String {
+    match v.as_object() {
+        Some(o) => o.iter().map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_string))).collect::<Vec<_>>().join(", "),
+        None => v.to_string(),
+    }
+}
+
+/// The model lines of a file's info.
+fn model_lines(m: &cram_core::ModelIdentity) {
+    outln!("model        {} from {} (file dtype {})", m.family, m.source, m.file_dtype);
+    outln!(
+        "             config {}, weights {}, tokenizer {}",
+        short(&m.config_hash),
+        short(&m.weights_fingerprint),
+        short(m.tokenizer_behaviour.as_deref().unwrap_or(&m.tokenizer_fingerprint))
+    );
+}
+
 /// `cram info FILE.cram`: the file's metadata, read without loading any model.
-fn cram_file(path: &std::path::Path, json: bool) -> Result<ExitCode> {
-    let f = CramFile::read(path)?;
+fn cram_file(path: &Path, bytes: &[u8], json: bool) -> Result<ExitCode> {
+    let f = CramFile::from_bytes(bytes, &path.display().to_string())?;
     let holds = match &f.memory.lora {
         Some(lora) => format!("LoRA adapters of rank {} ({} tensors)", lora.rank, lora.tensors.len()),
         None => format!("{} vector(s) of {} floats", f.memory.k, f.width),
@@ -64,6 +164,7 @@ fn cram_file(path: &std::path::Path, json: bool) -> Result<ExitCode> {
     if json {
         let info = serde_json::json!({
             "file": path.display().to_string(),
+            "kind": "cram",
             "method": f.method,
             "layout": f.layout,
             "protocol": f.protocol,
@@ -80,16 +181,10 @@ fn cram_file(path: &std::path::Path, json: bool) -> Result<ExitCode> {
         });
         outln!("{info}");
     } else {
-        outln!("file         {}", path.display());
+        outln!("file         {} (crammed vectors: `cram compress`; `cram decompress` decodes it)", path.display());
         outln!("holds        {holds}, {} tokens of text", f.tokens);
         outln!("method       {} ({:?} layout, {:?} protocol), made in {} by {}", f.method, f.layout, f.protocol, f.precision, f.created_by);
-        outln!("model        {} from {} (file dtype {})", f.model.family, f.model.source, f.model.file_dtype);
-        outln!(
-            "             config {}, weights {}, tokenizer {}",
-            short(&f.model.config_hash),
-            short(&f.model.weights_fingerprint),
-            short(&f.model.tokenizer_fingerprint)
-        );
+        model_lines(&f.model);
         outln!(
             "result       {} steps, teacher-forced accuracy {:.4}, greedy-exact {}, information gain {:.1} bits",
             m.steps,

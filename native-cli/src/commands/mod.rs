@@ -67,6 +67,24 @@ pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Lo
     LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))
 }
 
+/// Checks, before any work, that a file can be written at `path`: its folder exists and takes a new
+/// file, and `path` is no folder. (The file itself is written at the end, atomically.)
+pub fn check_output(path: &Path) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        bail!("cannot write {shown}: it is a folder");
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!("cannot write {shown}: there is no folder {}", dir.display());
+    }
+    let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().to_string());
+    let probe = dir.join(format!(".{name}.check-{}", std::process::id()));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&probe).with_context(|| format!("cannot write {shown}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Reads a text file, or standard input for `-`; an empty text is an error.
 pub fn read_text(path: &Path) -> Result<String> {
     let text = if path.as_os_str() == "-" {

@@ -8,7 +8,7 @@ use cram_core::score::score_text;
 use crate::cli::ScoreArgs;
 
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
-    let text = super::read_text(&args.input.text)?;
+    let text = super::read_text(args.input.path())?;
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let s = score_text(&lm.model, &ids)?;
