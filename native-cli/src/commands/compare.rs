@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::capacity::{check_sweep, report, sweep, sweep_texts};
 use crate::cli::{CompareArgs, MethodArg};
+use crate::report;
+use crate::results::read_records;
+use crate::sweep::{SweepPlan, check_sweep, check_texts, encode_sweep, parse_shard, sweep, sweep_exit, sweep_texts};
 
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
     check_sweep(&args.lengths, args.samples, args.run.batch)?;
@@ -30,12 +32,12 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             super::compress::cram_config(&r)
         })
         .collect::<Result<Vec<_>>>()?;
-    let shard = args.shard.as_deref().map(super::capacity::parse_shard).transpose()?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     super::check_output(&args.run.out)?;
     let lm = super::load_model(&args.model)?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    super::capacity::check_texts(&texts, &args.lengths)?;
+    check_texts(&texts, &args.lengths)?;
     for cfg in &configs {
         cfg.validate_for(&lm.config)?;
     }
@@ -46,18 +48,22 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         }
     }
     let mut finished = true;
+    // The sweep of each method and encoder: the same texts and lengths, with its one vector count.
+    let plan = SweepPlan { texts: &texts, lengths: &args.lengths, samples: args.samples, mems: &[], shard };
     for path in &args.encoders {
-        super::encoder::encode_sweep(&lm, path, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())?;
+        let (file, fingerprint) = super::encoder::read_encoder(path, &lm)?;
+        let mems = [file.encoder.config.mem];
+        encode_sweep(&lm, &file.encoder, &fingerprint, path, &SweepPlan { mems: &mems, ..plan }, &args.run, &args.model.device_name())?;
     }
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), init.as_ref().map(|i| &i.encoder))? {
+        if !sweep(&lm, cfg, &SweepPlan { mems: &[cfg.mem], ..plan }, &args.run, &args.model.device_name(), init.as_ref().map(|i| &i.encoder))? {
             finished = false;
             break;
         }
     }
-    report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
+    report::print(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     outln!();
-    let wide = args.run.format == crate::report::Format::Wide;
-    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?, wide));
-    Ok(super::capacity::sweep_exit(finished, &args.run.out))
+    let wide = args.run.format == report::Format::Wide;
+    out!("{}", report::method_summary(&read_records(&args.run.out)?, wide));
+    Ok(sweep_exit(finished, &args.run.out))
 }

@@ -1,6 +1,5 @@
 //! `cram encoder train|eval`, and the encoder behind `--init enc.safetensors`.
 
-use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,16 +10,16 @@ use cram_core::LoadedModel;
 use cram_core::cramming::embedding_std;
 use cram_core::data::load_texts_field;
 use cram_core::encoder::file::{EncoderFile, TrainingRecord, fingerprint};
-use cram_core::encoder::training::{Chunk, EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
+use cram_core::encoder::training::{EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
 use cram_core::encoder::{Adaptation, Encoder, EncoderConfig, EncoderKind, Pooling};
 use cram_core::methods::{CramConfig, VectorInit};
 use cram_core::optim::adamw::{AdamW, AdamWConfig};
 use cram_core::readback::sync;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::capacity::{chosen_texts, in_shard};
-use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs, SweepRunArgs};
-use crate::report::{self, Record};
+use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs};
+use crate::report;
+use crate::results::{Record, RunTag};
 
 pub fn run(command: EncoderCommand) -> Result<ExitCode> {
     match command {
@@ -59,22 +58,10 @@ impl InitEncoder {
 }
 
 /// An encoder file for `lm`, and the fingerprint of its bytes.
-fn read_encoder(path: &Path, lm: &LoadedModel) -> Result<(EncoderFile, String)> {
+pub fn read_encoder(path: &Path, lm: &LoadedModel) -> Result<(EncoderFile, String)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the encoder file {}", path.display()))?;
     let fingerprint = fingerprint(&bytes);
     Ok((EncoderFile::from_bytes(bytes, &path.display().to_string(), lm)?, fingerprint))
-}
-
-/// What results lines record of the runs an encoder makes: the model, the encoder's fingerprint,
-/// the device, the dtype and cram's version.
-fn encoder_tag(lm: &LoadedModel, fingerprint: &str, device: &str) -> serde_json::Value {
-    serde_json::json!({
-        "model": lm.identity.weights_fingerprint,
-        "encoder": fingerprint,
-        "device": device,
-        "dtype": lm.precision,
-        "cram": env!("CARGO_PKG_VERSION"),
-    })
 }
 
 /// The chunks of `data` split as `spec` records, checked to be the ones the encoder was tested on.
@@ -265,60 +252,10 @@ fn config_of(args: &EncoderTrainArgs) -> Result<EncoderConfig> {
     Ok(config)
 }
 
-/// `cram compare --encoders`: the texts of the comparison (the first `samples` long enough for each
-/// length, as the methods' sweeps choose them) through the encoder alone, appended to the results
-/// file as the encoder's lines; those already there (a resumed comparison) are not done again.
-#[allow(clippy::too_many_arguments)]
-pub fn encode_sweep(
-    lm: &LoadedModel,
-    path: &Path,
-    texts: &[(String, Vec<u32>)],
-    lengths: &[usize],
-    samples: usize,
-    run: &SweepRunArgs,
-    shard: Option<(usize, usize)>,
-    device: &str,
-) -> Result<()> {
-    let (file, fingerprint) = read_encoder(path, lm)?;
-    let tag = encoder_tag(lm, &fingerprint, device);
-    let method = file.encoder.config.method_name();
-    let done: HashSet<_> = if run.out.exists() { super::capacity::read_records(&run.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
-    let tag_key = tag.to_string();
-    // Per length, the texts of this shard not done yet: one batch of one length at a time.
-    let mut by_length: Vec<Vec<Chunk>> = Vec::new();
-    let mut index = 0usize;
-    for &len in lengths {
-        let mut chunks = Vec::new();
-        for (id, ids) in chosen_texts(texts, len, samples) {
-            let mine = in_shard(shard, index);
-            index += 1;
-            if mine && !done.contains(&(id.clone(), len, file.encoder.config.mem, method.clone(), tag_key.clone())) {
-                chunks.push(Chunk { id: id.clone(), ids: ids[..len].to_vec() });
-            }
-        }
-        by_length.push(chunks);
-    }
-    errln!("{method} ({}): {} text(s) to encode", path.display(), by_length.iter().map(Vec::len).sum::<usize>());
-    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&run.out).with_context(|| format!("cannot write {}", run.out.display()))?;
-    let mut written = Ok(());
-    for chunks in by_length.iter().filter(|c| !c.is_empty()) {
-        let length = chunks[0].ids.len();
-        // Each line is appended as its text is done, so an interrupted comparison keeps them.
-        evaluate(&file.encoder, lm, chunks, run.batch, true, &mut |id, metrics| {
-            let record = Record { text_id: id.to_string(), length, stop: "encoded".into(), metrics: metrics.clone(), run: Some(tag.clone()), bits: None };
-            let line = serde_json::to_string(&record).expect("records serialise") + "\n";
-            if written.is_ok() {
-                written = out.write_all(line.as_bytes());
-            }
-        })?;
-    }
-    written.with_context(|| format!("cannot write {}", run.out.display()))
-}
-
 fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let (file, fingerprint) = read_encoder(&args.encoder, &lm)?;
-    let tag = encoder_tag(&lm, &fingerprint, &args.model.device_name());
+    let tag = RunTag::of_encoder(&lm, &fingerprint, &args.model.device_name());
     let t = &file.training;
     let data = args.data.clone().unwrap_or_else(|| t.data.clone().into());
     let split = split_again(&lm, &data, &t.text_field, &t.split)?;

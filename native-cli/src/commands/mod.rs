@@ -1,47 +1,27 @@
-//! One function per subcommand, and what they share: loading the model, reading the text.
+//! One module per subcommand (the crate root dispatches to them), and what they share: loading the
+//! model, checking an output path, reading the text.
 
-mod bench;
-mod capacity;
-mod compare;
-mod compress;
-mod data;
-mod decompress;
-mod encoder;
-mod info;
-mod plan;
-mod reproduce;
-mod score;
-mod zip;
+pub mod bench;
+pub mod capacity;
+pub mod compare;
+pub mod compress;
+pub mod data;
+pub mod decompress;
+pub mod encoder;
+pub mod info;
+pub mod plan;
+pub mod reproduce;
+pub mod score;
+pub mod zip;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cram_core::LoadedModel;
 use cram_core::device::{DeviceChoice, Precision};
 
-use crate::cli::{Cli, Command, DeviceArg, DtypeArg, ModelArgs};
-
-/// Runs the subcommand.
-pub fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
-        Command::Info(a) => info::run(a),
-        Command::Score(a) => score::run(a),
-        Command::Compress(a) => compress::run(a),
-        Command::Decompress(a) => decompress::run(a),
-        Command::Zip(a) => zip::zip(a),
-        Command::Unzip(a) => zip::unzip(a),
-        Command::Capacity(a) => capacity::run(a),
-        Command::Compare(a) => compare::run(a),
-        Command::Merge(a) => capacity::merge(a),
-        Command::Bench(a) => bench::run(a),
-        Command::Plan(a) => plan::run(a),
-        Command::Data(a) => data::run(a),
-        Command::Reproduce(a) => reproduce::run(a),
-        Command::Encoder(c) => encoder::run(c),
-    }
-}
+use crate::cli::{DeviceArg, DtypeArg, ModelArgs};
 
 /// Loads the model named by `--model` on `--device`, its weights in `--dtype` (default: the device's,
 /// see [`Precision::default_for`]).
