@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cram_core::methods::CramConfig;
+use cram_core::optim::adamw::AdamWConfig;
 
 /// Cram a text into a few input vectors of a frozen language model, and get it back.
 #[derive(Debug, Parser)]
@@ -558,6 +560,32 @@ pub enum MethodArg {
 }
 
 /// The recipe: `--recipe` sets the method and learning rate, the other flags override it.
+impl From<MethodArg> for cram_core::methods::MethodName {
+    fn from(m: MethodArg) -> Self {
+        use cram_core::methods::MethodName as N;
+        match m {
+            MethodArg::Memory => N::Memory,
+            MethodArg::Dense => N::Dense,
+            MethodArg::Lowdim => N::Lowdim,
+            MethodArg::Lora => N::Lora,
+            MethodArg::Progressive => N::Progressive,
+        }
+    }
+}
+
+impl From<cram_core::methods::MethodName> for MethodArg {
+    fn from(m: cram_core::methods::MethodName) -> Self {
+        use cram_core::methods::MethodName as N;
+        match m {
+            N::Memory => MethodArg::Memory,
+            N::Dense => MethodArg::Dense,
+            N::Lowdim => MethodArg::Lowdim,
+            N::Lora => MethodArg::Lora,
+            N::Progressive => MethodArg::Progressive,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RecipeArgs {
     /// Starting point: fast (dense at lr 0.1, the fewest steps to a greedy-exact text; the default
@@ -595,23 +623,23 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub lr: Option<f64>,
     /// AdamW beta1.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = AdamWConfig::default().beta1)]
     pub beta1: f64,
     /// AdamW beta2.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = AdamWConfig::default().beta2)]
     pub beta2: f64,
     /// AdamW decoupled weight decay.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = AdamWConfig::default().weight_decay)]
     pub weight_decay: f64,
     /// AdamW epsilon.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = AdamWConfig::default().eps)]
     pub eps: f64,
     /// Most steps per text, for every method (progressive: all its stages together, each stage also
     /// bounded by --steps-per-token).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = CramConfig::default().max_steps)]
     pub max_steps: usize,
     /// Give up after this many steps without a better accuracy.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = CramConfig::default().patience)]
     pub patience: usize,
     /// Standard deviation of the initial vectors (default: that of the embedding matrix).
     #[arg(long)]

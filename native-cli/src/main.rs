@@ -37,6 +37,7 @@ mod host_memory;
 #[cfg(test)]
 mod layering;
 mod progress;
+mod recipe;
 mod report;
 mod results;
 mod sweep;

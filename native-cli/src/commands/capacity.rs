@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use cram_core::methods::Method;
 
-use super::encoder::InitEncoder;
 use crate::cli::{CapacityArgs, MergeArgs};
+use crate::recipe;
 use crate::report;
 use crate::results::read_records;
 use crate::sweep::{SweepPlan, check_sweep, check_texts, parse_shard, sweep, sweep_exit, sweep_texts};
@@ -18,13 +18,13 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let mems = args.recipe.mem.clone();
     let mut first = args.recipe.clone();
     first.mem = mems.as_ref().and_then(|m| m.first()).map(|&k| vec![k]);
-    let mut cfg = super::compress::cram_config(&first)?;
+    let draft = recipe::draft(&first)?;
     check_sweep(&args.lengths, args.samples, args.run.batch)?;
-    let mems = match (&cfg.method, mems) {
+    let mems = match (draft.method(), mems) {
         (Method::Lora { .. }, _) => vec![0],
         (_, Some(m)) if m.contains(&0) => bail!("--mem must be positive, e.g. 1,2,4"),
         (_, Some(m)) => m,
-        (_, None) => vec![cfg.mem],
+        (_, None) => vec![draft.mem()],
     };
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
@@ -32,13 +32,11 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
     check_texts(&texts, &args.lengths)?;
-    let init = InitEncoder::load(&args.recipe, &lm)?;
-    if let Some(init) = &init {
-        if mems.len() > 1 {
-            bail!("an encoder writes a fixed number of vectors; --init with an encoder takes one --mem");
-        }
-        init.apply(&mut cfg)?;
+    let init = draft.load_encoder(&lm)?;
+    if init.is_some() && mems.len() > 1 {
+        bail!("an encoder writes a fixed number of vectors; --init with an encoder takes one --mem");
     }
+    let cfg = draft.complete(init.as_ref())?;
     let encoder = init.as_ref().map(|i| &i.encoder);
     let plan = SweepPlan { texts: &texts, lengths: &args.lengths, samples: args.samples, mems: &mems, shard };
     let finished = sweep(&lm, &cfg, &plan, &args.run, &args.model.device_name(), encoder)?;

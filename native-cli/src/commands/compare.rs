@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{CompareArgs, MethodArg};
+use crate::recipe::{self, read_encoder};
 use crate::report;
 use crate::results::read_records;
 use crate::sweep::{SweepPlan, check_sweep, check_texts, encode_sweep, parse_shard, sweep, sweep_exit, sweep_texts};
@@ -17,7 +18,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         anyhow::bail!("--methods names no method");
     }
     // Each method's recipe: the shared flags, with the method-specific ones only where they apply.
-    let mut configs = args
+    let drafts = args
         .methods
         .iter()
         .map(|&method| {
@@ -29,7 +30,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             r.lora_alpha = r.lora_alpha.filter(|_| lora);
             r.steps_per_token = r.steps_per_token.filter(|_| method == MethodArg::Progressive);
             r.mem = r.mem.filter(|_| !lora);
-            super::compress::cram_config(&r)
+            recipe::draft(&r)
         })
         .collect::<Result<Vec<_>>>()?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
@@ -38,20 +39,17 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
     check_texts(&texts, &args.lengths)?;
-    for cfg in &configs {
-        cfg.validate_for(&lm.config)?;
+    for draft in &drafts {
+        draft.validate_for(&lm.config)?;
     }
-    let init = super::encoder::InitEncoder::load(&args.recipe, &lm)?;
-    if let Some(init) = &init {
-        for cfg in &mut configs {
-            init.apply(cfg)?;
-        }
-    }
+    // Every method starts from the same --init: its encoder is read once.
+    let init = drafts[0].load_encoder(&lm)?;
+    let configs = drafts.into_iter().map(|d| d.complete(init.as_ref())).collect::<Result<Vec<_>>>()?;
     let mut finished = true;
     // The sweep of each method and encoder: the same texts and lengths, with its one vector count.
     let plan = SweepPlan { texts: &texts, lengths: &args.lengths, samples: args.samples, mems: &[], shard };
     for path in &args.encoders {
-        let (file, fingerprint) = super::encoder::read_encoder(path, &lm)?;
+        let (file, fingerprint) = read_encoder(path, &lm)?;
         let mems = [file.encoder.config.mem];
         encode_sweep(&lm, &file.encoder, &fingerprint, path, &SweepPlan { mems: &mems, ..plan }, &args.run, &args.model.device_name())?;
     }

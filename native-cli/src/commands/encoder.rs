@@ -1,4 +1,4 @@
-//! `cram encoder train|eval`, and the encoder behind `--init enc.safetensors`.
+//! `cram encoder train|eval`.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -9,15 +9,15 @@ use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
 use cram_core::cramming::embedding_std;
 use cram_core::data::load_texts_field;
-use cram_core::encoder::file::{EncoderFile, TrainingRecord, fingerprint};
+use cram_core::encoder::file::{EncoderFile, TrainingRecord};
 use cram_core::encoder::training::{EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
 use cram_core::encoder::{Adaptation, Encoder, EncoderConfig, EncoderKind, Pooling};
-use cram_core::methods::{CramConfig, VectorInit};
 use cram_core::optim::adamw::{AdamW, AdamWConfig};
 use cram_core::readback::sync;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs};
+use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, PoolingArg};
+use crate::recipe::read_encoder;
 use crate::report;
 use crate::results::{Record, RunTag};
 
@@ -26,42 +26,6 @@ pub fn run(command: EncoderCommand) -> Result<ExitCode> {
         EncoderCommand::Train(a) => train(a),
         EncoderCommand::Eval(a) => eval(a),
     }
-}
-
-/// The encoder of `--init enc.safetensors`, read once per command: its vectors start each text.
-pub struct InitEncoder {
-    /// The encoder.
-    pub encoder: Encoder,
-    /// Its file's fingerprint, recorded in the recipe.
-    fingerprint: String,
-    path: std::path::PathBuf,
-}
-
-impl InitEncoder {
-    /// The encoder `--init` names for `lm`, if it names one.
-    pub fn load(recipe: &RecipeArgs, lm: &LoadedModel) -> Result<Option<Self>> {
-        let InitArg::Encoder(path) = &recipe.init else { return Ok(None) };
-        let (file, fingerprint) = read_encoder(path, lm).with_context(|| format!("cannot use the encoder {}", path.display()))?;
-        Ok(Some(Self { encoder: file.encoder, fingerprint, path: path.clone() }))
-    }
-
-    /// Puts the encoder into a recipe of `--init` (which [`super::compress::cram_config`] made
-    /// without reading the file), checking its vector count.
-    pub fn apply(&self, cfg: &mut CramConfig) -> Result<()> {
-        let k = self.encoder.config.mem;
-        if k != cfg.mem {
-            bail!("{} writes {k} vector(s) per text; pass --mem {k}", self.path.display());
-        }
-        cfg.init = VectorInit::Encoder { encoder: self.fingerprint.clone() };
-        Ok(())
-    }
-}
-
-/// An encoder file for `lm`, and the fingerprint of its bytes.
-pub fn read_encoder(path: &Path, lm: &LoadedModel) -> Result<(EncoderFile, String)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the encoder file {}", path.display()))?;
-    let fingerprint = fingerprint(&bytes);
-    Ok((EncoderFile::from_bytes(bytes, &path.display().to_string(), lm)?, fingerprint))
 }
 
 /// The chunks of `data` split as `spec` records, checked to be the ones the encoder was tested on.
