@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &str)] = &[
     ("host_memory", "the process's resident memory, for `cram bench`: std only"),
     ("progress", "progress bars and the stop flag, as core's observer: nothing of the crate"),
-    ("results", "the results file: its lines (`Record`), their run tags, reading it back: core only"),
+    ("model", "core's loaded model with its device's name: core only"),
+    ("results", "the results file: its lines (`Record`), their run tags, reading it back: the model"),
     ("report::statistics", "cells of a results file, their means, spread and capacities: results"),
     ("report::tables", "the tables of the statistics, in each format: statistics"),
     ("report::plots", "the SVG plots of the statistics: statistics"),
@@ -199,6 +200,6 @@ fn the_check_sees_paths_groups_and_supers() {
     let code = "use crate::{cli::A, report::{self, B}};\nuse super::encoder::X;\nfn f() { super::load_model(); }\nmod tests {\n use super::*;\n}";
     let targets: Vec<String> = reached(code, &me).into_iter().map(|(p, _)| p.join("::")).collect();
     assert_eq!(targets, ["cli::A", "report::self", "report::B", "commands::encoder::X", "commands::load_model", "commands::compress"]);
-    assert_eq!(layer_of(&["report".into(), "tables".into(), "Format".into()]), Some(4));
-    assert_eq!(layer_of(&["sweep".into()]), Some(9));
+    assert_eq!(layer_of(&["report".into(), "tables".into(), "Format".into()]), Some(5));
+    assert_eq!(layer_of(&["sweep".into()]), Some(10));
 }

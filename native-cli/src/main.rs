@@ -36,6 +36,7 @@ mod errors;
 mod host_memory;
 #[cfg(test)]
 mod layering;
+mod model;
 mod progress;
 mod recipe;
 mod report;

@@ -6,12 +6,13 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use cram_core::LoadedModel;
 use cram_core::bits::BitAccount;
 use cram_core::device::Precision;
 use cram_core::methods::CramConfig;
 use cram_core::metrics::CramMetrics;
 use serde::{Deserialize, Serialize};
+
+use crate::model::Model;
 
 /// One line of a results file: which text, at which length, and its metrics.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,25 +73,25 @@ pub struct RunTag {
 }
 
 impl RunTag {
-    /// The tag of the runs of `cfg` on `lm`, on `device`.
-    pub fn of_recipe(lm: &LoadedModel, cfg: &CramConfig, device: &str) -> Self {
+    /// The tag of the runs of `cfg` on `lm`.
+    pub fn of_recipe(lm: &Model, cfg: &CramConfig) -> Self {
         let mut recipe = match serde_json::to_value(cfg).expect("configs serialise") {
             serde_json::Value::Object(m) => m,
             other => unreachable!("a recipe serialises as an object, not {other}"),
         };
         recipe.remove("mem");
-        Self { recipe: Some(recipe), ..Self::base(lm, device) }
+        Self { recipe: Some(recipe), ..Self::base(lm) }
     }
 
-    /// The tag of the runs of the encoder file of `fingerprint` on `lm`, on `device`.
-    pub fn of_encoder(lm: &LoadedModel, fingerprint: &str, device: &str) -> Self {
-        Self { encoder: Some(fingerprint.to_string()), ..Self::base(lm, device) }
+    /// The tag of the runs of the encoder file of `fingerprint` on `lm`.
+    pub fn of_encoder(lm: &Model, fingerprint: &str) -> Self {
+        Self { encoder: Some(fingerprint.to_string()), ..Self::base(lm) }
     }
 
-    fn base(lm: &LoadedModel, device: &str) -> Self {
+    fn base(lm: &Model) -> Self {
         Self {
             cram: env!("CARGO_PKG_VERSION").to_string(),
-            device: device.to_string(),
+            device: lm.device_name.clone(),
             dtype: lm.precision,
             encoder: None,
             model: lm.identity.weights_fingerprint.clone(),

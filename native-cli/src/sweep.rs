@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use cram_core::LoadedModel;
 use cram_core::bits::{BitAccount, TextCodes};
 use cram_core::cramming::{CramOutcome, Observer, StepReport, StopReason, TextJob, cram_texts};
 use cram_core::data::{Text, first_ids, load_texts_field, random_words};
@@ -18,6 +17,7 @@ use cram_core::encoder::training::{Chunk, evaluate};
 use cram_core::methods::CramConfig;
 
 use crate::cli::{SweepRunArgs, TextsArgs};
+use crate::model::Model;
 use crate::progress::Progress;
 use crate::results::{Record, RunKey, RunTag, read_records};
 
@@ -32,12 +32,11 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
 
 /// Appends each finished text to the results file as it comes, so a sweep can be resumed.
 struct RecordWriter<'a> {
-    lm: &'a LoadedModel,
+    lm: &'a Model,
     /// The tokens of each job by its id, for the bits of its text.
     ids: HashMap<String, Vec<u32>>,
     /// The codes of each job's text (the same for every vector count and method), measured once.
     codes: HashMap<String, TextCodes>,
-    device: String,
     progress: Progress,
     /// What made the runs, written on every line.
     tag: RunTag,
@@ -91,7 +90,7 @@ impl RecordWriter<'_> {
             Some(c) => *c,
             None => {
                 let ids = self.ids.get(&o.text_id).context("a job the sweep did not plan")?;
-                let c = TextCodes::measure(self.lm, ids, &self.device)?;
+                let c = TextCodes::measure(self.lm, ids, &self.lm.device_name)?;
                 self.codes.insert(o.text_id.clone(), c);
                 c
             }
@@ -101,7 +100,7 @@ impl RecordWriter<'_> {
 }
 
 /// The texts of a sweep, tokenized: from --data, or random words long enough for `max_len` tokens.
-pub fn sweep_texts(lm: &LoadedModel, args: &TextsArgs, samples: usize, max_len: usize, seed: u64) -> Result<Vec<(String, Vec<u32>)>> {
+pub fn sweep_texts(lm: &Model, args: &TextsArgs, samples: usize, max_len: usize, seed: u64) -> Result<Vec<(String, Vec<u32>)>> {
     let texts: Vec<Text> = match (&args.data, &args.random_words) {
         (Some(d), _) => load_texts_field(d, &args.text_field)?,
         (None, Some(v)) => {
@@ -251,10 +250,10 @@ fn open_results(out: &Path) -> Result<std::fs::File> {
 /// appended to `run.out` as it finishes; runs already there are skipped. `encoder`: the encoder
 /// whose vectors start each text (`--init enc.safetensors`). Returns `false` when stopped by Ctrl-C
 /// or a signal.
-pub fn sweep(lm: &LoadedModel, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRunArgs, device: &str, encoder: Option<&Encoder>) -> Result<bool> {
+pub fn sweep(lm: &Model, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRunArgs, encoder: Option<&Encoder>) -> Result<bool> {
     let (batch, out, separate) = (run.batch, run.out.as_path(), run.separate);
     let method = cfg.method.name().to_string();
-    let tag = RunTag::of_recipe(lm, cfg, device);
+    let tag = RunTag::of_recipe(lm, cfg);
     let file = open_results(out)?;
     let existing = read_records(out)?;
     // Lines of the same method made otherwise (another model, recipe, device or version) would mix
@@ -284,17 +283,8 @@ pub fn sweep(lm: &LoadedModel, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRu
     }
     errln!("{method}: {} run(s) to do, {} result(s) already in {}", jobs.len(), done.len(), out.display());
     let ids = jobs.iter().map(|(_, j)| (j.id.clone(), j.ids.clone())).collect();
-    let mut writer = RecordWriter {
-        lm,
-        ids,
-        codes: Default::default(),
-        device: device.to_string(),
-        progress: Progress::with_total(jobs.len(), cfg.max_steps),
-        tag,
-        file,
-        error: None,
-        written: 0,
-    };
+    let mut writer =
+        RecordWriter { lm, ids, codes: Default::default(), progress: Progress::with_total(jobs.len(), cfg.max_steps), tag, file, error: None, written: 0 };
     let mut cfg = cfg.clone();
     for &mem in plan.mems {
         let batch_jobs: Vec<TextJob> = jobs.iter().filter(|(m, _)| *m == mem).map(|(_, j)| j.clone()).collect();
@@ -313,8 +303,8 @@ pub fn sweep(lm: &LoadedModel, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRu
 /// `cram compare --encoders`: the texts of `plan` through an encoder alone (its file at `path`, of
 /// `fingerprint`), appended to the results file as the encoder's lines; those already there (a
 /// resumed comparison) are not done again. The plan's vector counts are the encoder's one.
-pub fn encode_sweep(lm: &LoadedModel, encoder: &Encoder, fingerprint: &str, path: &Path, plan: &SweepPlan, run: &SweepRunArgs, device: &str) -> Result<()> {
-    let tag = RunTag::of_encoder(lm, fingerprint, device);
+pub fn encode_sweep(lm: &Model, encoder: &Encoder, fingerprint: &str, path: &Path, plan: &SweepPlan, run: &SweepRunArgs) -> Result<()> {
+    let tag = RunTag::of_encoder(lm, fingerprint);
     let method = encoder.config.method_name();
     let done: HashSet<_> = if run.out.exists() { read_records(&run.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
     let tag_key = RunTag::key_of(Some(&tag));

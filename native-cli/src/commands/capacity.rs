@@ -39,7 +39,7 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let cfg = draft.complete(init.as_ref())?;
     let encoder = init.as_ref().map(|i| &i.encoder);
     let plan = SweepPlan { texts: &texts, lengths: &args.lengths, samples: args.samples, mems: &mems, shard };
-    let finished = sweep(&lm, &cfg, &plan, &args.run, &args.model.device_name(), encoder)?;
+    let finished = sweep(&lm, &cfg, &plan, &args.run, encoder)?;
     report::print(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     Ok(sweep_exit(finished, &args.run.out))
 }

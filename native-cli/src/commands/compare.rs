@@ -51,10 +51,10 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     for path in &args.encoders {
         let (file, fingerprint) = read_encoder(path, &lm)?;
         let mems = [file.encoder.config.mem];
-        encode_sweep(&lm, &file.encoder, &fingerprint, path, &SweepPlan { mems: &mems, ..plan }, &args.run, &args.model.device_name())?;
+        encode_sweep(&lm, &file.encoder, &fingerprint, path, &SweepPlan { mems: &mems, ..plan }, &args.run)?;
     }
     for cfg in &configs {
-        if !sweep(&lm, cfg, &SweepPlan { mems: &[cfg.mem], ..plan }, &args.run, &args.model.device_name(), init.as_ref().map(|i| &i.encoder))? {
+        if !sweep(&lm, cfg, &SweepPlan { mems: &[cfg.mem], ..plan }, &args.run, init.as_ref().map(|i| &i.encoder))? {
             finished = false;
             break;
         }

@@ -38,13 +38,13 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let file = CramFile::from_outcome(&lm, &cfg, &outcome)?;
     file.write(&output)?;
     let m = &outcome.metrics;
-    let bits = BitAccount::new(&TextCodes::measure(&lm, &jobs[0].ids, &args.model.device_name())?, &outcome.memory, m);
+    let bits = BitAccount::new(&TextCodes::measure(&lm, &jobs[0].ids, &lm.device_name)?, &outcome.memory, m);
     if args.json {
         let mut line = serde_json::to_value(m)?;
         line["bits"] = serde_json::to_value(&bits)?;
         line["dtype"] = lm.precision.name().into();
         line["stop"] = serde_json::to_value(outcome.stop)?;
-        line["device"] = args.model.device_name().into();
+        line["device"] = lm.device_name.as_str().into();
         outln!("{line}");
     } else {
         let holder = match cfg.method {
@@ -60,7 +60,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
             m.teacher_forced_accuracy,
             m.greedy_exact,
             lm.precision,
-            args.model.device_name()
+            lm.device_name
         );
         if let Some(h) = m.horizon {
             outln!("horizon {h} of {} tokens (the file holds those {h})", m.tokens);

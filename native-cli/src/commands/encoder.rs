@@ -219,7 +219,7 @@ fn config_of(args: &EncoderTrainArgs) -> Result<EncoderConfig> {
 fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let (file, fingerprint) = read_encoder(&args.encoder, &lm)?;
-    let tag = RunTag::of_encoder(&lm, &fingerprint, &args.model.device_name());
+    let tag = RunTag::of_encoder(&lm, &fingerprint);
     let t = &file.training;
     let data = args.data.clone().unwrap_or_else(|| t.data.clone().into());
     let split = split_again(&lm, &data, &t.text_field, &t.split)?;

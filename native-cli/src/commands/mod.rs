@@ -22,16 +22,17 @@ use cram_core::LoadedModel;
 use cram_core::device::{DeviceChoice, Precision};
 
 use crate::cli::{DeviceArg, DtypeArg, ModelArgs};
+use crate::model::Model;
 
 /// Loads the model named by `--model` on `--device`, its weights in `--dtype` (default: the device's,
 /// see [`Precision::default_for`]).
-pub fn load_model(args: &ModelArgs) -> Result<LoadedModel> {
+pub fn load_model(args: &ModelArgs) -> Result<Model> {
     load_model_or(args, None)
 }
 
 /// [`load_model`], with `fallback` as the dtype when `--dtype` is not given (decompression decodes in
 /// the dtype the file was made in).
-pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<LoadedModel> {
+pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Model> {
     let choice = match args.device {
         DeviceArg::Cpu => DeviceChoice::Cpu,
         DeviceArg::Wgpu => DeviceChoice::Wgpu,
@@ -44,7 +45,8 @@ pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Lo
         Some(DtypeArg::F16) => Precision::F16,
         None => fallback.unwrap_or_else(|| Precision::default_for(&device)),
     };
-    LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))
+    let lm = LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))?;
+    Ok(Model::new(lm, args.device_name()))
 }
 
 /// Checks, before any work, that a file can be written at `path`: its folder exists and takes a new
