@@ -14,7 +14,7 @@ use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::schedule::Schedule;
 use cram_core::{LoadedModel, ModelConfig};
 
-use crate::cli::{InitArg, LayoutArg, MethodArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
+use crate::cli::{InitArg, LayoutArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
 
 /// The recipe of the flags before the model is loaded: complete but for the start of an encoder
 /// file, which [`Draft::complete`] reads for the model.
@@ -95,14 +95,14 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
         (Some(RecipeArg::Fast), _) | (None, Protocol::Greedy) => Recipe::Fast,
         (Some(RecipeArg::Paper), _) | (None, Protocol::Paper) => Recipe::Paper,
     };
-    let method_arg = match r.method {
-        Some(m) => m,
-        None => MethodArg::from(recipe.method().kind()),
+    let name = match r.method {
+        Some(m) => m.0,
+        None => recipe.method().kind(),
     };
     // Default layout: the paper's with its protocol; LoRA trains no vector, so it keeps the sink.
-    let layout = match (r.layout, protocol, method_arg) {
+    let layout = match (r.layout, protocol, name) {
         (Some(LayoutArg::Paper), _, _) => Layout::Paper,
-        (Some(LayoutArg::Sink), _, _) | (None, _, MethodArg::Lora) | (None, Protocol::Greedy, _) => Layout::Sink,
+        (Some(LayoutArg::Sink), _, _) | (None, _, MethodName::Lora) | (None, Protocol::Greedy, _) => Layout::Sink,
         (None, Protocol::Paper, _) => Layout::Paper,
     };
     let only = |flag: &str, given: bool, methods: &str| -> Result<()> {
@@ -111,11 +111,11 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
         }
         Ok(())
     };
-    only("--rank", r.rank.is_some() && !matches!(method_arg, MethodArg::Lowdim | MethodArg::Lora), "lowdim or lora")?;
-    only("--targets", r.targets.is_some() && method_arg != MethodArg::Lora, "lora")?;
-    only("--lora-alpha", r.lora_alpha.is_some() && method_arg != MethodArg::Lora, "lora")?;
-    only("--steps-per-token", r.steps_per_token.is_some() && method_arg != MethodArg::Progressive, "progressive")?;
-    let mut method = Method::with_defaults(MethodName::from(method_arg).as_str(), r.rank)?;
+    only("--rank", r.rank.is_some() && !matches!(name, MethodName::Lowdim | MethodName::Lora), "lowdim or lora")?;
+    only("--targets", r.targets.is_some() && name != MethodName::Lora, "lora")?;
+    only("--lora-alpha", r.lora_alpha.is_some() && name != MethodName::Lora, "lora")?;
+    only("--steps-per-token", r.steps_per_token.is_some() && name != MethodName::Progressive, "progressive")?;
+    let mut method = Method::with_defaults(name.as_str(), r.rank)?;
     match &mut method {
         Method::Lora { targets, alpha, .. } => {
             if let Some(t) = &r.targets {
@@ -212,6 +212,15 @@ mod tests {
         assert_eq!((paper.method, paper.layout, paper.adamw.lr), (Recipe::Paper.method(), Layout::Paper, Recipe::Paper.lr()));
         let lora = draft_of(&["--method", "lora"]).unwrap();
         assert_eq!((lora.mem(), lora.method().kind()), (0, MethodName::Lora));
+    }
+
+    #[test]
+    fn every_method_of_cores_list_is_a_method_flag() {
+        for m in MethodName::ALL {
+            let rank = if matches!(m, MethodName::Lowdim) { vec!["--rank", "4"] } else { vec![] };
+            let d = draft_of(&[&["--method", m.as_str()], rank.as_slice()].concat()).unwrap();
+            assert_eq!(d.method().kind(), m);
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use cram_core::methods::MethodName;
 
-use crate::cli::{CompareArgs, MethodArg};
+use crate::cli::CompareArgs;
 use crate::recipe::{self, read_encoder};
 use crate::report;
 use crate::results::read_records;
@@ -24,11 +25,11 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         .map(|&method| {
             let mut r = args.recipe.clone();
             r.method = Some(method);
-            let (lowrank, lora) = (matches!(method, MethodArg::Lowdim | MethodArg::Lora), method == MethodArg::Lora);
+            let (lowrank, lora) = (matches!(method.0, MethodName::Lowdim | MethodName::Lora), method.0 == MethodName::Lora);
             r.rank = r.rank.filter(|_| lowrank);
             r.targets = r.targets.filter(|_| lora);
             r.lora_alpha = r.lora_alpha.filter(|_| lora);
-            r.steps_per_token = r.steps_per_token.filter(|_| method == MethodArg::Progressive);
+            r.steps_per_token = r.steps_per_token.filter(|_| method.0 == MethodName::Progressive);
             r.mem = r.mem.filter(|_| !lora);
             recipe::draft(&r)
         })
