@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cram_core::methods::{CramConfig, MethodName};
+use cram_core::optim::adamw::AdamWConfig;
 
 /// Cram a text into a few input vectors of a frozen language model, and get it back.
 #[derive(Debug, Parser)]
@@ -264,7 +266,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 4)]
     pub samples: usize,
     /// The methods to run, each on the same texts.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "memory,dense,lowdim,lora,progressive")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = ALL_METHODS.as_str())]
     pub methods: Vec<MethodArg>,
     /// Encoder files (`cram encoder train`) to list beside the methods: each text at each length
     /// through the encoder alone (no step), as `encoder-ae` / `encoder-vae` lines.
@@ -542,21 +544,44 @@ pub enum ScheduleArg {
     Cosine,
 }
 
-/// What is trained per text.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum MethodArg {
-    /// K memory vectors (the paper).
-    Memory,
-    /// Vectors through a trainable Linear(d, d) with bias, p = W m + b.
-    Dense,
-    /// Vectors as an affine map of an r-dimensional trainable code (needs --rank).
-    Lowdim,
-    /// Per-text LoRA adapters instead of vectors (--rank, --targets).
-    Lora,
-    /// Vectors trained on a target grown one token at a time; reports the horizon.
-    Progressive,
-    /// Two vectors laid out [e, m, ..., m] over the whole text; decodes in one forward pass.
-    OnePass,
+/// What is trained per text: a method of core's list ([`MethodName::ALL`]), so that a new method
+/// is a `--method` value with no line here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodArg(pub MethodName);
+
+/// The help of each `--method` value (a method without a line here is listed without one).
+const METHOD_HELP: &[(MethodName, &str)] = &[
+    (MethodName::Memory, "K memory vectors (the paper)"),
+    (MethodName::Dense, "Vectors through a trainable Linear(d, d) with bias, p = W m + b"),
+    (MethodName::Lowdim, "Vectors as an affine map of an r-dimensional trainable code (needs --rank)"),
+    (MethodName::Lora, "Per-text LoRA adapters instead of vectors (--rank, --targets)"),
+    (MethodName::Progressive, "Vectors trained on a target grown one token at a time; reports the horizon"),
+    (MethodName::OnePass, "Two vectors laid out [e, m, ..., m] over the whole text; decodes in one forward pass"),
+];
+
+impl MethodArg {
+    /// Every method, in core's order.
+    pub fn all() -> Vec<Self> {
+        MethodName::ALL.into_iter().map(Self).collect()
+    }
+}
+
+/// Every method, as `--methods` takes them: `memory,dense,...`.
+static ALL_METHODS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| MethodName::ALL.map(MethodName::as_str).join(","));
+
+impl ValueEnum for MethodArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<Vec<MethodArg>> = std::sync::LazyLock::new(MethodArg::all);
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let value = clap::builder::PossibleValue::new(self.0.as_str());
+        Some(match METHOD_HELP.iter().find(|(m, _)| *m == self.0) {
+            Some((_, help)) => value.help(*help),
+            None => value,
+        })
+    }
 }
 
 /// The recipe: `--recipe` sets the method and learning rate, the other flags override it.
@@ -597,23 +622,23 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub lr: Option<f64>,
     /// AdamW beta1.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = AdamWConfig::default().beta1)]
     pub beta1: f64,
     /// AdamW beta2.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = AdamWConfig::default().beta2)]
     pub beta2: f64,
     /// AdamW decoupled weight decay.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = AdamWConfig::default().weight_decay)]
     pub weight_decay: f64,
     /// AdamW epsilon.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = AdamWConfig::default().eps)]
     pub eps: f64,
     /// Most steps per text, for every method (progressive: all its stages together, each stage also
     /// bounded by --steps-per-token).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = CramConfig::default().max_steps)]
     pub max_steps: usize,
     /// Give up after this many steps without a better accuracy.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = CramConfig::default().patience)]
     pub patience: usize,
     /// Standard deviation of the initial vectors (default: that of the embedding matrix).
     #[arg(long)]

@@ -34,8 +34,14 @@ mod cli;
 mod commands;
 mod errors;
 mod host_memory;
+#[cfg(test)]
+mod layering;
+mod model;
 mod progress;
+mod recipe;
 mod report;
+mod results;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -55,7 +61,7 @@ fn main() -> ExitCode {
     // SAFETY: sets one mimalloc option before any thread is started; mimalloc reads it on each purge.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let args = cli::Cli::parse();
-    match commands::run(args) {
+    match run(args) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {
@@ -64,6 +70,27 @@ fn main() -> ExitCode {
             errln!("error: {}", errors::words(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Runs the subcommand.
+fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    use commands::{bench, capacity, compare, compress, data, decompress, encoder, info, plan, reproduce, score, zip};
+    match cli.command {
+        cli::Command::Info(a) => info::run(a),
+        cli::Command::Score(a) => score::run(a),
+        cli::Command::Compress(a) => compress::run(a),
+        cli::Command::Decompress(a) => decompress::run(a),
+        cli::Command::Zip(a) => zip::zip(a),
+        cli::Command::Unzip(a) => zip::unzip(a),
+        cli::Command::Capacity(a) => capacity::run(a),
+        cli::Command::Compare(a) => compare::run(a),
+        cli::Command::Merge(a) => capacity::merge(a),
+        cli::Command::Bench(a) => bench::run(a),
+        cli::Command::Plan(a) => plan::run(a),
+        cli::Command::Data(a) => data::run(a),
+        cli::Command::Reproduce(a) => reproduce::run(a),
+        cli::Command::Encoder(c) => encoder::run(c),
     }
 }
 

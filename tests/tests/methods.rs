@@ -183,7 +183,7 @@ fn compare_runs_every_method_on_the_same_texts() {
         "plots",
     ];
     let run = dir.cram(&args).expect_code(0);
-    for method in ["memory", "dense", "lowdim", "lora", "progressive"] {
+    for method in ["memory", "dense", "lowdim", "lora", "progressive", "one-pass"] {
         assert!(run.stdout.lines().any(|l| l.starts_with(method)), "{method} missing:\n{}", run.stdout);
     }
     assert!(run.stdout.contains("trainable") && run.stdout.contains("capacity (greedy)"), "{}", run.stdout);
@@ -192,7 +192,7 @@ fn compare_runs_every_method_on_the_same_texts() {
         assert!(line.chars().count() <= 80, "{} columns: {line:?}", line.chars().count());
     }
     let lines = std::fs::read_to_string(dir.path("cmp.jsonl")).unwrap();
-    assert_eq!(lines.lines().count(), 5 * 2 * 2, "{lines}");
+    assert_eq!(lines.lines().count(), 6 * 2 * 2, "{lines}");
     assert!(dir.path("plots/accuracy.svg").exists());
     // Resumed: nothing left to do, the same table.
     let again = dir.cram(&args).expect_code(0);
@@ -210,5 +210,5 @@ fn compare_runs_every_method_on_the_same_texts() {
     dir.cram(&["merge", "s0.jsonl", "s1.jsonl", "-o", "s.jsonl"]).expect_code(0);
     let count = |f: &str| std::fs::read_to_string(dir.path(f)).unwrap().lines().count();
     assert!(count("s0.jsonl") > 0 && count("s1.jsonl") > 0);
-    assert_eq!(count("s.jsonl"), 5 * 2 * 2);
+    assert_eq!(count("s.jsonl"), 6 * 2 * 2);
 }

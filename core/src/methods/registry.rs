@@ -5,8 +5,9 @@
 //! here. It also needs, in `methods/mod.rs`, its `pub mod` line, its [`Method`] variant (with its
 //! settings, and their checks in `CramConfig::validate` if it has any) and its name
 //! ([`crate::methods::MethodName`]: the variant and its arms in `ALL`, `as_str`, `kind` and
-//! `Method::with_defaults`); and in the front ends, the CLI's `--method` list (`MethodArg` in
-//! `native-cli/src/cli.rs`) and the app's (`METHODS` in `app/src/compute.rs`).
+//! `Method::with_defaults`); and in the app, its list (`METHODS` in `app/src/compute.rs`). The
+//! CLI's `--method` takes its values from `MethodName::ALL` (a help line in `METHOD_HELP`,
+//! `native-cli/src/cli.rs`, is optional).
 
 use crate::methods::pieces::MethodImpl;
 use crate::methods::{Method, dense, lora, lowdim, memory, one_pass, progressive};

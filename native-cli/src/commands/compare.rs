@@ -5,9 +5,13 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use cram_core::methods::MethodName;
 
-use super::capacity::{check_sweep, report, sweep, sweep_texts};
-use crate::cli::{CompareArgs, MethodArg};
+use crate::cli::CompareArgs;
+use crate::recipe::{self, read_encoder};
+use crate::report;
+use crate::results::read_records;
+use crate::sweep::{SweepPlan, check_sweep, check_texts, encode_sweep, parse_shard, sweep, sweep_exit, sweep_texts};
 
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
     check_sweep(&args.lengths, args.samples, args.run.batch)?;
@@ -15,49 +19,50 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         anyhow::bail!("--methods names no method");
     }
     // Each method's recipe: the shared flags, with the method-specific ones only where they apply.
-    let mut configs = args
+    let drafts = args
         .methods
         .iter()
         .map(|&method| {
             let mut r = args.recipe.clone();
             r.method = Some(method);
-            let (lowrank, lora) = (matches!(method, MethodArg::Lowdim | MethodArg::Lora), method == MethodArg::Lora);
+            let (lowrank, lora) = (matches!(method.0, MethodName::Lowdim | MethodName::Lora), method.0 == MethodName::Lora);
             r.rank = r.rank.filter(|_| lowrank);
             r.targets = r.targets.filter(|_| lora);
             r.lora_alpha = r.lora_alpha.filter(|_| lora);
-            r.steps_per_token = r.steps_per_token.filter(|_| method == MethodArg::Progressive);
+            r.steps_per_token = r.steps_per_token.filter(|_| method.0 == MethodName::Progressive);
             r.mem = r.mem.filter(|_| !lora);
-            super::compress::cram_config(&r)
+            recipe::draft(&r)
         })
         .collect::<Result<Vec<_>>>()?;
-    let shard = args.shard.as_deref().map(super::capacity::parse_shard).transpose()?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     super::check_output(&args.run.out)?;
     let lm = super::load_model(&args.model)?;
     let max_len = *args.lengths.iter().max().expect("non-empty");
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
-    super::capacity::check_texts(&texts, &args.lengths)?;
-    for cfg in &configs {
-        cfg.validate_for(&lm.config)?;
+    check_texts(&texts, &args.lengths)?;
+    for draft in &drafts {
+        draft.validate_for(&lm.config)?;
     }
-    let init = super::encoder::InitEncoder::load(&args.recipe, &lm)?;
-    if let Some(init) = &init {
-        for cfg in &mut configs {
-            init.apply(cfg)?;
-        }
-    }
+    // Every method starts from the same --init: its encoder is read once.
+    let init = drafts[0].load_encoder(&lm)?;
+    let configs = drafts.into_iter().map(|d| d.complete(init.as_ref())).collect::<Result<Vec<_>>>()?;
     let mut finished = true;
+    // The sweep of each method and encoder: the same texts and lengths, with its one vector count.
+    let plan = SweepPlan { texts: &texts, lengths: &args.lengths, samples: args.samples, mems: &[], shard };
     for path in &args.encoders {
-        super::encoder::encode_sweep(&lm, path, &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name())?;
+        let (file, fingerprint) = read_encoder(path, &lm)?;
+        let mems = [file.encoder.config.mem];
+        encode_sweep(&lm, &file.encoder, &fingerprint, path, &SweepPlan { mems: &mems, ..plan }, &args.run)?;
     }
     for cfg in &configs {
-        if !sweep(&lm, cfg, &[cfg.mem], &texts, &args.lengths, args.samples, &args.run, shard, &args.model.device_name(), init.as_ref().map(|i| &i.encoder))? {
+        if !sweep(&lm, cfg, &SweepPlan { mems: &[cfg.mem], ..plan }, &args.run, init.as_ref().map(|i| &i.encoder))? {
             finished = false;
             break;
         }
     }
-    report(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
+    report::print(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     outln!();
-    let wide = args.run.format == crate::report::Format::Wide;
-    out!("{}", crate::report::method_summary(&super::capacity::read_records(&args.run.out)?, wide));
-    Ok(super::capacity::sweep_exit(finished, &args.run.out))
+    let wide = args.run.format == report::Format::Wide;
+    out!("{}", report::method_summary(&read_records(&args.run.out)?, wide));
+    Ok(sweep_exit(finished, &args.run.out))
 }

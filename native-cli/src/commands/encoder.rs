@@ -1,6 +1,5 @@
-//! `cram encoder train|eval`, and the encoder behind `--init enc.safetensors`.
+//! `cram encoder train|eval`.
 
-use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,71 +9,23 @@ use anyhow::{Context, Result, bail};
 use cram_core::LoadedModel;
 use cram_core::cramming::embedding_std;
 use cram_core::data::load_texts_field;
-use cram_core::encoder::file::{EncoderFile, TrainingRecord, fingerprint};
-use cram_core::encoder::training::{Chunk, EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
+use cram_core::encoder::file::{EncoderFile, TrainingRecord};
+use cram_core::encoder::training::{EncoderTraining, Split, SplitSpec, TrainSettings, evaluate, split_chunks};
 use cram_core::encoder::{Adaptation, Encoder, EncoderConfig, EncoderKind, Pooling};
-use cram_core::methods::{CramConfig, VectorInit};
 use cram_core::optim::adamw::{AdamW, AdamWConfig};
 use cram_core::readback::sync;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::capacity::{chosen_texts, in_shard};
-use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, InitArg, PoolingArg, RecipeArgs, SweepRunArgs};
-use crate::report::{self, Record};
+use crate::cli::{EncoderCommand, EncoderEvalArgs, EncoderKindArg, EncoderTrainArgs, PoolingArg};
+use crate::recipe::read_encoder;
+use crate::report;
+use crate::results::{Record, RunTag};
 
 pub fn run(command: EncoderCommand) -> Result<ExitCode> {
     match command {
         EncoderCommand::Train(a) => train(a),
         EncoderCommand::Eval(a) => eval(a),
     }
-}
-
-/// The encoder of `--init enc.safetensors`, read once per command: its vectors start each text.
-pub struct InitEncoder {
-    /// The encoder.
-    pub encoder: Encoder,
-    /// Its file's fingerprint, recorded in the recipe.
-    fingerprint: String,
-    path: std::path::PathBuf,
-}
-
-impl InitEncoder {
-    /// The encoder `--init` names for `lm`, if it names one.
-    pub fn load(recipe: &RecipeArgs, lm: &LoadedModel) -> Result<Option<Self>> {
-        let InitArg::Encoder(path) = &recipe.init else { return Ok(None) };
-        let (file, fingerprint) = read_encoder(path, lm).with_context(|| format!("cannot use the encoder {}", path.display()))?;
-        Ok(Some(Self { encoder: file.encoder, fingerprint, path: path.clone() }))
-    }
-
-    /// Puts the encoder into a recipe of `--init` (which [`super::compress::cram_config`] made
-    /// without reading the file), checking its vector count.
-    pub fn apply(&self, cfg: &mut CramConfig) -> Result<()> {
-        let k = self.encoder.config.mem;
-        if k != cfg.mem {
-            bail!("{} writes {k} vector(s) per text; pass --mem {k}", self.path.display());
-        }
-        cfg.init = VectorInit::Encoder { encoder: self.fingerprint.clone() };
-        Ok(())
-    }
-}
-
-/// An encoder file for `lm`, and the fingerprint of its bytes.
-fn read_encoder(path: &Path, lm: &LoadedModel) -> Result<(EncoderFile, String)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the encoder file {}", path.display()))?;
-    let fingerprint = fingerprint(&bytes);
-    Ok((EncoderFile::from_bytes(bytes, &path.display().to_string(), lm)?, fingerprint))
-}
-
-/// What results lines record of the runs an encoder makes: the model, the encoder's fingerprint,
-/// the device, the dtype and cram's version.
-fn encoder_tag(lm: &LoadedModel, fingerprint: &str, device: &str) -> serde_json::Value {
-    serde_json::json!({
-        "model": lm.identity.weights_fingerprint,
-        "encoder": fingerprint,
-        "device": device,
-        "dtype": lm.precision,
-        "cram": env!("CARGO_PKG_VERSION"),
-    })
 }
 
 /// The chunks of `data` split as `spec` records, checked to be the ones the encoder was tested on.
@@ -265,60 +216,10 @@ fn config_of(args: &EncoderTrainArgs) -> Result<EncoderConfig> {
     Ok(config)
 }
 
-/// `cram compare --encoders`: the texts of the comparison (the first `samples` long enough for each
-/// length, as the methods' sweeps choose them) through the encoder alone, appended to the results
-/// file as the encoder's lines; those already there (a resumed comparison) are not done again.
-#[allow(clippy::too_many_arguments)]
-pub fn encode_sweep(
-    lm: &LoadedModel,
-    path: &Path,
-    texts: &[(String, Vec<u32>)],
-    lengths: &[usize],
-    samples: usize,
-    run: &SweepRunArgs,
-    shard: Option<(usize, usize)>,
-    device: &str,
-) -> Result<()> {
-    let (file, fingerprint) = read_encoder(path, lm)?;
-    let tag = encoder_tag(lm, &fingerprint, device);
-    let method = file.encoder.config.method_name();
-    let done: HashSet<_> = if run.out.exists() { super::capacity::read_records(&run.out)?.iter().map(Record::key).collect() } else { HashSet::new() };
-    let tag_key = tag.to_string();
-    // Per length, the texts of this shard not done yet: one batch of one length at a time.
-    let mut by_length: Vec<Vec<Chunk>> = Vec::new();
-    let mut index = 0usize;
-    for &len in lengths {
-        let mut chunks = Vec::new();
-        for (id, ids) in chosen_texts(texts, len, samples) {
-            let mine = in_shard(shard, index);
-            index += 1;
-            if mine && !done.contains(&(id.clone(), len, file.encoder.config.mem, method.clone(), tag_key.clone())) {
-                chunks.push(Chunk { id: id.clone(), ids: ids[..len].to_vec() });
-            }
-        }
-        by_length.push(chunks);
-    }
-    errln!("{method} ({}): {} text(s) to encode", path.display(), by_length.iter().map(Vec::len).sum::<usize>());
-    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(&run.out).with_context(|| format!("cannot write {}", run.out.display()))?;
-    let mut written = Ok(());
-    for chunks in by_length.iter().filter(|c| !c.is_empty()) {
-        let length = chunks[0].ids.len();
-        // Each line is appended as its text is done, so an interrupted comparison keeps them.
-        evaluate(&file.encoder, lm, chunks, run.batch, true, &mut |id, metrics| {
-            let record = Record { text_id: id.to_string(), length, stop: "encoded".into(), metrics: metrics.clone(), run: Some(tag.clone()), bits: None };
-            let line = serde_json::to_string(&record).expect("records serialise") + "\n";
-            if written.is_ok() {
-                written = out.write_all(line.as_bytes());
-            }
-        })?;
-    }
-    written.with_context(|| format!("cannot write {}", run.out.display()))
-}
-
 fn eval(args: EncoderEvalArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let (file, fingerprint) = read_encoder(&args.encoder, &lm)?;
-    let tag = encoder_tag(&lm, &fingerprint, &args.model.device_name());
+    let tag = RunTag::of_encoder(&lm, &fingerprint);
     let t = &file.training;
     let data = args.data.clone().unwrap_or_else(|| t.data.clone().into());
     let split = split_again(&lm, &data, &t.text_field, &t.split)?;

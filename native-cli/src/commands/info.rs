@@ -30,7 +30,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         "vocab": c.vocab_size(),
         "context": c.max_position_embeddings(),
         "parameters": c.parameters(),
-        "device": args.model.device_name(),
+        "device": lm.device_name,
         "dtype": lm.precision,
         "file_dtype": lm.identity.file_dtype,
         "load_seconds": load_seconds,
@@ -51,7 +51,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
         outln!("vocab        {}", c.vocab_size());
         outln!("context      {}", c.max_position_embeddings());
         outln!("parameters   {:.1}M", c.parameters() as f64 / 1e6);
-        outln!("dtype        {} on {} (file: {})", lm.precision, args.model.device_name(), lm.identity.file_dtype);
+        outln!("dtype        {} on {} (file: {})", lm.precision, lm.device_name, lm.identity.file_dtype);
         outln!("loaded in    {load_seconds:.1} s, peak host memory {}", peak.map_or("unknown on this OS".into(), |b| format!("{:.2} GB", b as f64 / 1e9)));
         outln!("capacity     {capacity:.0} tokens per vector (d * 16 / log2 V)");
     }

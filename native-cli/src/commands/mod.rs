@@ -1,57 +1,38 @@
-//! One function per subcommand, and what they share: loading the model, reading the text.
+//! One module per subcommand (the crate root dispatches to them), and what they share: loading the
+//! model, checking an output path, reading the text.
 
-mod bench;
-mod capacity;
-mod compare;
-mod compress;
-mod data;
-mod decompress;
-mod encoder;
-mod info;
-mod plan;
-mod reproduce;
-mod score;
-mod zip;
+pub mod bench;
+pub mod capacity;
+pub mod compare;
+pub mod compress;
+pub mod data;
+pub mod decompress;
+pub mod encoder;
+pub mod info;
+pub mod plan;
+pub mod reproduce;
+pub mod score;
+pub mod zip;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cram_core::LoadedModel;
 use cram_core::device::{DeviceChoice, Precision};
 
-use crate::cli::{Cli, Command, DeviceArg, DtypeArg, ModelArgs};
-
-/// Runs the subcommand.
-pub fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
-        Command::Info(a) => info::run(a),
-        Command::Score(a) => score::run(a),
-        Command::Compress(a) => compress::run(a),
-        Command::Decompress(a) => decompress::run(a),
-        Command::Zip(a) => zip::zip(a),
-        Command::Unzip(a) => zip::unzip(a),
-        Command::Capacity(a) => capacity::run(a),
-        Command::Compare(a) => compare::run(a),
-        Command::Merge(a) => capacity::merge(a),
-        Command::Bench(a) => bench::run(a),
-        Command::Plan(a) => plan::run(a),
-        Command::Data(a) => data::run(a),
-        Command::Reproduce(a) => reproduce::run(a),
-        Command::Encoder(c) => encoder::run(c),
-    }
-}
+use crate::cli::{DeviceArg, DtypeArg, ModelArgs};
+use crate::model::Model;
 
 /// Loads the model named by `--model` on `--device`, its weights in `--dtype` (default: the device's,
 /// see [`Precision::default_for`]).
-pub fn load_model(args: &ModelArgs) -> Result<LoadedModel> {
+pub fn load_model(args: &ModelArgs) -> Result<Model> {
     load_model_or(args, None)
 }
 
 /// [`load_model`], with `fallback` as the dtype when `--dtype` is not given (decompression decodes in
 /// the dtype the file was made in).
-pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<LoadedModel> {
+pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Model> {
     let choice = match args.device {
         DeviceArg::Cpu => DeviceChoice::Cpu,
         DeviceArg::Wgpu => DeviceChoice::Wgpu,
@@ -64,7 +45,8 @@ pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Lo
         Some(DtypeArg::F16) => Precision::F16,
         None => fallback.unwrap_or_else(|| Precision::default_for(&device)),
     };
-    LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))
+    let lm = LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))?;
+    Ok(Model::new(lm, args.device_name()))
 }
 
 /// Checks, before any work, that a file can be written at `path`: its folder exists and takes a new

@@ -4,7 +4,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::ValueEnum;
 use cram_core::ModelConfig;
 use cram_core::methods::Method;
 use cram_core::plan::{MemoryPlan, PlanRequest, plan};
@@ -41,8 +40,7 @@ fn gb(bytes: u64) -> String {
 
 pub fn run(args: PlanArgs) -> Result<ExitCode> {
     let config = config_of(&args.model)?;
-    let name = args.method.to_possible_value().expect("every method has a name").get_name().to_string();
-    let method = Method::with_defaults(&name, args.rank)?;
+    let method = Method::with_defaults(args.method.0.as_str(), args.rank)?;
     let mem = if method.uses_vectors() { args.mem } else { 0 };
     let prefix = match args.layout {
         LayoutArg::Sink => 1,

@@ -40,7 +40,7 @@ pub fn zip(args: ZipArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let ids = lm.tokenizer.encode_bytes(&text).with_context(|| args.file.display().to_string())?;
     let started = web_time::Instant::now();
-    let file = lmzip::compress(&lm, &[sink_token(&lm)?], &ids, &args.model.device_name())?;
+    let file = lmzip::compress(&lm, &[sink_token(&lm)?], &ids, &lm.device_name)?;
     let seconds = started.elapsed().as_secs_f64();
     let bytes = file.to_bytes()?;
     write_atomic(&output, &bytes)?;

@@ -1,0 +1,28 @@
+//! The model a command runs on: core's [`LoadedModel`], with the name of the device it was loaded
+//! on (`cpu`, `wgpu`, `cuda`, as `--device` names it), which results and reports record.
+
+use std::ops::Deref;
+
+use cram_core::LoadedModel;
+
+/// A loaded model and its device's name; it reads as the [`LoadedModel`] it holds.
+pub struct Model {
+    lm: LoadedModel,
+    /// The device's name, as `--device` gives it.
+    pub device_name: String,
+}
+
+impl Model {
+    /// `lm`, loaded on the device named `device_name`.
+    pub fn new(lm: LoadedModel, device_name: String) -> Self {
+        Self { lm, device_name }
+    }
+}
+
+impl Deref for Model {
+    type Target = LoadedModel;
+
+    fn deref(&self) -> &LoadedModel {
+        &self.lm
+    }
+}
