@@ -37,4 +37,12 @@ fn default_model_zip_round_trip() {
     let one = std::process::Command::new(cram_bin()).args(["unzip", "hello.lmz"]).env("RAYON_NUM_THREADS", "1").current_dir(dir.path("")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&one.stdout), text, "one thread decodes what two coded");
     dir.cram(&["unzip", "hello.lmz", "--model", &tiny_model()]).expect_error("made with another model");
+    // Bytes that are not UTF-8 are coded by their byte tokens (Latin-1 é here); SmolLM2's vocabulary,
+    // trained on UTF-8 text, has no token for 0xff, a byte UTF-8 never uses: one error naming it.
+    dir.write("latin1.bin", b"caf\xe9 au lait\n");
+    dir.cram(&["zip", "latin1.bin", "-o", "latin1.lmz"]).expect_code(0);
+    assert_eq!(std::fs::read(dir.path("latin1.lmz")).map(|b| b.is_empty()).ok(), Some(false));
+    dir.write("ff.bin", b"ok \xff");
+    dir.cram(&["zip", "ff.bin", "-o", "ff.lmz"]).expect_error("byte 0xff is not UTF-8 text, and this tokenizer has no token for that byte alone");
+    assert!(!dir.path("ff.lmz").exists(), "no file is left behind");
 }

@@ -185,7 +185,7 @@ pub const PREFIX_MARGIN_TOKENS: usize = 64;
 /// doubled until it gives `n` + [`PREFIX_MARGIN_TOKENS`] tokens; the whole text when it is shorter.
 /// Returns the ids (of the prefix: only the first `n` are the text's) and the prefix's length in
 /// bytes.
-pub fn first_ids(tokenizer: &crate::tokenizer::Tokenizer, text: &str, n: usize) -> Result<(Vec<u32>, usize)> {
+pub fn first_ids(tokenizer: &crate::tokenizer::Tokenizer, text: &str, n: usize) -> crate::Result<(Vec<u32>, usize)> {
     let want = n.saturating_add(PREFIX_MARGIN_TOKENS);
     // A token is rarely over 16 bytes; start there, and double.
     let mut bytes = want.saturating_mul(16);

@@ -58,8 +58,11 @@ impl Tokenizer {
                 ids.extend(self.encode(chunk.valid())?);
             }
             for &b in chunk.invalid() {
-                let id = self.token_to_id(&byte_symbol(b).to_string()).ok_or_else(|| {
-                    Error::Tokenizer(format!("byte 0x{b:02x} is not UTF-8 text, and this tokenizer has no token for a single byte (not a byte-level BPE)"))
+                let symbol = byte_symbol(b);
+                // Byte-level vocabularies trained on UTF-8 text may lack the bytes UTF-8 never
+                // uses (0xc0, 0xc1, 0xf5..=0xff): SmolLM2's has no 0xff.
+                let id = self.token_to_id(&symbol.to_string()).ok_or_else(|| {
+                    Error::Tokenizer(format!("byte 0x{b:02x} is not UTF-8 text, and this tokenizer has no token for that byte alone (no byte-level symbol {symbol:?} in its vocabulary)"))
                 })?;
                 ids.push(id);
             }
