@@ -143,26 +143,97 @@ fn print_report(outcomes: &[Outcome], checks: &[&Check], json: bool) {
         }
         return;
     }
+    out!("{}", report_text(outcomes, checks));
+}
+
+/// The report as text in 80 columns: each check's name, then a line per measure (what, measured,
+/// ok or OUTSIDE) with its expected value and band indented below; last, what measured each check,
+/// wrapped.
+fn report_text(outcomes: &[Outcome], checks: &[&Check]) -> String {
     let what = |o: &Outcome| match o.row {
         Some(r) => format!("{} {}x{}: {}", r.method, r.mem, r.length, o.what.trim_start_matches('/')),
         None => o.what.trim_start_matches('/').to_string(),
     };
-    let (wc, ww) = outcomes.iter().fold((5, 7), |(c, w), o| (c.max(o.check.len()), w.max(what(o).len())));
-    outln!("{:<wc$}  {:<ww$}  {:>10}  {:>10}  {:<21} result", "check", "measure", "measured", "expected", "band");
+    let width = outcomes.iter().map(|o| what(o).len()).max().unwrap_or(0).min(WIDTH - 25);
+    let mut s = String::new();
+    let mut check = "";
     for o in outcomes {
+        if o.check != check {
+            check = o.check;
+            s += &wrap(check, "", WIDTH);
+        }
         let measured = o.measured.map_or("missing".to_string(), |m| format!("{m:.3}"));
-        let band = format!("[{}, {}]", o.low, o.high);
-        outln!("{:<wc$}  {:<ww$}  {:>10}  {:>10}  {:<21} {}", o.check, what(o), measured, o.expected, band, if o.ok { "ok" } else { "OUTSIDE" });
+        s += &format!("  {:<width$}  {:>12}  {}\n", what(o), measured, if o.ok { "ok" } else { "OUTSIDE" });
+        s += &format!("      expected {}, band [{}, {}]\n", o.expected, o.low, o.high);
     }
-    outln!();
+    s += "\n";
     for c in checks {
-        outln!("{}: measured by {}", c.name, c.measured_by);
+        s += &wrap(&format!("{}: measured by {}", c.name, c.measured_by), "    ", WIDTH);
     }
+    s
+}
+
+/// The report's width: an 80-column terminal.
+const WIDTH: usize = 80;
+
+/// `text` broken into lines of at most `width` characters at spaces (a longer word stands alone),
+/// the lines after the first indented by `indent`.
+fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if line.is_empty() || !fits {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            line = if lines.is_empty() { word.to_string() } else { format!("{indent}{word}") };
+        } else {
+            line.push(' ');
+            line.push_str(word);
+        }
+    }
+    lines.push(line);
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// #37: the report fits an 80-column terminal, every measure of every shipped check included
+    /// (the longest names and the widest bands), and keeps what it says: measured, expected, band.
+    #[test]
+    fn the_report_fits_80_columns() {
+        let e: Expectations = serde_json::from_str(EXPECTED).unwrap();
+        let checks: Vec<&Check> = e.checks.iter().collect();
+        let outcomes: Vec<Outcome> = checks
+            .iter()
+            .flat_map(|c| c.expect.iter().map(move |x| (c, x)))
+            .map(|(c, x)| Outcome {
+                check: &c.name,
+                row: x.row.as_ref(),
+                what: &x.what,
+                measured: Some(x.expected * 1.01),
+                expected: x.expected,
+                low: x.low,
+                high: x.high,
+                ok: true,
+            })
+            .collect();
+        let text = report_text(&outcomes, &checks);
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "{} columns: {line:?}", line.chars().count());
+        }
+        for (o, x) in outcomes.iter().zip(checks.iter().flat_map(|c| &c.expect)) {
+            assert!(text.contains(&format!("expected {}, band [{}, {}]", x.expected, x.low, x.high)), "{}", o.what);
+            assert!(text.contains(&format!("{:.3}", o.measured.unwrap())), "{}", o.what);
+        }
+        for c in &checks {
+            assert!(text.contains(&c.name), "{}", c.name);
+        }
+        assert_eq!(wrap("a bb ccc", "  ", 4), "a bb\n  ccc\n");
+    }
 
     /// The shipped expectations parse, every check has measures with ordered bands, and `--quick`
     /// keeps some.
