@@ -3,7 +3,8 @@
 # (tests/browser/e2e.mjs): the tiny Llama fixture crammed and reconstructed on the WebGPU path
 # (SwiftShader), on the CPU fallback and loaded by hub id from a hub-like folder, a .cram made by the CLI imported, Stop mid-run, a bad file,
 # a model over the GPU's buffer limit and a GPU device lost mid-run each given a clear message; then
-# `cram decompress` (target/debug/cram, built beforehand) must decompress the files the page exported.
+# `cram decompress` (target/debug/cram, built beforehand) must decompress the files the page exported,
+# and the plots of two small `cram capacity` sweeps, rendered to PNG in Chromium, must show their data.
 # Screenshots and exported files land in target/app-artifacts/. Ends with "app: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,9 +58,20 @@ decompresses() {
   case "$text" in "$out"*) [ ${#out} -ge 10 ] && echo "ok   cram decompress of the page's $1 export: \"$out\"" && return 0 ;; esac
   echo "FAIL cram decompress $1: got \"$out\""; return 1
 }
+# The sweeps' plots rendered to PNG in Chromium (tests/browser/plots.mjs): a sweep of two lengths and
+# two vector counts, and one of a single length, on the tiny model; each plot must show its data.
+plots() {
+  local books="data/eval/books.jsonl" args=(--model "$tiny" --samples 1 --lr 0.1 --max-steps 300 --patience 200)
+  rm -rf "$art/plots-two" "$art/plots-one" "$art"/plots-*.jsonl
+  "$cram" capacity "${args[@]}" --data "$books" --lengths 4,6 --mem 1,2 --out "$art/plots-two.jsonl" --plot "$art/plots-two" >/dev/null 2>&1 &&
+    "$cram" capacity "${args[@]}" --data "$books" --lengths 4 --out "$art/plots-one.jsonl" --plot "$art/plots-one" >/dev/null 2>&1 ||
+    { echo "FAIL plots: the sweeps did not run"; return 1; }
+  node tests/browser/plots.mjs "$art/plots-two=2" "$art/plots-one=1"
+}
 if [ -x "$cram" ]; then
   check decompresses webgpu
   check decompresses cpu
+  check plots
 else
   echo "note: $cram not built; skipping the CLI checks (scripts/test.sh builds it first)"
 fi

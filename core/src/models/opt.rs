@@ -366,7 +366,7 @@ impl FamilyConfig for OptConfig {
         if self.num_attention_heads == 0 || self.vocab_size == 0 || self.num_hidden_layers == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(format!("hidden_size {} is not a positive multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads));
         }
-        if self.word_embed_proj_dim() == 0 || self.hidden_size.checked_mul(self.max_position_embeddings + POSITION_OFFSET).is_none_or(|n| n > 1 << 34) {
+        if self.word_embed_proj_dim() == 0 || (self.hidden_size as u64).checked_mul((self.max_position_embeddings as u64).saturating_add(POSITION_OFFSET as u64)).is_none_or(|n| n > 1u64 << 34) {
             return bad(format!(
                 "word_embed_proj_dim {} or max_position_embeddings {} is out of range",
                 self.word_embed_proj_dim(),
