@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use cram_core::LoadedModel;
 use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
-use cram_core::methods::{CramConfig, Method, Setting};
+use cram_core::methods::{CramConfig, Method, MethodName, Recipe, Setting};
 use cram_core::optim::adamw::AdamWConfig;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
@@ -91,7 +91,7 @@ impl Event {
 /// The page's recipe controls, as the compute side needs them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Controls {
-    /// The method's name (one of [`METHODS`]).
+    /// The method's name (one of [`methods`]).
     pub method: String,
     /// The rank of `lowdim` and `lora` (0 = the method's default).
     pub rank: usize,
@@ -107,14 +107,21 @@ pub struct Controls {
     pub tokens: usize,
 }
 
-/// The methods the page offers, `(value, label)`; each maps to a [`Method`] in [`method`].
-pub const METHODS: &[(&str, &str)] = &[
-    ("memory", "memory: K trainable input vectors (Kuratov et al. 2025)"),
-    ("dense", "dense: vectors through a trainable d×d layer"),
-    ("lowdim", "lowdim: vectors from an r-dimensional code"),
-    ("lora", "lora: rank-r adapters on q, k, v, o instead of vectors"),
-    ("progressive", "progressive: the target grows one token at a time"),
-];
+/// The methods the page offers: every method of core's list, `(value, label)`, so that a new method
+/// appears in the page with no line here.
+pub fn methods() -> impl Iterator<Item = (&'static str, String)> {
+    MethodName::ALL.into_iter().map(|m| (m.as_str(), format!("{m}: {}", m.summary())))
+}
+
+/// The recipes the page offers (core's, the default first): `(value, label)`.
+pub fn recipes() -> impl Iterator<Item = (&'static str, String)> {
+    Recipe::ALL.into_iter().map(|r| (r.as_str(), format!("{}: {}", r.as_str(), r.summary())))
+}
+
+/// The method and learning rate a recipe sets (`None` for a name core does not know).
+pub fn recipe_setting(name: &str) -> Option<(&'static str, f64)> {
+    Recipe::ALL.into_iter().find(|r| r.as_str() == name).map(|r| (r.method().kind().as_str(), r.lr()))
+}
 
 /// The [`Method`] of a select value, with the CLI's defaults for its parameters (`rank` 0 = default);
 /// a name the core does not know is an error, not silently the memory method.

@@ -9,7 +9,8 @@
 //!   events; [`engine`]: its device (WebGPU first, CPU fallback) and model.
 //! - [`backend`]: where the compute side runs: a Web Worker (default) or the page's own thread.
 //! - [`run`]: one compression run as the page sees it, feeding the live views; Stop.
-//! - [`cram_io`]: `.cram` export and import, byte-compatible with `cram compress` / `decompress`.
+//! - [`cram_io`]: `.cram` export and import, byte-compatible with `cram compress` / `decompress`;
+//!   [`share`]: a `.cram` sent as a link (in the URL fragment), with the model it needs named.
 //! - [`views`]: the components.
 #![cfg(target_arch = "wasm32")]
 
@@ -19,6 +20,7 @@ pub mod cram_io;
 pub mod engine;
 pub mod loading;
 pub mod run;
+pub mod share;
 pub mod state;
 pub mod views;
 

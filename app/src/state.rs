@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use cram_core::methods::{CramConfig, Recipe};
 use cram_core::metrics::CramMetrics;
+
+use crate::share::{ModelRef, Shared};
 
 /// Where the app stands with the model.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -150,7 +153,7 @@ pub struct AppState {
     pub lr: RwSignal<f64>,
     /// Most optimiser steps.
     pub max_steps: RwSignal<usize>,
-    /// The method's name (see [`crate::compute::METHODS`]).
+    /// The method's name (see [`crate::compute::methods`]).
     pub method: RwSignal<String>,
     /// The rank of `lowdim` and `lora` (0 = the method's default).
     pub rank: RwSignal<usize>,
@@ -179,6 +182,12 @@ pub struct AppState {
     pub compare_with: RwSignal<String>,
     /// The runs of the last comparison, in the order they ran.
     pub compared: RwSignal<Vec<ComparedRun>>,
+    /// Where the loaded model came from, as a Share link names it.
+    pub loaded_from: RwSignal<Option<ModelRef>>,
+    /// The last run's Share link.
+    pub share_link: RwSignal<Option<String>>,
+    /// A `.cram` that came with the page's link, not yet decoded (see [`crate::share`]).
+    pub shared: RwSignal<Option<Shared>>,
 }
 
 /// The example text of the page.
@@ -200,9 +209,9 @@ impl AppState {
             text: RwSignal::new(DEFAULT_TEXT.to_string()),
             tokens: RwSignal::new(0),
             mem: RwSignal::new(1),
-            lr: RwSignal::new(0.01),
-            max_steps: RwSignal::new(5000),
-            method: RwSignal::new("memory".to_string()),
+            lr: RwSignal::new(Recipe::default().lr()),
+            max_steps: RwSignal::new(CramConfig::default().max_steps),
+            method: RwSignal::new(Recipe::default().method().kind().as_str().to_string()),
             rank: RwSignal::new(0),
             pieces: RwSignal::new(vec![]),
             correct: RwSignal::new(vec![]),
@@ -216,6 +225,9 @@ impl AppState {
             teaching: RwSignal::new(false),
             compare_with: RwSignal::new(String::new()),
             compared: RwSignal::new(vec![]),
+            loaded_from: RwSignal::new(None),
+            share_link: RwSignal::new(None),
+            shared: RwSignal::new(None),
         }
     }
 
@@ -228,6 +240,7 @@ impl AppState {
         self.heat.set(vec![]);
         self.result.set(None);
         self.error.set(None);
+        self.share_link.set(None);
     }
 
     /// The loaded model's info, if any.

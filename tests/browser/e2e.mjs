@@ -69,6 +69,46 @@ async function checkBits(page, original) {
   await page.getByTestId('teach-toggle').click();
 }
 
+// The recipe controls: the page starts at core's default recipe (fast: dense at lr 0.1, as the CLI);
+// the paper's recipe is one choice away and sets memory at lr 0.01; every method of core's list is
+// offered, one-pass included.
+async function checkRecipe(page) {
+  const method = page.getByTestId('method');
+  const lr = async () => Number(await page.getByTestId('lr').inputValue());
+  if (await method.inputValue() !== 'dense' || await lr() !== 0.1) throw new Error(`defaults: method ${await method.inputValue()}, lr ${await lr()}`);
+  const offered = await method.locator('option').evaluateAll((os) => os.map((o) => o.value));
+  if (offered.join(',') !== 'memory,dense,lowdim,lora,progressive,one-pass') throw new Error(`methods offered: ${offered}`);
+  await page.getByTestId('recipe').selectOption('paper');
+  if (await method.inputValue() !== 'memory' || await lr() !== 0.01) throw new Error(`paper recipe: method ${await method.inputValue()}, lr ${await lr()}`);
+  await page.getByTestId('recipe').selectOption('fast');
+  if (await method.inputValue() !== 'dense' || await lr() !== 0.1) throw new Error(`fast recipe: method ${await method.inputValue()}, lr ${await lr()}`);
+}
+
+// Share (#36): the run as a link that carries the .cram and names the model; a second page opened on
+// the link loads that model and decodes the text without any click; a damaged link and a link whose
+// model does not load each get one sentence.
+async function checkShare(page, original) {
+  await page.getByTestId('share').click();
+  const link = await page.getByTestId('share-link').inputValue();
+  if (!/#cram=[A-Za-z0-9_-]+&url=models%2Ftiny-llama\.gguf$/.test(link)) throw new Error(`share link ${link.slice(0, 120)}...`);
+  const opened = async (url, selector) => {
+    const other = await page.context().browser().newPage(); // its own context: the neighbour's page
+    try {
+      await other.goto(url, { waitUntil: 'load' });
+      await other.locator(selector).waitFor({ timeout: 2 * MINUTE });
+      return await other.locator(selector).innerText();
+    } finally {
+      await other.close();
+    }
+  };
+  const decoded = await opened(link, '[data-testid=imported]');
+  if (decoded !== original) throw new Error(`the link decoded to ${JSON.stringify(decoded)}, not ${JSON.stringify(original)}`);
+  const damaged = await opened(link.replace(/#cram=.{12}/, '#cram=@@@@@@@@@@@@'), '[data-testid=error]');
+  if (!damaged.startsWith('this link\'s .cram is damaged')) throw new Error(`damaged link: ${JSON.stringify(damaged)}`);
+  const missing = await opened(link.replace('url=models%2Ftiny-llama.gguf', 'url=models%2Fmissing.gguf'), '[data-testid=error]');
+  if (!missing.startsWith('the link\'s model models/missing.gguf did not load')) throw new Error(`missing model: ${JSON.stringify(missing)}`);
+}
+
 async function expectPlace(page, place) {
   const label = await page.getByTestId('place-label').innerText();
   if (label !== place) throw new Error(`expected to compute ${JSON.stringify(place)}, got ${JSON.stringify(label)}`);
@@ -83,13 +123,15 @@ await test('WebGPU in the Web Worker: load the tiny Llama, cram 6 tokens, recons
     await compressAndCheck(page, 'webgpu');
   }));
 
-await test('CPU fallback on the page\'s thread: no adapter, the page says so, and the same run works', () =>
+await test('CPU fallback on the page\'s thread: no adapter, the page says so, the recipe controls, the same run works, and its Share link decodes in a second page', () =>
   withPage(['--disable-gpu'], async (page) => {
     await loadModel(page, TINY, 'auto', undefined, 'page');
     const label = await page.getByTestId('device-label').innerText();
     if (!label.startsWith('CPU (fallback')) throw new Error(`expected the CPU fallback label, got ${JSON.stringify(label)}`);
     await expectPlace(page, 'on the page\'s thread');
+    await checkRecipe(page);
     await compressAndCheck(page, 'cpu');
+    await checkShare(page, results.cpu);
   }));
 
 // Methods side by side (as `cram compare`): memory, then dense, on the same text; the view draws both
@@ -98,6 +140,7 @@ await test('methods side by side: memory then dense on the same text, curves, me
   withPage(['--disable-gpu'], async (page) => {
     await loadModel(page, TINY, 'cpu');
     await page.getByTestId('text').fill(TEXT);
+    await page.getByTestId('method').selectOption('memory');
     for (const [id, v] of Object.entries(RECIPE)) await setField(page, id, v);
     await page.getByTestId('compare-method').selectOption('dense');
     await page.getByTestId('compare').click();

@@ -561,7 +561,8 @@ fn damaged_and_mistaken_files_say_what_they_are() {
     let json = dir.cram(&["info", "t.lmz", "--json"]).expect_code(0).json();
     assert_eq!(json["kind"], "lmz");
     assert!(dir.cram(&["info", "t.cram"]).expect_code(0).stdout.contains("cram compress"));
-    dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz or encoder file");
+    let run = dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz or encoder file: it is plain text");
+    assert!(run.stderr.contains("cram compress FILE") && !run.stderr.contains("header too large"), "{}", run.stderr);
 }
 
 /// #37, 12: `cram zip` says the file's size against the text's plainly, and the code's apart.

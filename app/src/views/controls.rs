@@ -1,11 +1,11 @@
-//! The text box and the recipe: tokens, vectors, method, learning rate, step budget; Compress,
-//! Compare (two methods side by side) and Stop.
+//! The text box and the recipe: tokens, vectors, recipe (fast or paper), method, learning rate, step
+//! budget; Compress, Compare (two methods side by side) and Stop.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::backend;
-use crate::compute::{Event, METHODS, Request};
+use crate::compute::{self, Event, Request};
 use crate::run;
 use crate::state::{AppState, RunPhase};
 
@@ -55,15 +55,27 @@ pub fn Controls(state: AppState) -> impl IntoView {
             <NumberField label="learning rate" testid="lr" value=state.lr step="any" />
             <NumberField label="max steps" testid="max-steps" value=state.max_steps step="1" />
             <NumberField label="rank (lowdim, lora; 0 = default)" testid="rank" value=state.rank step="1" />
+            <label title="a starting point: sets the method and the learning rate">"recipe "
+                <select data-testid="recipe" on:change=move |ev| {
+                    if let Some((method, lr)) = compute::recipe_setting(&event_target_value(&ev)) {
+                        state.method.set(method.to_string());
+                        state.lr.set(lr);
+                    }
+                }>
+                    {compute::recipes().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                </select>
+            </label>
             <label>"method "
                 <select data-testid="method" on:change=move |ev| state.method.set(event_target_value(&ev))>
-                    {METHODS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    {compute::methods().map(|(value, label)| view! {
+                        <option value=value selected=move || state.method.get() == value>{label}</option>
+                    }).collect_view()}
                 </select>
             </label>
             <label>"compare with "
                 <select data-testid="compare-method" on:change=move |ev| state.compare_with.set(event_target_value(&ev))>
                     <option value="">"(none)"</option>
-                    {METHODS.iter().map(|(value, _)| view! { <option value=*value>{*value}</option> }).collect_view()}
+                    {compute::methods().map(|(value, _)| view! { <option value=value>{value}</option> }).collect_view()}
                 </select>
             </label>
         </div>

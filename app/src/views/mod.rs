@@ -20,7 +20,7 @@ pub use compare::SideBySide;
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};
 pub use model_picker::ModelPicker;
-pub use result::{CramImport, Reconstruction};
+pub use result::{CramImport, Reconstruction, open_link};
 pub use teach::Teaching;
 
 /// The whole page.
@@ -34,6 +34,8 @@ pub fn App() -> impl IntoView {
     });
     // Started at once, so that the worker's wasm is ready by the time a model is loaded.
     let _ = backend::start_worker();
+    // A Share link: load the model it names and decode the vectors it carries.
+    leptos::task::spawn_local(open_link(state));
     view! {
         <header>
             <h1>"cram"</h1>

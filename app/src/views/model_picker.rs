@@ -11,11 +11,12 @@ use crate::backend::{self, Place};
 use crate::compute::{Event, Request};
 use crate::engine::DevicePreference;
 use crate::loading::{self, ModelFiles};
+use crate::share::ModelRef;
 use crate::state::{AppState, DEFAULT_HUB_BASE, DEFAULT_MODEL_URL, ModelInfo, ModelStatus};
 use crate::views::human_bytes;
 
 /// Where the bytes come from.
-enum Source {
+pub(crate) enum Source {
     Url(String),
     Files(Vec<File>),
     /// A model id on a server laid out like the Hugging Face hub: `(base URL, id)`.
@@ -28,8 +29,15 @@ fn now() -> f64 {
 
 /// Fetches the bytes here on the page (progress, Cache Storage), then has the compute side at `place`
 /// build the model; the other place forgets its model.
-async fn load(state: AppState, source: Source, pref: DevicePreference, place: Place) {
+pub(crate) async fn load(state: AppState, source: Source, pref: DevicePreference, place: Place) {
     let started = now();
+    // what a Share link names (see crate::share)
+    let named = match &source {
+        Source::Url(url) => ModelRef::Url(url.clone()),
+        Source::Hub(base, id) => ModelRef::Hub { base: base.clone(), id: id.clone() },
+        Source::Files(files) => ModelRef::Files(files.iter().map(File::name).collect::<Vec<_>>().join(", ")),
+    };
+    state.loaded_from.set(None);
     let progress = |what: String| move |done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: what.clone(), done, total });
     // The worker, or why there is none: then the page computes itself and says why.
     let (place, no_worker) = match place {
@@ -68,13 +76,28 @@ async fn load(state: AppState, source: Source, pref: DevicePreference, place: Pl
     while let Some(event) = events.next().await {
         match event {
             Event::Loading(what) => state.model.set(ModelStatus::Loading { what, done: 0, total: None }),
-            Event::Loaded(info) => return state.model.set(ModelStatus::Ready(ModelInfo { seconds: now() - started, no_worker, ..info })),
+            Event::Loaded(info) => {
+                state.loaded_from.set(Some(named));
+                return state.model.set(ModelStatus::Ready(ModelInfo { seconds: now() - started, no_worker, ..info }));
+            }
             Event::Failed(e) => return state.model.set(ModelStatus::Failed(e)),
             _ => {}
         }
     }
     state.model.set(ModelStatus::Failed("the compute side went away".into()));
 }
+
+/// Hub ids the id field suggests: small models of the families the core loads, with a
+/// `tokenizer.json` (the Pythia suite the design card names for the browser first).
+const HUB_MODELS: &[&str] = &[
+    "EleutherAI/pythia-14m",
+    "EleutherAI/pythia-31m",
+    "EleutherAI/pythia-70m",
+    "EleutherAI/pythia-160m",
+    "HuggingFaceTB/SmolLM2-135M",
+    "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "Qwen/Qwen3-0.6B",
+];
 
 /// The model section.
 #[component]
@@ -105,7 +128,10 @@ pub fn ModelPicker(state: AppState) -> impl IntoView {
         </div>
         <div class="row">
             <label>"…or a hub model id "
-                <input type="text" size="24" data-testid="hub-id" prop:value=move || hub_id.get() on:input=move |ev| hub_id.set(event_target_value(&ev)) />
+                <input type="text" size="24" data-testid="hub-id" list="hub-models" prop:value=move || hub_id.get() on:input=move |ev| hub_id.set(event_target_value(&ev)) />
+                <datalist id="hub-models">
+                    {HUB_MODELS.iter().map(|id| view! { <option value=*id></option> }).collect_view()}
+                </datalist>
             </label>
             <label>" from "
                 <input type="text" size="28" data-testid="hub-base" title="A server laid out like the Hugging Face hub ({base}/{id}/resolve/main/{file}): the hub's address, a mirror, or a folder served with this page"

@@ -1,6 +1,7 @@
 //! The guided walk for workshops: four short steps, each with numbers from the loaded model and a
 //! "try it" that fills the controls with a small example that converges within a minute.
 
+use cram_core::methods::Recipe;
 use leptos::prelude::*;
 
 use super::BitChart;
@@ -10,8 +11,9 @@ use crate::state::AppState;
 struct Step {
     title: &'static str,
     body: &'static str,
-    /// `(text, tokens, vectors, learning rate)` put into the controls by "try it".
-    example: Option<(&'static str, usize, usize, f64)>,
+    /// `(text, tokens, vectors)` put into the controls by "try it", with the default recipe's
+    /// method and learning rate (core's `Recipe::default()`, the CLI's default too).
+    example: Option<(&'static str, usize, usize)>,
     /// Shows the bit chart of the last run.
     bits: bool,
 }
@@ -19,8 +21,8 @@ struct Step {
 const STEPS: &[Step] = &[
     Step {
         title: "A memory vector",
-        body: "A language model reads a text as a sequence of input vectors, one per token. cram adds one more vector in front — not the embedding of any token, but free numbers — and trains only those numbers, with the model frozen, until the model, reading that vector alone, writes the text. The text is then stored in the vector.",
-        example: Some(("Hello, world!", 0, 1, 0.01)),
+        body: "A language model reads a text as a sequence of input vectors, one per token. cram adds one more vector in front — not the embedding of any token, but free numbers — and trains only those numbers, with the model frozen, until the model, reading that vector alone, writes the text. The text is then stored in the vector. The page's default recipe (fast, as the CLI's) trains the vector through a dense layer, which gets there in far fewer steps, and the file still holds one vector; the paper's recipe (memory, in the recipe menu) trains the vector directly.",
+        example: Some(("Hello, world!", 0, 1)),
         bits: false,
     },
     Step {
@@ -32,13 +34,13 @@ const STEPS: &[Step] = &[
     Step {
         title: "Teacher-forced versus greedy",
         body: "While training, the model sees the true previous tokens and we count how many next tokens it gets right (teacher-forced accuracy: the first row of the token strip). Getting the text back is harder: greedy decoding feeds the model its own guesses, so one early mistake derails the rest (the second row, which shows what greedy decoding from the current vectors gives). cram calls a text crammed only when greedy decoding gives back every token.",
-        example: Some(("The cat sat on the mat.", 0, 1, 0.01)),
+        example: Some(("The cat sat on the mat.", 0, 1)),
         bits: false,
     },
     Step {
         title: "Predictable texts cram further",
         body: "The vector only has to carry what the model cannot guess. A well-known sentence costs few bits; a list of random words costs the full log₂V bits per token. Try both, and compare the information gain and the steps in the metrics table. The chart below puts the last text in bits: the vectors, the model's own code (its cross-entropy: what an arithmetic coder driven by the model spends) and zstd. A predictable text costs the model few bits; the vectors cost the same whatever the text.",
-        example: Some(("window seventeen purple oxygen ladder", 0, 1, 0.01)),
+        example: Some(("window seventeen purple oxygen ladder", 0, 1)),
         bits: true,
     },
 ];
@@ -75,12 +77,14 @@ pub fn Teaching(state: AppState) -> impl IntoView {
                         <h2>{format!("Step {} of {}: {}", i + 1, STEPS.len(), step.title)}</h2>
                         <p>{step.body}</p>
                         <p class="muted">{capacity}</p>
-                        {example.map(|(text, tokens, mem, lr)| view! {
+                        {example.map(|(text, tokens, mem)| view! {
                             <button on:click=move |_| {
+                                let recipe = Recipe::default();
                                 state.text.set(text.to_string());
                                 state.tokens.set(tokens);
                                 state.mem.set(mem);
-                                state.lr.set(lr);
+                                state.method.set(recipe.method().kind().as_str().to_string());
+                                state.lr.set(recipe.lr());
                             }>{format!("Try it: \"{text}\"")}</button>
                         })}
                         {step.bits.then(|| view! { <BitChart state=state /> })}

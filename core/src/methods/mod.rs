@@ -97,6 +97,19 @@ impl MethodName {
             MethodName::OnePass => "one-pass",
         }
     }
+
+    /// What it trains, in one line without any front end's words (the app lists these; the CLI's
+    /// `--method` help adds its flags).
+    pub fn summary(self) -> &'static str {
+        match self {
+            MethodName::Memory => "K trainable input vectors (Kuratov et al. 2025)",
+            MethodName::Dense => "vectors through a trainable d×d layer, p = W m + b",
+            MethodName::Lowdim => "vectors as an affine map of an r-dimensional trainable code",
+            MethodName::Lora => "rank-r adapters on the attention projections instead of vectors",
+            MethodName::Progressive => "vectors trained on a target grown one token at a time",
+            MethodName::OnePass => "two vectors [e, m, ..., m] over the whole text; decoded in one forward pass",
+        }
+    }
 }
 
 impl std::fmt::Display for MethodName {
@@ -178,6 +191,25 @@ pub enum Recipe {
 }
 
 impl Recipe {
+    /// Every recipe, the default first.
+    pub const ALL: [Recipe; 2] = [Recipe::Fast, Recipe::Paper];
+
+    /// Its name (lower case, as serialised and as `--recipe` spells it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recipe::Fast => "fast",
+            Recipe::Paper => "paper",
+        }
+    }
+
+    /// What it is, in one line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Recipe::Fast => "dense at lr 0.1, the fewest steps to a greedy-exact text",
+            Recipe::Paper => "memory at lr 0.01, Kuratov et al. exactly",
+        }
+    }
+
     /// The method it runs.
     pub fn method(self) -> Method {
         match self {
@@ -414,6 +446,21 @@ impl CramConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A recipe's one-line summary says the method and learning rate it sets, and its name parses
+    /// back; every method has a summary in plain words.
+    #[test]
+    fn recipes_say_what_they_set() {
+        for r in Recipe::ALL {
+            let m = r.method().kind().as_str();
+            assert!(r.summary().starts_with(&format!("{m} at lr {}", r.lr())), "{}: {}", r.as_str(), r.summary());
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        assert_eq!(Recipe::ALL[0], Recipe::default());
+        for m in MethodName::ALL {
+            assert!(!m.summary().is_empty() && !m.summary().contains("--"), "{m}");
+        }
+    }
 
     /// Core words a setting by its plain name, never by a front end's flag.
     #[test]

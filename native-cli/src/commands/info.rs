@@ -63,7 +63,24 @@ fn file_info(path: &Path, json: bool) -> Result<ExitCode> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display().to_string();
     let not_ours = |why: String| anyhow!("{name} is not a .cram, .lmz or encoder file: {why}");
-    let (_, header) = read_header(&bytes).map_err(not_ours)?;
+    let (_, header) = read_header(&bytes).map_err(|why| {
+        // every cram file is a safetensors container; a text file is the likeliest mistake
+        let head = &bytes[..bytes.len().min(256)];
+        // (a character cut by the 256-byte window still counts as text)
+        let valid = match std::str::from_utf8(head) {
+            Ok(t) => t.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => 0,
+        };
+        let text = valid > 0 && !head[..valid].contains(&0);
+        if bytes.is_empty() {
+            not_ours("it is empty".into())
+        } else if text {
+            not_ours("it is plain text (to cram a text: `cram compress FILE`; to code it: `cram zip FILE`)".into())
+        } else {
+            not_ours(format!("no safetensors header ({why})"))
+        }
+    })?;
     let meta = header.metadata().clone().unwrap_or_default();
     match meta.get("format").map(String::as_str) {
         Some("cram") => cram_file(path, &bytes, json),
