@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
-use crate::compute::{self, Event, Request};
+use crate::compute;
+use crate::protocol::{Event, Request};
 
 /// Where the compute side runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

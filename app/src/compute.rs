@@ -13,120 +13,23 @@ use std::rc::Rc;
 
 use cram_core::LoadedModel;
 use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
-use cram_core::methods::{CramConfig, Method, MethodName, Recipe, Setting};
+use cram_core::methods::{CramConfig, Method, MethodName, Setting};
 use cram_core::optim::adamw::AdamWConfig;
-use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::engine::{self, DevicePreference};
+use crate::engine;
 use crate::loading::{self, ModelFiles};
-use crate::state::{CurvePoint, ModelInfo, RunResult};
+use crate::protocol::{Controls, CurvePoint, DevicePreference, Event, ModelInfo, Request, RunResult, TokenMark};
 
-/// What the page asks of the compute side.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Request {
-    /// Build the model from these files on the preferred device.
-    Load { files: ModelFiles, device: DevicePreference },
-    /// Drop the model (it is being loaded elsewhere).
-    Forget,
-    /// How many tokens `text` has with the model's tokenizer.
-    CountTokens { text: String },
-    /// Cram a text with a recipe.
-    Run(Controls),
-    /// Stop the running loop after its current step (answered by the run's own end).
-    Stop,
-    /// The last run as `.cram` bytes.
-    Export,
-    /// Decode a `.cram` file.
-    Import {
-        name: String,
-        #[serde(with = "serde_bytes")]
-        bytes: Vec<u8>,
-    },
+/// The [`Method`] `name` with the CLI's defaults for its parameters (`rank` 0 = default).
+pub fn method(name: MethodName, rank: usize) -> Result<Method, String> {
+    Method::with_defaults(name.as_str(), (rank > 0).then_some(rank)).map_err(|e| e.to_string())
 }
 
-/// What the compute side answers. Each request ends with one of [`Event::is_last`]; a lost GPU comes
-/// unasked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Event {
-    /// Loading went on to this stage.
-    Loading(String),
-    /// The model is ready.
-    Loaded(ModelInfo),
-    /// A token count (None: no model, or the tokenizer refused the text).
-    TokenCount(Option<usize>),
-    /// A run started on these target token pieces.
-    Started { pieces: Vec<String> },
-    /// Steps since the last progress: their curve points, the teacher-forced row of the last one,
-    /// and the run's steps per second so far.
-    Progress { points: Vec<CurvePoint>, correct: Vec<bool>, steps_per_second: f64 },
-    /// A live greedy decode: per target token its piece and whether it is right, and the vectors.
-    Greedy { row: Vec<(String, bool)>, heat: Vec<f32> },
-    /// The optimisation ended; decoding from the best vectors.
-    Decoding,
-    /// The run ended (stopped by the person when `stopped`), with its greedy row.
-    Finished { result: Box<RunResult>, greedy: Vec<(String, bool)>, stopped: bool },
-    /// The `.cram` bytes of [`Request::Export`].
-    Exported(#[serde(with = "serde_bytes")] Vec<u8>),
-    /// The text of [`Request::Import`].
-    Imported(String),
-    /// The request is done (for requests that answer nothing else).
-    Done,
-    /// The request failed; one sentence for the person.
-    Failed(String),
-    /// The browser took the WebGPU device away (unasked); the model on it is gone.
-    GpuLost(String),
-}
-
-impl Event {
-    /// Whether this event ends its request.
-    pub fn is_last(&self) -> bool {
-        matches!(
-            self,
-            Event::Loaded(_) | Event::TokenCount(_) | Event::Finished { .. } | Event::Exported(_) | Event::Imported(_) | Event::Done | Event::Failed(_)
-        )
-    }
-}
-
-/// The page's recipe controls, as the compute side needs them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Controls {
-    /// The method's name (one of [`methods`]).
-    pub method: String,
-    /// The rank of `lowdim` and `lora` (0 = the method's default).
-    pub rank: usize,
-    /// Number of vectors K.
-    pub mem: usize,
-    /// Learning rate.
-    pub lr: f64,
-    /// Most optimiser steps.
-    pub max_steps: usize,
-    /// The text to cram.
-    pub text: String,
-    /// Tokens to cram (0 = all).
-    pub tokens: usize,
-}
-
-/// The methods the page offers: every method of core's list, `(value, label)`, so that a new method
-/// appears in the page with no line here.
-pub fn methods() -> impl Iterator<Item = (&'static str, String)> {
-    MethodName::ALL.into_iter().map(|m| (m.as_str(), format!("{m}: {}", m.summary())))
-}
-
-/// The recipes the page offers (core's, the default first): `(value, label)`.
-pub fn recipes() -> impl Iterator<Item = (&'static str, String)> {
-    Recipe::ALL.into_iter().map(|r| (r.as_str(), format!("{}: {}", r.as_str(), r.summary())))
-}
-
-/// The method and learning rate a recipe sets (`None` for a name core does not know).
-pub fn recipe_setting(name: &str) -> Option<(&'static str, f64)> {
-    Recipe::ALL.into_iter().find(|r| r.as_str() == name).map(|r| (r.method().kind().as_str(), r.lr()))
-}
-
-/// The [`Method`] of a select value, with the CLI's defaults for its parameters (`rank` 0 = default);
-/// a name the core does not know is an error, not silently the memory method.
-pub fn method(name: &str, rank: usize) -> Result<Method, String> {
-    Method::with_defaults(name, (rank > 0).then_some(rank)).map_err(|e| e.to_string())
+/// zstd of `text` as the browser can make it: ruzstd's fastest level (about zstd -1; the CLI's
+/// `zstd -19` needs the C library), the whole frame.
+pub fn zstd_fast_bits(text: &str) -> u64 {
+    8 * ruzstd::encoding::compress_to_vec(text.as_bytes(), ruzstd::encoding::CompressionLevel::Fastest).len() as u64
 }
 
 /// The longest the loop computes before it yields (to hear Stop, and on the page to repaint) and sends
@@ -215,7 +118,7 @@ async fn load(files: ModelFiles, pref: DevicePreference, emit: &Emit) -> Result<
 /// The recipe of the controls, checked against the loaded model (a rank within the widths), in the
 /// page's words.
 pub fn recipe(c: &Controls) -> Result<CramConfig, String> {
-    let method = method(&c.method, c.rank)?;
+    let method = method(c.method, c.rank)?;
     let cfg = CramConfig {
         mem: if method.uses_vectors() { c.mem } else { 0 },
         method,
@@ -261,8 +164,8 @@ pub fn pieces(lm: &LoadedModel, ids: &[u32]) -> Vec<String> {
 }
 
 /// Greedy decoding compared token by token with the target: the piece and whether it is right.
-fn greedy_row(lm: &LoadedModel, decoded: &[u32], target: &[u32]) -> Vec<(String, bool)> {
-    pieces(lm, decoded).into_iter().zip(decoded.iter().zip(target)).map(|(piece, (d, t))| (piece, d == t)).collect()
+fn greedy_row(lm: &LoadedModel, decoded: &[u32], target: &[u32]) -> Vec<TokenMark> {
+    pieces(lm, decoded).into_iter().zip(decoded.iter().zip(target)).map(|(piece, (d, t))| TokenMark { piece, right: d == t }).collect()
 }
 
 /// Collects the loop's reports between two progress events.
@@ -315,7 +218,7 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
     let original = lm.tokenizer.decode(target).unwrap_or_default();
     let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();
     let bits = cram_core::bits::BitAccount::new(&cram_core::bits::TextCodes::text_only(original.len()), &outcome.memory, &outcome.metrics);
-    let zstd_bits = crate::views::zstd_fast_bits(&original);
+    let zstd_bits = zstd_fast_bits(&original);
     let result = RunResult {
         bits,
         zstd_bits,
@@ -326,7 +229,7 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
         metrics: outcome.metrics.clone(),
         mem: outcome.memory.vectors.clone(),
         hidden: lm.config.hidden_size(),
-        stop: outcome.stop.as_str().to_string(),
+        stop: outcome.stop,
     };
     let greedy = greedy_row(&lm, &decoded_ids, target);
     LAST.with(|l| *l.borrow_mut() = Some((cfg, outcome)));

@@ -8,21 +8,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use cram_core::LoadedModel;
 
-/// Which device the person asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum DevicePreference {
-    /// WebGPU when the browser has an adapter, else the CPU.
-    Auto,
-    /// The CPU backend (burn flex, single-threaded in the browser).
-    Cpu,
-}
-
-impl DevicePreference {
-    /// From the `<select>` value.
-    pub fn parse(s: &str) -> Self {
-        if s == "cpu" { Self::Cpu } else { Self::Auto }
-    }
-}
+use crate::protocol::DevicePreference;
 
 /// A device and how the page names it.
 #[derive(Clone)]

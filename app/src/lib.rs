@@ -5,8 +5,9 @@
 //!
 //! - [`state`]: the page's signals ([`state::AppState`]) and the data they hold.
 //! - [`loading`]: model bytes from a same-origin URL (Cache Storage), a hub id or picked files.
-//! - [`compute`]: everything that touches the model (load, run, export, import) as requests and
-//!   events; [`engine`]: its device (WebGPU first, CPU fallback) and model.
+//! - [`protocol`]: the requests and events between the page and its compute side, typed.
+//! - [`compute`]: everything that touches the model (load, run, export, import), answering requests
+//!   with events; [`engine`]: its device (WebGPU first, CPU fallback) and model.
 //! - [`backend`]: where the compute side runs: a Web Worker (default) or the page's own thread.
 //! - [`run`]: one compression run as the page sees it, feeding the live views; Stop.
 //! - [`cram_io`]: `.cram` export and import, byte-compatible with `cram compress` / `decompress`;
@@ -19,6 +20,7 @@ pub mod compute;
 pub mod cram_io;
 pub mod engine;
 pub mod loading;
+pub mod protocol;
 pub mod run;
 pub mod share;
 pub mod state;

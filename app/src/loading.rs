@@ -18,6 +18,11 @@ const CACHE_NAME: &str = "cram-models-v1";
 /// plus the file itself must fit in it.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// Where hub model ids are fetched from unless the page is told otherwise: a folder served with the
+/// page and laid out like the hub (`hub/{owner}/{name}/resolve/main/...`). Type the hub's own address (what `HF_ENDPOINT` names for the CLI) in
+/// the page to fetch from the hub itself; cram names no host in its code.
+pub const DEFAULT_HUB_BASE: &str = "hub";
+
 /// The first bytes of every GGUF file.
 const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 

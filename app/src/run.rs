@@ -5,12 +5,13 @@
 
 use std::cell::Cell;
 
+use cram_core::methods::MethodName;
 use futures_util::StreamExt;
 use leptos::prelude::*;
 
 use crate::backend::{self, Place};
-use crate::compute::{Controls, Event, Request};
-use crate::state::{AppState, ComparedRun, CurvePoint, RunPhase};
+use crate::protocol::{Controls, CurvePoint, Event, Request};
+use crate::state::{AppState, ComparedRun, RunPhase};
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
 const MAX_CURVE_POINTS: usize = 600;
@@ -44,9 +45,9 @@ fn current(run: u64) -> bool {
 }
 
 /// The controls of the page with the method `name`.
-fn controls(state: &AppState, name: &str) -> Controls {
+fn controls(state: &AppState, name: MethodName) -> Controls {
     Controls {
-        method: name.to_string(),
+        method: name,
         rank: state.rank.get_untracked(),
         mem: state.mem.get_untracked(),
         lr: state.lr.get_untracked(),
@@ -70,21 +71,21 @@ fn extend_curve(curve: &mut Vec<CurvePoint>, points: Vec<CurvePoint>) {
 /// Runs one compression of the text box with the page's controls.
 pub async fn compress(state: AppState) {
     state.compared.set(vec![]);
-    compress_with(state, &state.method.get_untracked(), false).await;
+    compress_with(state, state.method.get_untracked(), false).await;
 }
 
 /// Methods side by side: the chosen method, then the one to compare with, on the same text with the
 /// same controls; each finished run joins [`AppState::compared`] (curves, measures, greedy row),
 /// which the side-by-side view draws together. A stop or a failure ends the comparison.
 pub async fn compare(state: AppState) {
-    let (first, second) = (state.method.get_untracked(), state.compare_with.get_untracked());
-    if second.is_empty() {
+    let first = state.method.get_untracked();
+    let Some(second) = state.compare_with.get_untracked() else {
         state.error.set(Some("choose a method to compare with".into()));
         return;
-    }
+    };
     state.compared.set(vec![]);
     for name in [first, second] {
-        if !compress_with(state, &name, true).await {
+        if !compress_with(state, name, true).await {
             return;
         }
     }
@@ -92,7 +93,7 @@ pub async fn compare(state: AppState) {
 
 /// One compression with the method `name`; `true` when it ran to its end (not stopped, not failed).
 /// With `compared`, the finished run joins the comparison.
-async fn compress_with(state: AppState, name: &str, compared: bool) -> bool {
+async fn compress_with(state: AppState, name: MethodName, compared: bool) -> bool {
     if state.info().is_none() {
         state.error.set(Some("load a model first".into()));
         return false;
@@ -124,13 +125,7 @@ async fn compress_with(state: AppState, name: &str, compared: bool) -> bool {
                 state.greedy.set(greedy.clone());
                 state.heat.set(result.mem.clone());
                 if compared {
-                    let run = ComparedRun {
-                        method: name.to_string(),
-                        curve: state.curve.get_untracked(),
-                        metrics: result.metrics.clone(),
-                        greedy,
-                        stop: result.stop.clone(),
-                    };
+                    let run = ComparedRun { method: name, curve: state.curve.get_untracked(), metrics: result.metrics.clone(), greedy, stop: result.stop };
                     state.compared.update(|c| c.push(run));
                 }
                 state.result.set(Some(*result));

@@ -84,7 +84,7 @@ pub fn parse(hash: &str) -> Option<Result<Shared, String>> {
         let model = if let Some(url) = field("url") {
             Some(ModelRef::Url(dec(url).ok_or("this link's model URL is damaged")?))
         } else if let Some(id) = field("hub") {
-            let base = field("base").and_then(dec).unwrap_or_else(|| crate::state::DEFAULT_HUB_BASE.to_string());
+            let base = field("base").and_then(dec).unwrap_or_else(|| crate::loading::DEFAULT_HUB_BASE.to_string());
             Some(ModelRef::Hub { base, id: dec(id).ok_or("this link's hub id is damaged")? })
         } else {
             field("files").and_then(dec).map(ModelRef::Files)

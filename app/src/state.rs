@@ -2,11 +2,12 @@
 //! they show and write through these methods, so the run loop and the views share one picture.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use cram_core::methods::{CramConfig, Recipe};
+use cram_core::cramming::StopReason;
+use cram_core::methods::{CramConfig, MethodName, Recipe};
 use cram_core::metrics::CramMetrics;
 
+use crate::protocol::{CurvePoint, ModelInfo, RunResult, TokenMark};
 use crate::share::{ModelRef, Shared};
 
 /// Where the app stands with the model.
@@ -21,36 +22,6 @@ pub enum ModelStatus {
     Ready(ModelInfo),
     /// Loading failed; the message says why.
     Failed(String),
-}
-
-/// What the page shows about the loaded model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    /// Where it came from (file or URL).
-    pub source: String,
-    /// `llama` or `gpt_neox`.
-    pub family: String,
-    /// Width of one vector.
-    pub hidden: usize,
-    /// Vocabulary size.
-    pub vocab: usize,
-    /// Layers.
-    pub layers: usize,
-    /// Context length.
-    pub context: usize,
-    /// The dtype of the file's weights.
-    pub dtype: String,
-    /// The device label shown on the page (`WebGPU` or `CPU (...)`).
-    pub device: String,
-    /// Whether the device is the GPU.
-    pub gpu: bool,
-    /// Whether the model computes in the Web Worker (else on the page's thread).
-    pub in_worker: bool,
-    /// Why there is no worker, when the page asked for one and computes itself instead.
-    #[serde(default)]
-    pub no_worker: Option<String>,
-    /// Seconds the load took.
-    pub seconds: f64,
 }
 
 /// Where a compression run stands.
@@ -85,55 +56,19 @@ impl RunPhase {
     }
 }
 
-/// One point of the live curves.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CurvePoint {
-    /// Optimiser step (1-based).
-    pub step: usize,
-    /// Mean cross-entropy over the scored tokens.
-    pub loss: f64,
-    /// Teacher-forced accuracy.
-    pub accuracy: f64,
-}
-
-/// The end of a run, as shown beside the original.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
-    /// The target text (the decoded target tokens).
-    pub original: String,
-    /// Token pieces of the target.
-    pub original_tokens: Vec<String>,
-    /// What greedy decoding from the vectors gives, as token pieces.
-    pub decoded_tokens: Vec<String>,
-    /// The decoded text.
-    pub decoded: String,
-    /// The CLI's measures, same field names.
-    pub metrics: CramMetrics,
-    /// The vectors, `[mem, d]` row-major.
-    pub mem: Vec<f32>,
-    /// Width of one vector.
-    pub hidden: usize,
-    /// Why the run stopped (`success`, `max_steps`, `patience`, `interrupted`).
-    pub stop: String,
-    /// The text's bits beside its codes (no `cram zip`, zstd or xz of the CLI in the browser).
-    pub bits: cram_core::bits::BitAccount,
-    /// zstd of the text at ruzstd's fastest level ([`crate::views::zstd_fast_bits`]).
-    pub zstd_bits: u64,
-}
-
 /// One finished run of a side-by-side comparison of methods on the same text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComparedRun {
-    /// The method's name.
-    pub method: String,
+    /// The method.
+    pub method: MethodName,
     /// Its curves.
     pub curve: Vec<CurvePoint>,
     /// Its measures.
     pub metrics: CramMetrics,
-    /// Greedy decoding from its vectors, token by token: the piece and whether it is the target's.
-    pub greedy: Vec<(String, bool)>,
+    /// Greedy decoding from its vectors, token by token.
+    pub greedy: Vec<TokenMark>,
     /// Why it stopped.
-    pub stop: String,
+    pub stop: StopReason,
 }
 
 /// All signals of the page; `Copy`, so closures take it by value.
@@ -153,8 +88,8 @@ pub struct AppState {
     pub lr: RwSignal<f64>,
     /// Most optimiser steps.
     pub max_steps: RwSignal<usize>,
-    /// The method's name (see [`crate::compute::methods`]).
-    pub method: RwSignal<String>,
+    /// The method.
+    pub method: RwSignal<MethodName>,
     /// The rank of `lowdim` and `lora` (0 = the method's default).
     pub rank: RwSignal<usize>,
     /// The target's token pieces while running.
@@ -163,7 +98,7 @@ pub struct AppState {
     pub correct: RwSignal<Vec<bool>>,
     /// Per target token, what greedy decoding from the current vectors gives at its place (its piece,
     /// and whether it is the target's); refreshed every second or so while running.
-    pub greedy: RwSignal<Vec<(String, bool)>>,
+    pub greedy: RwSignal<Vec<TokenMark>>,
     /// The curves.
     pub curve: RwSignal<Vec<CurvePoint>>,
     /// Steps per second of the run so far.
@@ -178,8 +113,8 @@ pub struct AppState {
     pub imported: RwSignal<Option<String>>,
     /// Whether the teaching walk is open.
     pub teaching: RwSignal<bool>,
-    /// The method run after the chosen one by Compare ("" = none).
-    pub compare_with: RwSignal<String>,
+    /// The method run after the chosen one by Compare (None: none chosen).
+    pub compare_with: RwSignal<Option<MethodName>>,
     /// The runs of the last comparison, in the order they ran.
     pub compared: RwSignal<Vec<ComparedRun>>,
     /// Where the loaded model came from, as a Share link names it.
@@ -195,11 +130,6 @@ pub const DEFAULT_TEXT: &str = "The quick brown fox jumps over the lazy dog.";
 /// The default model, served next to the app (see `scripts/app-build.sh`).
 pub const DEFAULT_MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-/// Where hub model ids are fetched from unless the page is told otherwise: a folder served with the
-/// page and laid out like the hub (`hub/{owner}/{name}/resolve/main/...`). Type the hub's own address (what `HF_ENDPOINT` names for the CLI) in
-/// the page to fetch from the hub itself; cram names no host in its code.
-pub const DEFAULT_HUB_BASE: &str = "hub";
-
 impl AppState {
     /// Fresh state with the page's defaults.
     pub fn new() -> Self {
@@ -211,7 +141,7 @@ impl AppState {
             mem: RwSignal::new(1),
             lr: RwSignal::new(Recipe::default().lr()),
             max_steps: RwSignal::new(CramConfig::default().max_steps),
-            method: RwSignal::new(Recipe::default().method().kind().as_str().to_string()),
+            method: RwSignal::new(Recipe::default().method().kind()),
             rank: RwSignal::new(0),
             pieces: RwSignal::new(vec![]),
             correct: RwSignal::new(vec![]),
@@ -223,7 +153,7 @@ impl AppState {
             error: RwSignal::new(None),
             imported: RwSignal::new(None),
             teaching: RwSignal::new(false),
-            compare_with: RwSignal::new(String::new()),
+            compare_with: RwSignal::new(None),
             compared: RwSignal::new(vec![]),
             loaded_from: RwSignal::new(None),
             share_link: RwSignal::new(None),

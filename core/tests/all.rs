@@ -15,7 +15,6 @@ mod batch;
 mod checkpoint_layouts;
 mod encoder;
 mod kv_cache;
-mod layering;
 mod messages;
 mod methods;
 mod one_pass;

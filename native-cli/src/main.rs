@@ -34,8 +34,6 @@ mod cli;
 mod commands;
 mod errors;
 mod host_memory;
-#[cfg(test)]
-mod layering;
 mod model;
 mod progress;
 mod recipe;

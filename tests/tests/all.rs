@@ -7,6 +7,7 @@ mod cli;
 mod docs;
 mod encoder;
 mod families;
+mod layering;
 mod methods;
 mod one_pass;
 mod real_model;

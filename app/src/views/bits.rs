@@ -5,13 +5,8 @@
 
 use leptos::prelude::*;
 
-use crate::state::{AppState, RunResult};
-
-/// zstd of `text` as the browser can make it: ruzstd's fastest level (about zstd -1; the CLI's
-/// `zstd -19` needs the C library), the whole frame.
-pub fn zstd_fast_bits(text: &str) -> u64 {
-    8 * ruzstd::encoding::compress_to_vec(text.as_bytes(), ruzstd::encoding::CompressionLevel::Fastest).len() as u64
-}
+use crate::protocol::RunResult;
+use crate::state::AppState;
 
 /// The chart of the last run's text, or nothing before a run.
 #[component]

@@ -23,7 +23,7 @@ pub fn SideBySide(state: AppState) -> impl IntoView {
             .iter()
             .zip(COLOURS.iter().cycle())
             .map(|(r, colour)| {
-                view! { <polyline data-testid="compare-curve" data-method=r.method.clone() fill="none" stroke=*colour stroke-width="2" points=polyline_to(&r.curve, |p| p.loss, top, last) /> }
+                view! { <polyline data-testid="compare-curve" data-method=r.method.as_str() fill="none" stroke=*colour stroke-width="2" points=polyline_to(&r.curve, |p| p.loss, top, last) /> }
             })
             .collect_view();
         let rows = runs
@@ -32,22 +32,22 @@ pub fn SideBySide(state: AppState) -> impl IntoView {
             .map(|(r, colour)| {
                 let m = &r.metrics;
                 view! {
-                    <tr data-testid="compare-row" data-method=r.method.clone() data-exact=m.greedy_exact.to_string()>
-                        <td><span style=format!("color:{colour}")>"■ "</span>{r.method.clone()}</td>
+                    <tr data-testid="compare-row" data-method=r.method.as_str() data-exact=m.greedy_exact.to_string()>
+                        <td><span style=format!("color:{colour}")>"■ "</span>{r.method.as_str()}</td>
                         <td>{m.steps}</td>
                         <td>{format!("{:.3}", m.teacher_forced_accuracy)}</td>
                         <td>{if m.greedy_exact { "yes" } else { "no" }}</td>
                         <td>{format!("{:.1}", m.information_gain_bits)}</td>
                         <td>{m.trainable_parameters}</td>
                         <td>{format!("{:.1}", m.seconds)}</td>
-                        <td>{r.stop.clone()}</td>
+                        <td>{r.stop.as_str()}</td>
                     </tr>
                 }
             })
             .collect_view();
         let strips = runs
             .iter()
-            .map(|r| token_row(format!("{} (greedy)", r.method), "compare-strip", r.greedy.iter().map(|(p, right)| (p.clone(), Some(*right))).collect()))
+            .map(|r| token_row(format!("{} (greedy)", r.method), "compare-strip", r.greedy.iter().map(|t| (t.piece.clone(), Some(t.right))).collect()))
             .collect_view();
         view! {
             <div data-testid="side-by-side">

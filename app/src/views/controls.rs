@@ -1,11 +1,13 @@
-//! The text box and the recipe: tokens, vectors, recipe (fast or paper), method, learning rate, step
+//! The text box and the recipe (the core's recipes and methods, by their lists, so a new method
+//! appears here with no line of this file): tokens, vectors, recipe (fast or paper), method, learning rate, step
 //! budget; Compress, Compare (two methods side by side) and Stop.
 
+use cram_core::methods::{MethodName, Recipe};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::backend;
-use crate::compute::{self, Event, Request};
+use crate::protocol::{Event, Request};
 use crate::run;
 use crate::state::{AppState, RunPhase};
 
@@ -57,25 +59,25 @@ pub fn Controls(state: AppState) -> impl IntoView {
             <NumberField label="rank (lowdim, lora; 0 = default)" testid="rank" value=state.rank step="1" />
             <label title="a starting point: sets the method and the learning rate">"recipe "
                 <select data-testid="recipe" on:change=move |ev| {
-                    if let Some((method, lr)) = compute::recipe_setting(&event_target_value(&ev)) {
-                        state.method.set(method.to_string());
-                        state.lr.set(lr);
+                    if let Some(recipe) = Recipe::ALL.into_iter().find(|r| r.as_str() == event_target_value(&ev)) {
+                        state.method.set(recipe.method().kind());
+                        state.lr.set(recipe.lr());
                     }
                 }>
-                    {compute::recipes().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                    {Recipe::ALL.map(|r| view! { <option value=r.as_str()>{format!("{}: {}", r.as_str(), r.summary())}</option> }).collect_view()}
                 </select>
             </label>
             <label>"method "
-                <select data-testid="method" on:change=move |ev| state.method.set(event_target_value(&ev))>
-                    {compute::methods().map(|(value, label)| view! {
-                        <option value=value selected=move || state.method.get() == value>{label}</option>
+                <select data-testid="method" on:change=move |ev| if let Ok(m) = event_target_value(&ev).parse() { state.method.set(m) }>
+                    {MethodName::ALL.map(|m| view! {
+                        <option value=m.as_str() selected=move || state.method.get() == m>{format!("{m}: {}", m.summary())}</option>
                     }).collect_view()}
                 </select>
             </label>
             <label>"compare with "
-                <select data-testid="compare-method" on:change=move |ev| state.compare_with.set(event_target_value(&ev))>
+                <select data-testid="compare-method" on:change=move |ev| state.compare_with.set(event_target_value(&ev).parse().ok())>
                     <option value="">"(none)"</option>
-                    {compute::methods().map(|(value, _)| view! { <option value=value>{value}</option> }).collect_view()}
+                    {MethodName::ALL.map(|m| view! { <option value=m.as_str()>{m.as_str()}</option> }).collect_view()}
                 </select>
             </label>
         </div>
@@ -84,7 +86,7 @@ pub fn Controls(state: AppState) -> impl IntoView {
                 disabled=move || state.busy() || state.info().is_none()
                 on:click=move |_| spawn_local(run::compress(state))>"Compress"</button>
             <button data-testid="compare" title="the chosen method, then the one to compare with, on the same text"
-                disabled=move || state.busy() || state.info().is_none() || state.compare_with.get().is_empty()
+                disabled=move || state.busy() || state.info().is_none() || state.compare_with.get().is_none()
                 on:click=move |_| spawn_local(run::compare(state))>"Compare side by side"</button>
             <button data-testid="stop" disabled=move || state.phase.get() != RunPhase::Running on:click=move |_| run::request_stop(state)>"Stop"</button>
             <span data-testid="run-state" data-state=move || state.phase.get().as_str()>{move || match state.phase.get() {

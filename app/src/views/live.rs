@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::state::{AppState, CurvePoint};
+use crate::protocol::CurvePoint;
+use crate::state::AppState;
 
 /// One row of token pieces, green where right, red where wrong, plain where not known yet.
 pub(super) fn token_row(label: impl Into<String>, testid: &'static str, tokens: Vec<(String, Option<bool>)>) -> impl IntoView {
@@ -39,7 +40,7 @@ pub fn TokenStrip(state: AppState) -> impl IntoView {
                 let row = if greedy.is_empty() {
                     state.pieces.get().into_iter().map(|p| (p, None)).collect()
                 } else {
-                    greedy.into_iter().map(|(p, right)| (p, Some(right))).collect()
+                    greedy.into_iter().map(|t| (t.piece, Some(t.right))).collect()
                 };
                 token_row("greedy", "strip-greedy", row)
             }}

@@ -11,11 +11,11 @@ mod teach;
 
 use leptos::prelude::*;
 
-use crate::compute::Event;
+use crate::protocol::Event;
 use crate::state::{AppState, ModelStatus, RunPhase};
 use crate::{backend, engine, run};
 
-pub use bits::{BitChart, zstd_fast_bits};
+pub use bits::BitChart;
 pub use compare::SideBySide;
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};

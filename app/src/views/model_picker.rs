@@ -8,11 +8,10 @@ use web_sys::{File, HtmlInputElement};
 use futures_util::StreamExt;
 
 use crate::backend::{self, Place};
-use crate::compute::{Event, Request};
-use crate::engine::DevicePreference;
-use crate::loading::{self, ModelFiles};
+use crate::loading::{self, DEFAULT_HUB_BASE, ModelFiles};
+use crate::protocol::{DevicePreference, Event, ModelInfo, Request};
 use crate::share::ModelRef;
-use crate::state::{AppState, DEFAULT_HUB_BASE, DEFAULT_MODEL_URL, ModelInfo, ModelStatus};
+use crate::state::{AppState, DEFAULT_MODEL_URL, ModelStatus};
 use crate::views::human_bytes;
 
 /// Where the bytes come from.

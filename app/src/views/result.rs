@@ -8,10 +8,9 @@ use web_sys::HtmlInputElement;
 
 use super::model_picker::{Source, load};
 use crate::backend::Place;
-use crate::compute::{Event, Request};
-use crate::engine::DevicePreference;
+use crate::protocol::{DevicePreference, Event, Request, RunResult};
 use crate::share::{self, ModelRef};
-use crate::state::{AppState, ModelStatus, RunResult};
+use crate::state::{AppState, ModelStatus};
 use crate::{backend, cram_io, loading, run};
 
 /// Token pieces with the ones that differ from `other` marked.
@@ -122,7 +121,7 @@ pub fn Reconstruction(state: AppState) -> impl IntoView {
                 </div>
                 <p data-testid="verdict" data-exact={exact.to_string()} class={if exact { "good" } else { "error" }}>
                     {if exact { "Exact: every token came back.".to_string() } else {
-                        format!("Not exact ({}): the marked tokens differ; more steps, a higher learning rate or more vectors may help.", r.stop)
+                        format!("Not exact ({}): the marked tokens differ; more steps, a higher learning rate or more vectors may help.", r.stop.as_str())
                     }}
                 </p>
                 <table class="metrics" data-testid="metrics">

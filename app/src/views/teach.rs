@@ -83,7 +83,7 @@ pub fn Teaching(state: AppState) -> impl IntoView {
                                 state.text.set(text.to_string());
                                 state.tokens.set(tokens);
                                 state.mem.set(mem);
-                                state.method.set(recipe.method().kind().as_str().to_string());
+                                state.method.set(recipe.method().kind());
                                 state.lr.set(recipe.lr());
                             }>{format!("Try it: \"{text}\"")}</button>
                         })}
