@@ -204,7 +204,9 @@ impl Layering {
                 };
                 match theirs {
                     None => problems.push(format!("{shown}: `{written}` names a module that has no place in the layers of {}", self.dir)),
-                    Some(t) if t > mine => problems.push(format!("{shown} ({}): `{written}` reaches {}, a layer after it", self.layers[mine].0, self.layers[t].0)),
+                    Some(t) if t > mine => {
+                        problems.push(format!("{shown} ({}): `{written}` reaches {}, a layer after it", self.layers[mine].0, self.layers[t].0))
+                    }
                     Some(_) => {}
                 }
             }
