@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 use crate::backend::{self, Place};
 use crate::protocol::{Controls, CurvePoint, Event, Request};
-use crate::state::{AppState, ComparedRun, RunPhase};
+use crate::state::{AppState, CapacityPoint, ComparedRun, RunPhase};
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
 const MAX_CURVE_POINTS: usize = 600;
@@ -71,7 +71,43 @@ fn extend_curve(curve: &mut Vec<CurvePoint>, points: Vec<CurvePoint>) {
 /// Runs one compression of the text box with the page's controls.
 pub async fn compress(state: AppState) {
     state.compared.set(vec![]);
-    compress_with(state, state.method.get_untracked(), false).await;
+    state.capacity.set(vec![]);
+    compress_with(state, state.method.get_untracked(), None, false).await;
+}
+
+/// The capacity experiment (the paper's figure, live): the same passage crammed at growing lengths
+/// (4, 8, 16, ... tokens, then the whole text) with the page's recipe, one run after the other, each
+/// length a point of [`AppState::capacity`]; it stops at the first length that does not come back
+/// exact (where the vectors' capacity breaks), at the text's end, or on Stop.
+pub async fn capacity(state: AppState) {
+    state.compared.set(vec![]);
+    state.capacity.set(vec![]);
+    let text = state.text.get_untracked();
+    let total = match backend::ask(place(&state), Request::CountTokens { text }).await {
+        Event::TokenCount(Some(n)) if n > 0 => n,
+        _ => return state.error.set(Some("the text has no tokens with this model's tokenizer".into())),
+    };
+    state.capacity_running.set(true);
+    for tokens in capacity_lengths(total) {
+        if !compress_with(state, state.method.get_untracked(), Some(tokens), false).await {
+            break;
+        }
+        let Some(result) = state.result.get_untracked() else { break };
+        let m = &result.metrics;
+        state.capacity.update(|c| c.push(CapacityPoint { tokens, accuracy: m.teacher_forced_accuracy, exact: m.greedy_exact, steps: m.steps }));
+        if !m.greedy_exact {
+            break;
+        }
+    }
+    state.capacity_running.set(false);
+}
+
+/// The lengths of the capacity experiment for a text of `total` tokens: 4, 8, 16, ... below it,
+/// then `total` itself.
+pub fn capacity_lengths(total: usize) -> Vec<usize> {
+    let mut lengths: Vec<usize> = std::iter::successors(Some(4usize), |n| n.checked_mul(2)).take_while(|&n| n < total).collect();
+    lengths.push(total);
+    lengths
 }
 
 /// Methods side by side: the chosen method, then the one to compare with, on the same text with the
@@ -84,16 +120,18 @@ pub async fn compare(state: AppState) {
         return;
     };
     state.compared.set(vec![]);
+    state.capacity.set(vec![]);
     for name in [first, second] {
-        if !compress_with(state, name, true).await {
+        if !compress_with(state, name, None, true).await {
             return;
         }
     }
 }
 
-/// One compression with the method `name`; `true` when it ran to its end (not stopped, not failed).
-/// With `compared`, the finished run joins the comparison.
-async fn compress_with(state: AppState, name: MethodName, compared: bool) -> bool {
+/// One compression with the method `name` (of the first `tokens` tokens instead of the control's,
+/// when given); `true` when it ran to its end (not stopped, not failed). With `compared`, the
+/// finished run joins the comparison.
+async fn compress_with(state: AppState, name: MethodName, tokens: Option<usize>, compared: bool) -> bool {
     if state.info().is_none() {
         state.error.set(Some("load a model first".into()));
         return false;
@@ -104,7 +142,9 @@ async fn compress_with(state: AppState, name: MethodName, compared: bool) -> boo
         r.get()
     });
     state.phase.set(RunPhase::Running);
-    let mut events = backend::call(place(&state), Request::Run(controls(&state, name)));
+    let mut recipe = controls(&state, name);
+    recipe.tokens = tokens.unwrap_or(recipe.tokens);
+    let mut events = backend::call(place(&state), Request::Run(recipe));
     while let Some(event) = events.next().await {
         if !current(run) {
             return false;

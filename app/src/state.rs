@@ -71,6 +71,19 @@ pub struct ComparedRun {
     pub stop: StopReason,
 }
 
+/// One length of the capacity experiment: the same passage crammed at `tokens` tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapacityPoint {
+    /// The length crammed.
+    pub tokens: usize,
+    /// Teacher-forced accuracy at the end.
+    pub accuracy: f64,
+    /// Whether greedy decoding gave every token back.
+    pub exact: bool,
+    /// Optimiser steps it took.
+    pub steps: usize,
+}
+
 /// All signals of the page; `Copy`, so closures take it by value.
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -117,6 +130,10 @@ pub struct AppState {
     pub compare_with: RwSignal<Option<MethodName>>,
     /// The runs of the last comparison, in the order they ran.
     pub compared: RwSignal<Vec<ComparedRun>>,
+    /// The capacity experiment's lengths so far, shortest first.
+    pub capacity: RwSignal<Vec<CapacityPoint>>,
+    /// Whether the capacity experiment is running.
+    pub capacity_running: RwSignal<bool>,
     /// Where the loaded model came from, as a Share link names it.
     pub loaded_from: RwSignal<Option<ModelRef>>,
     /// The last run's Share link.
@@ -155,6 +172,8 @@ impl AppState {
             teaching: RwSignal::new(false),
             compare_with: RwSignal::new(None),
             compared: RwSignal::new(vec![]),
+            capacity: RwSignal::new(vec![]),
+            capacity_running: RwSignal::new(false),
             loaded_from: RwSignal::new(None),
             share_link: RwSignal::new(None),
             shared: RwSignal::new(None),
@@ -183,7 +202,9 @@ impl AppState {
 
     /// Whether a run is under way.
     pub fn busy(&self) -> bool {
-        matches!(self.phase.get(), RunPhase::Running | RunPhase::Decoding) || matches!(self.model.get(), ModelStatus::Loading { .. })
+        matches!(self.phase.get(), RunPhase::Running | RunPhase::Decoding)
+            || matches!(self.model.get(), ModelStatus::Loading { .. })
+            || self.capacity_running.get()
     }
 }
 

@@ -169,6 +169,26 @@ await test('methods side by side: memory then dense on the same text, curves, me
     if (await page.getByTestId('compare').count() && await page.locator('[data-testid=compare-row]').count()) throw new Error('the comparison outlived a plain run');
   }));
 
+// The capacity experiment (#36): the same passage at 4, 8, 16, ... tokens one run after the other,
+// a point per length as it goes, stopping at the first length that is not exact (or the text's end).
+await test('capacity experiment: a point per length, exact until it breaks', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    await loadModel(page, TINY, 'cpu');
+    await page.getByTestId('text').fill(`${TEXT} by her sister on the bank, and of having nothing to do`);
+    for (const [id, v] of Object.entries({ lr: '0.1', 'max-steps': '600' })) await setField(page, id, v);
+    await page.getByTestId('capacity-run').click();
+    await page.locator('[data-testid=capacity-summary][data-running=false]').waitFor({ timeout: 5 * MINUTE });
+    if (await page.getByTestId('error').count()) throw new Error(await page.getByTestId('error').innerText());
+    const points = await page.locator('[data-testid=capacity-point]').evaluateAll((cs) => cs.map((c) => [Number(c.dataset.tokens), c.dataset.exact === 'true']));
+    const lengths = points.map(([n]) => n);
+    if (points.length < 2 || lengths[0] !== 4 || lengths.slice(1, -1).some((n, i) => n !== 2 * lengths[i])) throw new Error(`lengths ${lengths}`);
+    if (points.slice(0, -1).some(([, exact]) => !exact)) throw new Error(`a length before the last is not exact: ${JSON.stringify(points)}`);
+    const summary = await page.getByTestId('capacity-summary').innerText();
+    const [last, lastExact] = points[points.length - 1];
+    if (!lastExact && !summary.startsWith(`Exact up to ${lengths[lengths.length - 2]} tokens; at ${last} tokens`)) throw new Error(`summary ${JSON.stringify(summary)}`);
+    await page.screenshot({ path: `${outDir}/app-capacity.png`, fullPage: true });
+  }));
+
 if (cliCram) {
   await test('import: a .cram made by `cram compress` decodes in the page', () =>
     withPage(['--disable-gpu'], async (page) => {

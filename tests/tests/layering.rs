@@ -119,6 +119,7 @@ const APP: Layering = Layering {
         ("views::bits", "the bit chart"),
         ("views::live", "the token strip, curves and heat strip"),
         ("views::compare", "methods side by side: live's drawing"),
+        ("views::capacity", "the capacity experiment's plot: live's sizes"),
         ("views::controls", "the text and the recipe: run, backend"),
         ("views::model_picker", "loading a model: backend, loading, share"),
         ("views::result", "the reconstruction, export, Share, import: the model picker (a link loads its model)"),

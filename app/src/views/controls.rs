@@ -85,6 +85,9 @@ pub fn Controls(state: AppState) -> impl IntoView {
             <button class="primary" data-testid="compress"
                 disabled=move || state.busy() || state.info().is_none()
                 on:click=move |_| spawn_local(run::compress(state))>"Compress"</button>
+            <button data-testid="capacity-run" title="the same text crammed at 4, 8, 16, ... tokens with this recipe, until a length does not come back exact: the paper's capacity figure, live"
+                disabled=move || state.busy() || state.info().is_none()
+                on:click=move |_| spawn_local(run::capacity(state))>"Capacity experiment"</button>
             <button data-testid="compare" title="the chosen method, then the one to compare with, on the same text"
                 disabled=move || state.busy() || state.info().is_none() || state.compare_with.get().is_none()
                 on:click=move |_| spawn_local(run::compare(state))>"Compare side by side"</button>

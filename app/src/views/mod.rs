@@ -1,7 +1,8 @@
 //! The components of the page, top to bottom: the model picker, the controls, the live views (and
-//! methods side by side), the result, the `.cram` import, and the teaching walk.
+//! methods side by side, the capacity experiment), the result, the `.cram` import, and the teaching walk.
 
 mod bits;
+mod capacity;
 mod compare;
 mod controls;
 mod live;
@@ -16,6 +17,7 @@ use crate::state::{AppState, ModelStatus, RunPhase};
 use crate::{backend, engine, run};
 
 pub use bits::BitChart;
+pub use capacity::CapacityPlot;
 pub use compare::SideBySide;
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};
@@ -59,6 +61,7 @@ pub fn App() -> impl IntoView {
             <Curves state=state />
             <HeatStrip state=state />
             <SideBySide state=state />
+            <CapacityPlot state=state />
         </section>
         <section class="card">
             <h2>"4. Back again"</h2>
