@@ -19,7 +19,7 @@ use web_time::Instant;
 
 use crate::engine;
 use crate::loading::{self, ModelFiles};
-use crate::protocol::{Controls, CurvePoint, DevicePreference, Event, ModelInfo, Request, RunResult, TokenMark};
+use crate::protocol::{Controls, CurvePoint, DevicePreference, Event, ModelInfo, Request, RunResult, StepRow, TokenMark};
 
 /// The [`Method`] `name` with the CLI's defaults for its parameters (`rank` 0 = default).
 pub fn method(name: MethodName, rank: usize) -> Result<Method, String> {
@@ -171,6 +171,7 @@ fn greedy_row(lm: &LoadedModel, decoded: &[u32], target: &[u32]) -> Vec<TokenMar
 /// Collects the loop's reports between two progress events.
 struct Batcher {
     points: Vec<CurvePoint>,
+    rows: Vec<StepRow>,
     correct: Vec<bool>,
     started: Instant,
     steps: usize,
@@ -180,6 +181,7 @@ impl Observer for Batcher {
     fn on_step(&mut self, r: &StepReport) {
         self.points.push(CurvePoint { step: r.step, loss: r.loss, accuracy: r.right as f64 / r.scored.max(1) as f64 });
         self.correct = r.correct.to_vec();
+        self.rows.push(StepRow { step: r.step, correct: r.correct.to_vec(), probabilities: r.probabilities.iter().map(|&p| p as f32).collect() });
         self.steps = r.step;
     }
 
@@ -196,7 +198,12 @@ impl Batcher {
         }
         let seconds = self.started.elapsed().as_secs_f64();
         let steps_per_second = if seconds > 0.0 { self.steps as f64 / seconds } else { 0.0 };
-        Some(Event::Progress { points: std::mem::take(&mut self.points), correct: self.correct.clone(), steps_per_second })
+        Some(Event::Progress {
+            points: std::mem::take(&mut self.points),
+            correct: self.correct.clone(),
+            rows: std::mem::take(&mut self.rows),
+            steps_per_second,
+        })
     }
 }
 
@@ -246,7 +253,7 @@ async fn optimise(lm: &LoadedModel, cfg: CramConfig, job: TextJob, emit: &Emit) 
     yield_now().await;
     let target = job.ids.clone();
     let mut run = Cramming::new_async(lm, cfg, vec![job], 1).await.map_err(err)?;
-    let mut obs = Batcher { points: vec![], correct: vec![], started: Instant::now(), steps: 0 };
+    let mut obs = Batcher { points: vec![], rows: vec![], correct: vec![], started: Instant::now(), steps: 0 };
     let mut slice = Instant::now();
     let (mut last_greedy, mut greedy_cost) = (Instant::now(), 0.0);
     while run.step_async(lm, &mut obs).await.map_err(err)? {
@@ -254,7 +261,7 @@ async fn optimise(lm: &LoadedModel, cfg: CramConfig, job: TextJob, emit: &Emit) 
             let t0 = Instant::now();
             if let Some((memory, given)) = run.current_memory(0) {
                 let decoded = memory.decode_async(lm, given, target.len(), None).await.map_err(err)?;
-                emit(Event::Greedy { row: greedy_row(lm, &decoded, &target), heat: memory.vectors });
+                emit(Event::Greedy { step: obs.steps, row: greedy_row(lm, &decoded, &target), heat: memory.vectors });
             }
             last_greedy = Instant::now();
             greedy_cost = (last_greedy - t0).as_secs_f64();

@@ -47,9 +47,9 @@ pub enum Event {
     Started { pieces: Vec<String> },
     /// Steps since the last progress: their curve points, the teacher-forced row of the last one,
     /// and the run's steps per second so far.
-    Progress { points: Vec<CurvePoint>, correct: Vec<bool>, steps_per_second: f64 },
+    Progress { points: Vec<CurvePoint>, correct: Vec<bool>, rows: Vec<StepRow>, steps_per_second: f64 },
     /// A live greedy decode: per target token what greedy decoding gives there, and the vectors.
-    Greedy { row: Vec<TokenMark>, heat: Vec<f32> },
+    Greedy { step: usize, row: Vec<TokenMark>, heat: Vec<f32> },
     /// The optimisation ended; decoding from the best vectors.
     Decoding,
     /// The run ended (stopped by the person when `stopped`), with its greedy row.
@@ -175,6 +175,17 @@ pub struct RunResult {
     pub bits: cram_core::bits::BitAccount,
     /// zstd of the text at ruzstd's fastest level ([`crate::compute::zstd_fast_bits`]).
     pub zstd_bits: u64,
+}
+
+/// One step of a run, token by token (the lock-in picture and the replay draw these).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    /// Optimiser step (1-based).
+    pub step: usize,
+    /// Per target token, whether it was predicted right (teacher-forced).
+    pub correct: Vec<bool>,
+    /// Per target token, the probability the model gave it (teacher-forced).
+    pub probabilities: Vec<f32>,
 }
 
 /// One target token as greedy decoding from the vectors gives it at its place.

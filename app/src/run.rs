@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use leptos::prelude::*;
 
 use crate::backend::{self, Place};
-use crate::protocol::{Controls, CurvePoint, Event, Request};
+use crate::protocol::{Controls, Event, Request};
 use crate::state::{AppState, CapacityPoint, ComparedRun, RunPhase};
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
@@ -57,14 +57,15 @@ fn controls(state: &AppState, name: MethodName) -> Controls {
     }
 }
 
-/// Adds curve points, keeping every other point of the older half once there are too many.
-fn extend_curve(curve: &mut Vec<CurvePoint>, points: Vec<CurvePoint>) {
-    curve.extend(points);
-    while curve.len() > MAX_CURVE_POINTS {
-        let half = curve.len() / 2;
-        let mut kept: Vec<CurvePoint> = curve[..half].iter().step_by(2).copied().collect();
-        kept.extend_from_slice(&curve[half..]);
-        *curve = kept;
+/// Adds curve points (or step rows), keeping every other one of the older half once there are too
+/// many.
+fn extend_thinned<T: Clone>(kept: &mut Vec<T>, new: Vec<T>) {
+    kept.extend(new);
+    while kept.len() > MAX_CURVE_POINTS {
+        let half = kept.len() / 2;
+        let mut thinned: Vec<T> = kept[..half].iter().step_by(2).cloned().collect();
+        thinned.extend_from_slice(&kept[half..]);
+        *kept = thinned;
     }
 }
 
@@ -151,17 +152,21 @@ async fn compress_with(state: AppState, name: MethodName, tokens: Option<usize>,
         }
         match event {
             Event::Started { pieces } => state.pieces.set(pieces),
-            Event::Progress { points, correct, steps_per_second } => {
-                state.curve.update(|c| extend_curve(c, points));
+            Event::Progress { points, correct, rows, steps_per_second } => {
+                state.curve.update(|c| extend_thinned(c, points));
+                state.history.update(|h| extend_thinned(h, rows));
                 state.correct.set(correct);
                 state.steps_per_second.set(steps_per_second);
             }
-            Event::Greedy { row, heat } => {
+            Event::Greedy { step, row, heat } => {
+                state.greedy_history.update(|g| g.push((step, row.clone())));
                 state.greedy.set(row);
                 state.heat.set(heat);
             }
             Event::Decoding => state.phase.set(RunPhase::Decoding),
             Event::Finished { result, greedy, stopped } => {
+                let last = state.history.with_untracked(|h| h.last().map_or(0, |r| r.step));
+                state.greedy_history.update(|g| g.push((last, greedy.clone())));
                 state.greedy.set(greedy.clone());
                 state.heat.set(result.mem.clone());
                 if compared {

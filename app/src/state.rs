@@ -7,7 +7,7 @@ use cram_core::cramming::StopReason;
 use cram_core::methods::{CramConfig, MethodName, Recipe};
 use cram_core::metrics::CramMetrics;
 
-use crate::protocol::{CurvePoint, ModelInfo, RunResult, TokenMark};
+use crate::protocol::{CurvePoint, ModelInfo, RunResult, StepRow, TokenMark};
 use crate::share::{ModelRef, Shared};
 
 /// Where the app stands with the model.
@@ -114,6 +114,12 @@ pub struct AppState {
     pub greedy: RwSignal<Vec<TokenMark>>,
     /// The curves.
     pub curve: RwSignal<Vec<CurvePoint>>,
+    /// The run's steps token by token (thinned like the curves), for the lock-in picture and replay.
+    pub history: RwSignal<Vec<StepRow>>,
+    /// The live greedy decodes of the run, each with the step it was made at.
+    pub greedy_history: RwSignal<Vec<(usize, Vec<TokenMark>)>>,
+    /// The step of the run being replayed (an index into `history`; None: the latest).
+    pub replay: RwSignal<Option<usize>>,
     /// Steps per second of the run so far.
     pub steps_per_second: RwSignal<f64>,
     /// The latest vectors, for the heat strip (`[mem, d]`).
@@ -164,6 +170,9 @@ impl AppState {
             correct: RwSignal::new(vec![]),
             greedy: RwSignal::new(vec![]),
             curve: RwSignal::new(vec![]),
+            history: RwSignal::new(vec![]),
+            greedy_history: RwSignal::new(vec![]),
+            replay: RwSignal::new(None),
             steps_per_second: RwSignal::new(0.0),
             heat: RwSignal::new(vec![]),
             result: RwSignal::new(None),
@@ -185,6 +194,9 @@ impl AppState {
         self.correct.set(vec![]);
         self.greedy.set(vec![]);
         self.curve.set(vec![]);
+        self.history.set(vec![]);
+        self.greedy_history.set(vec![]);
+        self.replay.set(None);
         self.steps_per_second.set(0.0);
         self.heat.set(vec![]);
         self.result.set(None);

@@ -263,3 +263,35 @@ fn impossible_methods_are_clear_errors() {
     paper.protocol = cram_core::methods::Protocol::Paper;
     assert!(err(paper).contains("greedy by construction"));
 }
+
+/// Each step reports, per text token, the probability the model gives it (teacher-forced): the
+/// loss is the mean of `-ln p` over the scored tokens, and under the paper's protocol the unscored
+/// first token reports 1.
+#[test]
+fn each_step_reports_the_probability_of_every_token() {
+    struct Probe(Vec<(f64, Vec<bool>, Vec<f64>)>);
+    impl cram_core::cramming::Observer for Probe {
+        fn on_step(&mut self, r: &cram_core::cramming::StepReport) {
+            self.0.push((r.loss, r.correct.to_vec(), r.probabilities.to_vec()));
+        }
+    }
+    let lm = load("llama_gguf", Some("tiny-llama.gguf"));
+    let ids = lm.tokenizer.encode("Alice was beginning to get very tired of sitting").unwrap()[..6].to_vec();
+    for protocol in [cram_core::methods::Protocol::Greedy, cram_core::methods::Protocol::Paper] {
+        let first = protocol.first_scored();
+        let cfg = CramConfig { method: Method::Dense, protocol, adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 30, ..Default::default() };
+        let mut probe = Probe(vec![]);
+        cram_texts(&lm, &cfg, &[TextJob { id: "t".into(), ids: ids.clone(), seed_index: None, start: None }], 1, &mut probe).unwrap();
+        assert!(!probe.0.is_empty());
+        for (loss, correct, p) in &probe.0 {
+            assert_eq!((p.len(), correct.len()), (ids.len(), ids.len()));
+            assert!(p[..first].iter().all(|&v| v == 1.0), "{p:?}");
+            assert!(p.iter().all(|&v| v > 0.0 && v <= 1.0), "{p:?}");
+            let mean = p[first..].iter().map(|v| -v.ln()).sum::<f64>() / (ids.len() - first) as f64;
+            assert!((mean - loss).abs() < 1e-6 * loss.max(1.0), "mean -ln p {mean} against the loss {loss}");
+        }
+        // the last steps have most tokens right, each at a probability above 1/vocab
+        let (_, correct, p) = probe.0.last().unwrap();
+        assert!(correct.iter().zip(p).filter(|(c, _)| **c).all(|(_, &v)| v > 1.0 / lm.config.vocab_size() as f64));
+    }
+}

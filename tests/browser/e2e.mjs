@@ -84,6 +84,30 @@ async function checkRecipe(page) {
   if (await method.inputValue() !== 'dense' || await lr() !== 0.1) throw new Error(`fast recipe: method ${await method.inputValue()}, lr ${await lr()}`);
 }
 
+// How the text locks in (#36), after an exact 6-token run: a row per token in the picture, a
+// greedy dot per token (the last decode gets them all), and the replay slider at its first step
+// shows step 1, at its last every token right in both rows.
+async function checkLockIn(page) {
+  const picture = page.getByTestId('lockin');
+  const [rows, columns] = [Number(await picture.getAttribute('data-rows')), Number(await picture.getAttribute('data-columns'))];
+  if (rows !== 6 || columns < 2) throw new Error(`lock-in picture ${rows} rows x ${columns} columns`);
+  const dots = await page.locator('[data-testid=lockin-greedy]').count();
+  if (dots !== 6) throw new Error(`${dots} greedy dots, expected one per token`);
+  const slider = page.getByTestId('replay');
+  await slider.fill('0');
+  const first = page.getByTestId('replay-step');
+  if (await first.getAttribute('data-step') !== '1') throw new Error(`replay at 0 shows step ${await first.getAttribute('data-step')}`);
+  await slider.fill(await slider.getAttribute('max'));
+  const last = page.getByTestId('replay-step');
+  const steps = Number(await last.getAttribute('data-step'));
+  const metrics = await page.getByTestId('metrics').innerText();
+  if (!metrics.includes(`steps\t${steps}`) && !metrics.includes(`steps ${steps}`)) throw new Error(`replay ends at step ${steps}; metrics: ${metrics.slice(0, 300)}`);
+  if (await last.getAttribute('data-right') !== '6') throw new Error(`replay at the last step: ${await last.getAttribute('data-right')} right`);
+  const greedyRight = await page.locator('[data-testid=replay-greedy] .tok.ok').count();
+  if (greedyRight !== 6) throw new Error(`replayed greedy row at the last step: ${greedyRight} right`);
+  await page.screenshot({ path: `${outDir}/app-lockin.png`, fullPage: true });
+}
+
 // Share (#36): the run as a link that carries the .cram and names the model; a second page opened on
 // the link loads that model and decodes the text without any click; a damaged link and a link whose
 // model does not load each get one sentence.
@@ -123,7 +147,7 @@ await test('WebGPU in the Web Worker: load the tiny Llama, cram 6 tokens, recons
     await compressAndCheck(page, 'webgpu');
   }));
 
-await test('CPU fallback on the page\'s thread: no adapter, the page says so, the recipe controls, the same run works, and its Share link decodes in a second page', () =>
+await test('CPU fallback on the page\'s thread: no adapter, the page says so, the recipe controls, the same run works, how it locked in and its replay, and its Share link decodes in a second page', () =>
   withPage(['--disable-gpu'], async (page) => {
     await loadModel(page, TINY, 'auto', undefined, 'page');
     const label = await page.getByTestId('device-label').innerText();
@@ -131,6 +155,7 @@ await test('CPU fallback on the page\'s thread: no adapter, the page says so, th
     await expectPlace(page, 'on the page\'s thread');
     await checkRecipe(page);
     await compressAndCheck(page, 'cpu');
+    await checkLockIn(page);
     await checkShare(page, results.cpu);
   }));
 

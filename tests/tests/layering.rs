@@ -118,6 +118,7 @@ const APP: Layering = Layering {
         ("views", "the page and what its components share: everything below"),
         ("views::bits", "the bit chart"),
         ("views::live", "the token strip, curves and heat strip"),
+        ("views::lockin", "how the text locks in, and the replay: live's rows"),
         ("views::compare", "methods side by side: live's drawing"),
         ("views::capacity", "the capacity experiment's plot: live's sizes"),
         ("views::controls", "the text and the recipe: run, backend"),

@@ -1,11 +1,12 @@
 //! The components of the page, top to bottom: the model picker, the controls, the live views (and
-//! methods side by side, the capacity experiment), the result, the `.cram` import, and the teaching walk.
+//! methods side by side, how the text locks in, the capacity experiment), the result, the `.cram` import, and the teaching walk.
 
 mod bits;
 mod capacity;
 mod compare;
 mod controls;
 mod live;
+mod lockin;
 mod model_picker;
 mod result;
 mod teach;
@@ -21,6 +22,7 @@ pub use capacity::CapacityPlot;
 pub use compare::SideBySide;
 pub use controls::Controls;
 pub use live::{Curves, HeatStrip, TokenStrip};
+pub use lockin::LockIn;
 pub use model_picker::ModelPicker;
 pub use result::{CramImport, Reconstruction, open_link};
 pub use teach::Teaching;
@@ -60,6 +62,7 @@ pub fn App() -> impl IntoView {
             <TokenStrip state=state />
             <Curves state=state />
             <HeatStrip state=state />
+            <LockIn state=state />
             <SideBySide state=state />
             <CapacityPlot state=state />
         </section>

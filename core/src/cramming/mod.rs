@@ -111,6 +111,10 @@ pub struct StepReport<'a> {
     /// Per text token, whether it was predicted right (unscored tokens are `true`; under progressive
     /// cramming, tokens beyond the current target are `false`).
     pub correct: &'a [bool],
+    /// Per text token, the probability the model gives it at its place at this step, the true text
+    /// fed in (teacher-forced; `exp(-NLL)`, so the loss is the mean of `-ln p` over the scored
+    /// tokens). Unscored tokens are 1; under progressive cramming, tokens beyond the target 0.
+    pub probabilities: &'a [f64],
     /// Steps allowed at most.
     pub max_steps: usize,
     /// Progressive cramming: the length of the current target.
@@ -203,6 +207,9 @@ impl Slot {
         let mut correct = vec![true; first];
         correct.extend_from_slice(right);
         correct.resize(text.ids.len(), false);
+        let mut probabilities = vec![1.0; first];
+        probabilities.extend(nll.iter().map(|n| (-n).exp()));
+        probabilities.resize(text.ids.len(), 0.0);
         // A NaN or infinite loss or gradient (a learning rate far too large, an overflow in f16)
         // ends the text: its best vectors so far are kept, and the other texts go on.
         if !loss.is_finite() || grad.iter().any(|g| !g.is_finite()) {
@@ -231,6 +238,7 @@ impl Slot {
             scored,
             best_right: self.best_right.max(self.stages.as_ref().map_or(0, Stages::horizon)),
             correct: &correct,
+            probabilities: &probabilities,
             max_steps: cfg.max_steps,
             target_len,
         });
