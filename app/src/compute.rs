@@ -19,12 +19,15 @@ use web_time::Instant;
 
 use crate::engine;
 use crate::loading::{self, ModelFiles};
-use crate::protocol::{Controls, CurvePoint, DevicePreference, Event, ModelInfo, Request, RunResult, StepRow, TokenMark};
+use crate::protocol::{Controls, CurvePoint, DevicePreference, Event, Geometry, ModelInfo, Request, RunResult, StepRow, TokenMark};
 
 /// The [`Method`] `name` with the CLI's defaults for its parameters (`rank` 0 = default).
 pub fn method(name: MethodName, rank: usize) -> Result<Method, String> {
     Method::with_defaults(name.as_str(), (rank > 0).then_some(rank)).map_err(|e| e.to_string())
 }
+
+/// The nearest tokens listed for each vector.
+const NEAREST_TOKENS: usize = 5;
 
 /// zstd of `text` as the browser can make it: ruzstd's fastest level (about zstd -1; the CLI's
 /// `zstd -19` needs the C library), the whole frame.
@@ -226,7 +229,16 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
     let decoded = lm.tokenizer.decode(&decoded_ids).unwrap_or_default();
     let bits = cram_core::bits::BitAccount::new(&cram_core::bits::TextCodes::text_only(original.len()), &outcome.memory, &outcome.metrics);
     let zstd_bits = zstd_fast_bits(&original);
+    // what the vectors are, beside the token embeddings (LoRA has none)
+    let geometry = match outcome.memory.k {
+        0 => None,
+        _ => cram_core::geometry::vector_geometry_async(&lm.model, &outcome.memory.vectors, NEAREST_TOKENS).await.ok().map(|vectors| {
+            let pieces = vectors.nearest.iter().map(|near| near.iter().map(|n| pieces(&lm, &[n.id]).remove(0)).collect()).collect();
+            Geometry { vectors, pieces }
+        }),
+    };
     let result = RunResult {
+        geometry,
         bits,
         zstd_bits,
         original,

@@ -4,6 +4,7 @@
 //! uses nothing of the app but the model files [`crate::loading`] collects.
 
 use cram_core::cramming::StopReason;
+use cram_core::geometry::VectorGeometry;
 use cram_core::methods::MethodName;
 use cram_core::metrics::CramMetrics;
 use serde::{Deserialize, Serialize};
@@ -173,8 +174,20 @@ pub struct RunResult {
     pub stop: StopReason,
     /// The text's bits beside its codes (no `cram zip`, zstd or xz of the CLI in the browser).
     pub bits: cram_core::bits::BitAccount,
+    /// The vectors beside the token embeddings (None for LoRA, which trains none).
+    pub geometry: Option<Geometry>,
     /// zstd of the text at ruzstd's fastest level ([`crate::compute::zstd_fast_bits`]).
     pub zstd_bits: u64,
+}
+
+/// The crammed vectors beside the model's token embeddings: core's numbers, and the pieces of the
+/// nearest tokens (`pieces[j][n]` is the piece of `vectors.nearest[j][n]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Geometry {
+    /// Norms, the embeddings' norm summary, the nearest tokens by cosine.
+    pub vectors: VectorGeometry,
+    /// The nearest tokens' pieces.
+    pub pieces: Vec<Vec<String>>,
 }
 
 /// One step of a run, token by token (the lock-in picture and the replay draw these).

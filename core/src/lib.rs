@@ -14,7 +14,8 @@
 //!   also start per-text cramming.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
 //! - [`bits`]: a crammed text beside its alternatives in bits (the text, the vectors, the model's
-//!   code, zstd and xz).
+//!   code, zstd and xz); [`geometry`]: crammed vectors beside the token embeddings (norms, nearest
+//!   tokens by cosine).
 //! - [`lmzip`]: lossless compression by the model's own probabilities (`cram zip`), the yardstick in bits.
 //! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
 //! - [`device`]: choosing CPU, wgpu or CUDA at run time.
@@ -29,6 +30,7 @@ pub mod device;
 pub mod encoder;
 pub mod error;
 pub mod format;
+pub mod geometry;
 pub mod lmzip;
 pub mod load;
 pub mod memory;

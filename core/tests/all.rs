@@ -14,6 +14,7 @@ mod common;
 mod batch;
 mod checkpoint_layouts;
 mod encoder;
+mod geometry;
 mod kv_cache;
 mod messages;
 mod methods;

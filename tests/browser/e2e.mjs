@@ -2,7 +2,7 @@
 // headless Debian Chromium, driven by playwright-core. Each test waits on page state (data-state,
 // data-testid), never on fixed sleeps. Usage: node e2e.mjs <base-url> <artifact-dir> [cli.cram]
 // Prints one line per test and a closing "browser: N passed, M failed" line; exits non-zero on failure.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { MINUTE, withPage as open, setField, loadModel, compress, exportCram, appWorker, inBothRealms } from './page.mjs';
 
 const [base, outDir, cliCram] = process.argv.slice(2);
@@ -48,7 +48,26 @@ async function compressAndCheck(page, tag) {
   }
   await checkBits(page, original);
   await exportCram(page, `${outDir}/app-${tag}.cram`);
+  await checkGeometry(page, `${outDir}/app-${tag}.cram`);
   results[tag] = original;
+}
+
+// What the vector is (#36): the norm the page shows is the norm of the vector in the exported .cram
+// (its `mem` tensor, f32, read here from the safetensors bytes), and its nearest token is not close
+// (a token's own embedding would be at cosine 1).
+async function checkGeometry(page, file) {
+  const bytes = readFileSync(file);
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  const [start, end] = header.mem.data_offsets;
+  const data = bytes.subarray(8 + n + start, 8 + n + end);
+  const norm = Math.sqrt(Array.from({ length: data.length / 4 }, (_, i) => data.readFloatLE(4 * i) ** 2).reduce((a, b) => a + b, 0));
+  const shown = page.locator('[data-testid=geometry-vector]');
+  if (await shown.count() !== 1) throw new Error(`${await shown.count()} vectors in the geometry view`);
+  const pageNorm = Number(await shown.getAttribute('data-norm'));
+  if (Math.abs(pageNorm - norm) > 1e-3 * norm) throw new Error(`the page's norm ${pageNorm}, the file's ${norm}`);
+  const best = Number(await shown.getAttribute('data-best-cosine'));
+  if (!(best < 0.99)) throw new Error(`the vector's nearest token is at cosine ${best}`);
 }
 
 // The bit chart of the run (core/src/bits.rs): the text's UTF-8 bits, one vector of the tiny model

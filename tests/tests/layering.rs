@@ -56,6 +56,7 @@ const CORE: Layering = Layering {
         ("encoder", "trained encoders of texts into memory vectors: the loop's scores, methods, optim, memory, format's atomic writes"),
         ("lmzip", "lossless coding by the model's probabilities; hashes texts as format does"),
         ("bits", "a crammed text beside its codes in bits: lmzip's code, metrics, memory, the methods' sink"),
+        ("geometry", "crammed vectors beside the token embeddings (norms, nearest tokens): models, readback"),
         ("data", "texts and their token ids under a loaded model"),
     ],
     root_items: &[
@@ -124,6 +125,7 @@ const APP: Layering = Layering {
         ("views::controls", "the text and the recipe: run, backend"),
         ("views::model_picker", "loading a model: backend, loading, share"),
         ("views::result", "the reconstruction, export, Share, import: the model picker (a link loads its model)"),
+        ("views::geometry", "what the vectors are beside the token embeddings"),
         ("views::teach", "the guided walk: the bit chart"),
     ],
     root_items: &[("start", "")],

@@ -5,6 +5,7 @@ mod bits;
 mod capacity;
 mod compare;
 mod controls;
+mod geometry;
 mod live;
 mod lockin;
 mod model_picker;
@@ -21,6 +22,7 @@ pub use bits::BitChart;
 pub use capacity::CapacityPlot;
 pub use compare::SideBySide;
 pub use controls::Controls;
+pub use geometry::VectorGeometryView;
 pub use live::{Curves, HeatStrip, TokenStrip};
 pub use lockin::LockIn;
 pub use model_picker::ModelPicker;
@@ -69,6 +71,7 @@ pub fn App() -> impl IntoView {
         <section class="card">
             <h2>"4. Back again"</h2>
             <Reconstruction state=state />
+            <VectorGeometryView state=state />
             <BitChart state=state />
             <CramImport state=state />
         </section>
