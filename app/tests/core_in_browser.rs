@@ -1,7 +1,8 @@
 //! The core (`cram-core`) on wasm32 inside a browser: headless Chromium driven by
 //! `wasm-bindgen-test-runner` through chromedriver (`scripts/test-wasm.sh`; CI runs it). What the web
 //! app relies on, checked below the page: a GGUF loads from bytes (tokenizer included), the Llama
-//! forward pass and its gradient w.r.t. the input embeddings match transformers, and a text crams into
+//! and GPT-NeoX (Pythia's family) forward passes and their gradients w.r.t. the input embeddings
+//! match transformers, and a text crams into
 //! one vector and decodes back, through a `.cram` file, on burn's CPU backend and on WebGPU
 //! (SwiftShader in CI). Everything is read back asynchronously, as WebGPU in a browser requires.
 //!
@@ -14,13 +15,15 @@
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use cram_core::LoadedModel;
 use cram_core::cramming::{Cramming, Silent, TextJob};
 use cram_core::format::CramFile;
+use cram_core::load::gguf_checkpoint::GgufCheckpoint;
 use cram_core::methods::CramConfig;
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::readback;
 use cram_core::weights::Bytes;
+use cram_core::weights::Weights;
+use cram_core::{LoadedModel, Model};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -29,12 +32,26 @@ wasm_bindgen_test_configure!(run_in_browser);
 const TINY_GGUF: &[u8] = include_bytes!("../../core/tests/fixtures/llama_gguf/tiny-llama.gguf");
 /// transformers' numbers for the same weights (`scripts/reference/make_fixtures.py`).
 const REFERENCE: &[u8] = include_bytes!("../../core/tests/fixtures/llama_gguf/reference.safetensors");
+/// A tiny GPT-NeoX (Pythia's family: fused QKV reordered by llama.cpp's converter, partial rotary,
+/// parallel residual) in GGUF form, and transformers' numbers for it.
+const NEOX_GGUF: &[u8] = include_bytes!("../../core/tests/fixtures/gpt_neox_gguf/tiny-gptneox.gguf");
+const NEOX_REFERENCE: &[u8] = include_bytes!("../../core/tests/fixtures/gpt_neox_gguf/reference.safetensors");
 const TEXT: &str = "Alice was beginning to get very tired of sitting";
 /// As in the native reference tests.
 const TOL: f32 = 1e-4;
 
 fn load(device: &Device) -> LoadedModel {
-    LoadedModel::from_gguf_bytes("tiny-llama.gguf", Bytes::Owned(TINY_GGUF.to_vec()), device, None).expect("the tiny GGUF loads from bytes")
+    load_gguf("tiny-llama.gguf", TINY_GGUF, device)
+}
+
+fn load_gguf(name: &str, bytes: &[u8], device: &Device) -> LoadedModel {
+    LoadedModel::from_gguf_bytes(name, Bytes::Owned(bytes.to_vec()), device, None).unwrap_or_else(|e| panic!("{name} loads from bytes: {e}"))
+}
+
+/// The network alone of a GGUF (the tiny NeoX fixture has no tokenizer in its metadata).
+fn load_network(name: &str, bytes: &[u8], device: &Device) -> Model {
+    let ckpt = GgufCheckpoint::from_bytes(name, Bytes::Owned(bytes.to_vec())).expect("the GGUF parses");
+    Model::load(&ckpt.config().expect("its config"), &Weights::new(&ckpt, device)).expect("the network loads")
 }
 
 thread_local! {
@@ -51,8 +68,8 @@ async fn webgpu() -> Device {
     device
 }
 
-fn reference(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let st = safetensors::SafeTensors::deserialize(REFERENCE).expect("reference parses");
+fn reference(file: &[u8], name: &str) -> (Vec<usize>, Vec<f32>) {
+    let st = safetensors::SafeTensors::deserialize(file).expect("reference parses");
     let view = st.tensor(name).expect("reference tensor");
     let data = match view.dtype() {
         safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
@@ -68,19 +85,24 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Logits from ids and from embeddings, the loss and its gradient w.r.t. the embeddings, against
-/// transformers.
+/// transformers: the tiny Llama.
 async fn check_reference(device: Device) {
-    let lm = load(&device);
+    check_reference_of(&load(&device).model, REFERENCE, device).await;
+}
+
+/// [`check_reference`] for a model and its reference file.
+async fn check_reference_of(model: &Model, file: &[u8], device: Device) {
+    let reference = |name: &str| reference(file, name);
     let (shape, ids) = reference("input_ids");
     let t = shape[1];
     let id_tensor = Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&x| x as i32).collect::<Vec<_>>(), [1, t]), &device);
-    let logits = readback::floats(lm.model.forward(id_tensor)).await.unwrap();
+    let logits = readback::floats(model.forward(id_tensor)).await.unwrap();
     let ids_diff = max_abs_diff(&logits, &reference("logits_ids").1);
 
     let (shape, embeds) = reference("inputs_embeds");
     let ad = device.clone().autodiff();
     let embeds = Tensor::<3>::from_data(TensorData::new(embeds, [1, t, shape[2]]), &ad).require_grad();
-    let logits = lm.model.forward_embeds(embeds.clone());
+    let logits = model.forward_embeds(embeds.clone());
     let embeds_diff = max_abs_diff(&readback::floats(logits.clone().without_autodiff()).await.unwrap(), &reference("logits_embeds").1);
 
     let labels = reference("labels").1.iter().map(|&x| x as i32).collect::<Vec<_>>();
@@ -136,6 +158,18 @@ async fn reference_on_the_wasm_cpu_backend() {
 #[wasm_bindgen_test]
 async fn reference_on_webgpu() {
     check_reference(webgpu().await).await;
+}
+
+#[wasm_bindgen_test]
+async fn neox_reference_on_the_wasm_cpu_backend() {
+    let device = Device::flex();
+    check_reference_of(&load_network("tiny-gptneox.gguf", NEOX_GGUF, &device), NEOX_REFERENCE, device).await;
+}
+
+#[wasm_bindgen_test]
+async fn neox_reference_on_webgpu() {
+    let device = webgpu().await;
+    check_reference_of(&load_network("tiny-gptneox.gguf", NEOX_GGUF, &device), NEOX_REFERENCE, device).await;
 }
 
 #[wasm_bindgen_test]
