@@ -1,7 +1,6 @@
 //! `cram decompress`: greedy decoding from the stored vectors alone, checked against the stored hash
 //! (or, with `--partial`, shown whatever it is).
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -39,11 +38,7 @@ pub fn run(args: DecompressArgs) -> Result<ExitCode> {
     };
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes())?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+        None => super::print_text(text.as_bytes())?,
     }
     Ok(if exact { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

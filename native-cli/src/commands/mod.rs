@@ -67,6 +67,19 @@ pub fn check_output(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes a decoded text to standard output as it is; on a terminal, a newline after a text that has
+/// none, so that the shell's prompt does not run on from it (a pipe or a file gets the exact bytes).
+pub fn print_text(bytes: &[u8]) -> Result<()> {
+    use std::io::{IsTerminal, Write};
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    if out.is_terminal() && !bytes.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Reads a text file, or standard input for `-`; an empty text is an error.
 pub fn read_text(path: &Path) -> Result<String> {
     let text = if path.as_os_str() == "-" {

@@ -1,7 +1,7 @@
 //! `cram zip` / `cram unzip`: a text coded losslessly by the model's next-token probabilities
 //! (`cram_core::lmzip`), and what that costs in bits beside the raw text.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,11 +95,7 @@ pub fn unzip(args: UnzipArgs) -> Result<ExitCode> {
     let text = lmzip::decompress_bytes(&lm, &file).with_context(|| args.file.display().to_string())?;
     match &args.output {
         Some(path) => write_atomic(path, &text)?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&text)?;
-            out.flush()?;
-        }
+        None => super::print_text(&text)?,
     }
     Ok(ExitCode::SUCCESS)
 }
