@@ -15,6 +15,13 @@ use crate::state::{AppState, CapacityPoint, ComparedRun, RunPhase};
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
 const MAX_CURVE_POINTS: usize = 600;
+/// Least time between two redraws of the lock-in picture while a run goes on: it is hundreds of
+/// cells, and progress comes every 30 ms (redrawing it that often swamped the page's thread).
+const HISTORY_EVERY_MS: f64 = 500.0;
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
 
 thread_local! {
     /// Counts runs; a run whose number is no longer current was abandoned ([`abandon_run`]) and leaves
@@ -146,6 +153,8 @@ async fn compress_with(state: AppState, name: MethodName, tokens: Option<usize>,
     let mut recipe = controls(&state, name);
     recipe.tokens = tokens.unwrap_or(recipe.tokens);
     let mut events = backend::call(place(&state), Request::Run(recipe));
+    // the lock-in picture redraws from `history`: told of new rows at most every HISTORY_EVERY_MS
+    let mut history_shown = 0.0;
     while let Some(event) = events.next().await {
         if !current(run) {
             return false;
@@ -154,7 +163,11 @@ async fn compress_with(state: AppState, name: MethodName, tokens: Option<usize>,
             Event::Started { pieces } => state.pieces.set(pieces),
             Event::Progress { points, correct, rows, steps_per_second } => {
                 state.curve.update(|c| extend_thinned(c, points));
-                state.history.update(|h| extend_thinned(h, rows));
+                state.history.update_untracked(|h| extend_thinned(h, rows));
+                if now_ms() - history_shown > HISTORY_EVERY_MS {
+                    history_shown = now_ms();
+                    state.history.notify();
+                }
                 state.correct.set(correct);
                 state.steps_per_second.set(steps_per_second);
             }
@@ -165,6 +178,7 @@ async fn compress_with(state: AppState, name: MethodName, tokens: Option<usize>,
             }
             Event::Decoding => state.phase.set(RunPhase::Decoding),
             Event::Finished { result, greedy, stopped } => {
+                state.history.notify();
                 let last = state.history.with_untracked(|h| h.last().map_or(0, |r| r.step));
                 state.greedy_history.update(|g| g.push((last, greedy.clone())));
                 state.greedy.set(greedy.clone());

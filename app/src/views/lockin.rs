@@ -1,8 +1,10 @@
-//! How the text locks in: a picture of tokens (rows) against steps (columns), each cell the
-//! probability the model gave that token at that step with the true text fed in (white 0, green 1),
-//! and a dot where greedy decoding from the vectors first gave that token right; after the run, a
-//! slider replays it step by step (the token rows, the greedy row and the measures at that step).
+//! How the text locks in: a picture of tokens (rows) against steps (columns), each cell (a pixel of
+//! one image, stretched) the probability the model gave that token at that step with the true text
+//! fed in (white 0, green 1), and a dot where greedy decoding from the vectors first gave that token
+//! right; after the run, a slider replays it step by step (the token rows, the greedy row and the
+//! measures at that step).
 
+use base64::Engine;
 use leptos::prelude::*;
 
 use super::live::{W, token_row};
@@ -21,6 +23,35 @@ fn columns(history: &[StepRow]) -> Vec<usize> {
         return (0..n).collect();
     }
     (0..MAX_COLUMNS).map(|c| c * (n - 1) / (MAX_COLUMNS - 1)).collect()
+}
+
+/// The picture as a `data:` URL of an uncompressed 24-bit BMP, a pixel per token (row) and column:
+/// white at probability 0 to green at 1.
+fn picture(history: &[StepRow], cols: &[usize], tokens: usize) -> String {
+    let (w, h) = (cols.len(), tokens);
+    let stride = (3 * w).div_ceil(4) * 4;
+    let size = 54 + stride * h;
+    let mut bmp = Vec::with_capacity(size);
+    bmp.extend_from_slice(b"BM");
+    for v in [size as u32, 0, 54, 40, w as u32, h as u32] {
+        bmp.extend_from_slice(&v.to_le_bytes());
+    }
+    bmp.extend_from_slice(&1u16.to_le_bytes());
+    bmp.extend_from_slice(&24u16.to_le_bytes());
+    for v in [0u32, (stride * h) as u32, 2835, 2835, 0, 0] {
+        bmp.extend_from_slice(&v.to_le_bytes());
+    }
+    // rows bottom-up, pixels blue-green-red
+    for i in (0..h).rev() {
+        let start = bmp.len();
+        for &c in cols {
+            let p = history[c].probabilities.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            let mix = |white: f32, green: f32| (white + (green - white) * p).round() as u8;
+            bmp.extend_from_slice(&[mix(255.0, 60.0), mix(255.0, 150.0), mix(255.0, 40.0)]);
+        }
+        bmp.resize(start + stride, 0);
+    }
+    format!("data:image/bmp;base64,{}", base64::engine::general_purpose::STANDARD.encode(&bmp))
 }
 
 /// For each token, the first step at which a live greedy decode had it right (None: never yet).
@@ -49,17 +80,12 @@ pub fn LockIn(state: AppState) -> impl IntoView {
         let cw = (W - LABELS) / cols.len() as f64;
         let height = ch * tokens as f64;
         let replayed = state.replay.get().map(|i| i.min(history.len() - 1));
-        let cells = cols
-            .iter()
-            .enumerate()
-            .flat_map(|(c, &h)| {
-                let row = &history[h];
-                row.probabilities.iter().enumerate().map(move |(i, &p)| {
-                    let light = 100.0 - 62.0 * p.clamp(0.0, 1.0) as f64;
-                    view! { <rect x=format!("{:.2}", LABELS + c as f64 * cw) y=format!("{:.2}", i as f64 * ch) width=format!("{:.2}", cw + 0.3) height=format!("{:.2}", ch) fill=format!("hsl(140, 55%, {light:.0}%)")></rect> }
-                })
-            })
-            .collect_view();
+        // one image of tokens x columns pixels, stretched over the cells: hundreds of SVG elements
+        // redrawn while a run goes on swamped the page's thread
+        let cells = view! {
+            <image x=LABELS y="0" width=format!("{:.2}", W - LABELS) height=format!("{height:.2}") preserveAspectRatio="none"
+                style="image-rendering: pixelated" href=picture(&history, &cols, tokens)></image>
+        };
         // the column at or after each token's first right greedy decode
         let column_of = |step: usize| cols.iter().position(|&h| history[h].step >= step).unwrap_or(cols.len() - 1);
         let firsts = first_greedy_right(&greedy, tokens);
