@@ -175,7 +175,6 @@ fn greedy_row(lm: &LoadedModel, decoded: &[u32], target: &[u32]) -> Vec<TokenMar
 struct Batcher {
     points: Vec<CurvePoint>,
     rows: Vec<StepRow>,
-    correct: Vec<bool>,
     started: Instant,
     steps: usize,
 }
@@ -183,7 +182,6 @@ struct Batcher {
 impl Observer for Batcher {
     fn on_step(&mut self, r: &StepReport) {
         self.points.push(CurvePoint { step: r.step, loss: r.loss, accuracy: r.right as f64 / r.scored.max(1) as f64 });
-        self.correct = r.correct.to_vec();
         self.rows.push(StepRow { step: r.step, correct: r.correct.to_vec(), probabilities: r.probabilities.iter().map(|&p| p as f32).collect() });
         self.steps = r.step;
     }
@@ -201,12 +199,7 @@ impl Batcher {
         }
         let seconds = self.started.elapsed().as_secs_f64();
         let steps_per_second = if seconds > 0.0 { self.steps as f64 / seconds } else { 0.0 };
-        Some(Event::Progress {
-            points: std::mem::take(&mut self.points),
-            correct: self.correct.clone(),
-            rows: std::mem::take(&mut self.rows),
-            steps_per_second,
-        })
+        Some(Event::Progress { points: std::mem::take(&mut self.points), rows: std::mem::take(&mut self.rows), steps_per_second })
     }
 }
 
@@ -233,7 +226,7 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
     let geometry = match outcome.memory.k {
         0 => None,
         _ => cram_core::geometry::vector_geometry_async(&lm.model, &outcome.memory.vectors, NEAREST_TOKENS).await.ok().map(|vectors| {
-            let pieces = vectors.nearest.iter().map(|near| near.iter().map(|n| pieces(&lm, &[n.id]).remove(0)).collect()).collect();
+            let pieces = vectors.nearest.iter().map(|near| pieces(&lm, &near.iter().map(|n| n.id).collect::<Vec<_>>())).collect();
             Geometry { vectors, pieces }
         }),
     };
@@ -265,7 +258,7 @@ async fn optimise(lm: &LoadedModel, cfg: CramConfig, job: TextJob, emit: &Emit) 
     yield_now().await;
     let target = job.ids.clone();
     let mut run = Cramming::new_async(lm, cfg, vec![job], 1).await.map_err(err)?;
-    let mut obs = Batcher { points: vec![], rows: vec![], correct: vec![], started: Instant::now(), steps: 0 };
+    let mut obs = Batcher { points: vec![], rows: vec![], started: Instant::now(), steps: 0 };
     let mut slice = Instant::now();
     let (mut last_greedy, mut greedy_cost) = (Instant::now(), 0.0);
     while run.step_async(lm, &mut obs).await.map_err(err)? {

@@ -46,9 +46,9 @@ pub enum Event {
     TokenCount(Option<usize>),
     /// A run started on these target token pieces.
     Started { pieces: Vec<String> },
-    /// Steps since the last progress: their curve points, the teacher-forced row of the last one,
-    /// and the run's steps per second so far.
-    Progress { points: Vec<CurvePoint>, correct: Vec<bool>, rows: Vec<StepRow>, steps_per_second: f64 },
+    /// Steps since the last progress: their curve points and their rows token by token (the last
+    /// row is the teacher-forced row shown now), and the run's steps per second so far.
+    Progress { points: Vec<CurvePoint>, rows: Vec<StepRow>, steps_per_second: f64 },
     /// A live greedy decode: per target token what greedy decoding gives there, and the vectors.
     Greedy { step: usize, row: Vec<TokenMark>, heat: Vec<f32> },
     /// The optimisation ended; decoding from the best vectors.

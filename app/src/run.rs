@@ -15,8 +15,8 @@ use crate::state::{AppState, CapacityPoint, ComparedRun, RunPhase};
 
 /// Curve points kept; older ones are thinned so long runs stay cheap to draw.
 const MAX_CURVE_POINTS: usize = 600;
-/// Least time between two redraws of the lock-in picture while a run goes on: it is hundreds of
-/// cells, and progress comes every 30 ms (redrawing it that often swamped the page's thread).
+/// Least time between two redraws of the lock-in picture while a run goes on: progress comes every
+/// 30 ms, and redrawing the picture that often swamped the page's thread.
 const HISTORY_EVERY_MS: f64 = 500.0;
 
 fn now_ms() -> f64 {
@@ -161,14 +161,16 @@ async fn compress_with(state: AppState, name: MethodName, tokens: Option<usize>,
         }
         match event {
             Event::Started { pieces } => state.pieces.set(pieces),
-            Event::Progress { points, correct, rows, steps_per_second } => {
+            Event::Progress { points, rows, steps_per_second } => {
+                if let Some(last) = rows.last() {
+                    state.correct.set(last.correct.clone());
+                }
                 state.curve.update(|c| extend_thinned(c, points));
                 state.history.update_untracked(|h| extend_thinned(h, rows));
                 if now_ms() - history_shown > HISTORY_EVERY_MS {
                     history_shown = now_ms();
                     state.history.notify();
                 }
-                state.correct.set(correct);
                 state.steps_per_second.set(steps_per_second);
             }
             Event::Greedy { step, row, heat } => {

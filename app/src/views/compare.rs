@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::live::{H, W, polyline_to, token_row};
+use super::live::{H, W, marked, polyline_to, token_row};
 use crate::state::AppState;
 
 /// The colours of the compared runs, in order.
@@ -45,10 +45,7 @@ pub fn SideBySide(state: AppState) -> impl IntoView {
                 }
             })
             .collect_view();
-        let strips = runs
-            .iter()
-            .map(|r| token_row(format!("{} (greedy)", r.method), "compare-strip", r.greedy.iter().map(|t| (t.piece.clone(), Some(t.right))).collect()))
-            .collect_view();
+        let strips = runs.iter().map(|r| token_row(format!("{} (greedy)", r.method), "compare-strip", marked(&r.greedy))).collect_view();
         view! {
             <div data-testid="side-by-side">
                 <h3>"Side by side"</h3>

@@ -4,8 +4,13 @@
 
 use leptos::prelude::*;
 
-use crate::protocol::CurvePoint;
+use crate::protocol::{CurvePoint, TokenMark};
 use crate::state::AppState;
+
+/// A greedy row as [`token_row`] takes it: every piece known right or wrong.
+pub(super) fn marked(row: &[TokenMark]) -> Vec<(String, Option<bool>)> {
+    row.iter().map(|t| (t.piece.clone(), Some(t.right))).collect()
+}
 
 /// One row of token pieces, green where right, red where wrong, plain where not known yet.
 pub(super) fn token_row(label: impl Into<String>, testid: &'static str, tokens: Vec<(String, Option<bool>)>) -> impl IntoView {
@@ -40,7 +45,7 @@ pub fn TokenStrip(state: AppState) -> impl IntoView {
                 let row = if greedy.is_empty() {
                     state.pieces.get().into_iter().map(|p| (p, None)).collect()
                 } else {
-                    greedy.into_iter().map(|t| (t.piece, Some(t.right))).collect()
+                    marked(&greedy)
                 };
                 token_row("greedy", "strip-greedy", row)
             }}

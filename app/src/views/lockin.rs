@@ -7,7 +7,7 @@
 use base64::Engine;
 use leptos::prelude::*;
 
-use super::live::{W, token_row};
+use super::live::{W, marked, token_row};
 use crate::protocol::{StepRow, TokenMark};
 use crate::state::{AppState, RunPhase};
 
@@ -121,9 +121,7 @@ pub fn LockIn(state: AppState) -> impl IntoView {
             let point = curve.iter().rev().find(|p| p.step <= row.step).copied();
             let right = row.correct.iter().filter(|&&c| c).count();
             let teacher = pieces.iter().enumerate().map(|(i, p)| (p.clone(), row.correct.get(i).copied())).collect();
-            let greedy_row = greedy_at(&greedy, row.step)
-                .map(|g| g.iter().map(|t| (t.piece.clone(), Some(t.right))).collect())
-                .unwrap_or_else(|| pieces.iter().map(|p| (p.clone(), None)).collect());
+            let greedy_row = greedy_at(&greedy, row.step).map(|g| marked(g)).unwrap_or_else(|| pieces.iter().map(|p| (p.clone(), None)).collect());
             view! {
                 <label>"Replay: step "
                     <input type="range" data-testid="replay" min="0" max=(history.len() - 1).to_string() prop:value=at.to_string()
