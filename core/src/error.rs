@@ -304,6 +304,15 @@ pub enum ConfigError {
     Empty(Setting),
     /// The LoRA targets name no projection.
     NoTargets,
+    /// The LoRA targets name no projection of this model's family (attention targets on a Mamba).
+    TargetsNotInModel {
+        /// The family (`model_type`).
+        family: String,
+        /// The targets given.
+        targets: String,
+        /// The targets the family has.
+        available: String,
+    },
     /// A line of a JSONL data set has no text field of that name.
     NoTextField {
         /// The file and line.
@@ -389,6 +398,9 @@ impl ConfigError {
             ConfigError::NoSinkToken => format!("the model has no <|endoftext|>, BOS or EOS token to use as a sink; use {} paper", name(Layout)),
             ConfigError::Empty(s) => format!("{} is empty", name(*s)),
             ConfigError::NoTargets => format!("{} names no projection; choose from q, k, v, o, mlp", name(Targets)),
+            ConfigError::TargetsNotInModel { family, targets, available } => {
+                format!("{} {targets} names no projection of a {family} model; its projections: {available}", name(Targets))
+            }
             ConfigError::NoTextField { place, field } => format!("{place}: no \"{field}\" field ({} names another)", name(TextField)),
             ConfigError::NoTextColumn { file, field, columns } => {
                 format!("{file}: no column \"{field}\" (it has {columns}; {} names another)", name(TextField))
@@ -456,6 +468,7 @@ mod tests {
             EncoderDiverged { step: 1 },
             NoSinkToken,
             NoTargets,
+            TargetsNotInModel { family: "mamba".into(), targets: "q,v".into(), available: "in_proj, x_proj".into() },
             NoTextField { place: "a.jsonl:1".into(), field: "text".into() },
             NoTextColumn { file: "a.parquet".into(), field: "text".into(), columns: "id".into() },
             DtypeUnsupported { dtype: "bf16".into(), device: "Cpu".into(), other: "f32" },
@@ -498,12 +511,13 @@ mod tests {
                 EncoderFileNotCram { .. } => 28,
                 OnePassVectors => 29,
                 OnePassPaperProtocol => 30,
+                TargetsNotInModel { .. } => 31,
             });
             let text = Error::Setting(e.clone()).to_string();
             assert!(!text.contains("--"), "{e:?} reads {text:?}");
             assert_eq!(text, e.describe(Setting::name));
         }
-        assert_eq!(seen.len(), 31, "every variant is constructed above");
+        assert_eq!(seen.len(), 32, "every variant is constructed above");
         let names: std::collections::HashSet<_> = Setting::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(names.len(), Setting::ALL.len(), "each setting has its own name");
     }

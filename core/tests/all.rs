@@ -16,6 +16,7 @@ mod checkpoint_layouts;
 mod encoder;
 mod geometry;
 mod kv_cache;
+mod mamba;
 mod messages;
 mod methods;
 mod one_pass;

@@ -50,3 +50,10 @@ fn kv_cache_every_new_family() {
         cached_equals_full(case);
     }
 }
+
+/// Mamba keeps a recurrent state instead of keys and values: the conv window (3 positions, so the
+/// split after 3 and the single steps cross it) and h.
+#[test]
+fn recurrent_state_mamba() {
+    cached_equals_full("mamba");
+}

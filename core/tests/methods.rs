@@ -58,6 +58,7 @@ fn checkpoint_place(config: &ModelConfig, layer: usize, module: &str) -> (String
                 other => (format!("{base}.mlp.{other}.weight"), None),
             }
         }
+        ModelConfig::Mamba(_) => (format!("backbone.layers.{layer}.mixer.{module}.weight"), None),
     }
 }
 
@@ -67,7 +68,8 @@ fn lora_matches_merged_weights(case: &str) {
     let st = SafetensorsFile::open(&dir.join("model.safetensors")).unwrap();
     let device = cpu();
     let model = Model::load(&config, &Weights::new(&st, &device)).unwrap();
-    let targets = [LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O, LoraTarget::Mlp];
+    // each family takes the targets it has (Mamba's in_proj .. out_proj, the others' q .. mlp)
+    let targets = LoraTarget::ALL;
     let (rank, scale) = (2, 0.5);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut set = LoraSet::default();
@@ -134,6 +136,11 @@ fn lora_equals_merged_weights_olmo_with_clip_qkv() {
 #[test]
 fn lora_equals_merged_weights_olmo2() {
     lora_matches_merged_weights("olmo2");
+}
+
+#[test]
+fn lora_equals_merged_weights_mamba() {
+    lora_matches_merged_weights("mamba");
 }
 
 #[test]

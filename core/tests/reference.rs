@@ -199,6 +199,16 @@ macro_rules! reference_cases {
         fn gemma3_sliding_window_shorter_than_the_text() {
             check_case($device, "gemma3", None);
         }
+
+        #[test]
+        fn mamba_selective_scan_without_attention() {
+            check_case($device, "mamba", None);
+        }
+
+        #[test]
+        fn mamba_gguf_with_a_stored_as_minus_exp() {
+            check_case($device, "mamba", Some("tiny-mamba.gguf"));
+        }
     };
 }
 
@@ -281,7 +291,9 @@ fn gguf_and_safetensors_of_the_same_weights_share_a_fingerprint() {
 /// canonical configs (what `.cram` files hash) are equal.
 #[test]
 fn gguf_twins_of_the_new_families_describe_the_same_architecture() {
-    for (case, file) in [("qwen2", "tiny-qwen2.gguf"), ("qwen3", "tiny-qwen3.gguf"), ("olmo", "tiny-olmo.gguf"), ("olmo2", "tiny-olmo2.gguf")] {
+    for (case, file) in
+        [("qwen2", "tiny-qwen2.gguf"), ("qwen3", "tiny-qwen3.gguf"), ("olmo", "tiny-olmo.gguf"), ("olmo2", "tiny-olmo2.gguf"), ("mamba", "tiny-mamba.gguf")]
+    {
         let dir = fixture(case);
         let gguf = cram_core::load::gguf_checkpoint::GgufCheckpoint::open(&dir.join(file)).unwrap().config().unwrap();
         let hf = cram_core::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();

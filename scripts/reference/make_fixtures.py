@@ -31,6 +31,8 @@ from transformers import (
     Gemma3ForCausalLM,
     Gemma3TextConfig,
     GPTNeoXConfig,
+    MambaConfig,
+    MambaForCausalLM,
     GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
@@ -746,9 +748,9 @@ def gemma3_cases():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3")
+    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3 mamba")
     args = ap.parse_args()
-    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3"])
+    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3", "mamba"])
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, numpy {np.__version__}")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     if "random" in only:
@@ -765,6 +767,8 @@ def main():
         opt_cases()
     if "gemma3" in only:
         gemma3_cases()
+    if "mamba" in only:
+        mamba_case()
 
 
 # ----------------------------------------------------------------------------------------
@@ -1059,6 +1063,133 @@ def olmo_cases():
                         Olmo2ForCausalLM, 24)
     attn = m.model.layers[0].self_attn
     assert attn.q_norm.weight.shape == (32,) and attn.k_norm.weight.shape == (16,), attn
+
+
+# ----------------------------------------------------------------------------------------
+# mamba: the selective state-space model (no attention), with its GGUF twin
+# ----------------------------------------------------------------------------------------
+
+LONG_T = 40  # the long reference: several scan chunks and many conv windows
+
+
+def mamba_case():
+    """A tiny random Mamba (transformers' MambaForCausalLM, whose pure-PyTorch path runs the scan
+    one position at a time in eval mode), with decay rates spread as in trained models (A_log =
+    log(1..N) + noise, so exp(dt A) ranges from mild to strong), a reference at T = 10 as every
+    case, a longer one at T = 40 (logits only), greedy decoding with the recurrent cache, and
+    tiny-mamba.gguf written as convert_hf_to_gguf.py's MambaModel does (A stored as -exp(A_log),
+    the conv weight squeezed to [inner, kernel], the tied head left out, every tensor F32)."""
+    name = "mamba"
+    cfg = MambaConfig(
+        vocab_size=384,
+        hidden_size=32,
+        state_size=8,
+        num_hidden_layers=2,
+        expand=2,  # intermediate_size 64
+        conv_kernel=4,
+        time_step_rank=4,
+        use_bias=False,
+        use_conv_bias=True,
+        residual_in_fp32=True,
+        layer_norm_epsilon=1e-5,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        use_mambapy=False,
+    )
+    torch.manual_seed(28)
+    model = MambaForCausalLM(cfg).float()
+    reinit_(model, 28)
+    g = torch.Generator().manual_seed(280)
+    with torch.no_grad():
+        for layer in model.backbone.layers:
+            n = cfg.state_size
+            base = torch.log(torch.arange(1, n + 1, dtype=torch.float32)).expand(cfg.intermediate_size, n)
+            layer.mixer.A_log.copy_(base + 0.1 * torch.randn(base.shape, generator=g))
+            # dt = softplus(dt_proj(...) + bias) around 0.1 .. 1
+            layer.mixer.dt_proj.bias.copy_(-1.0 + 0.5 * torch.randn(layer.mixer.dt_proj.bias.shape, generator=g))
+            # the mixers louder than the residual embedding: with the tied head a quiet mixer makes the
+            # model predict its input token again, and greedy decoding would repeat one token
+            layer.mixer.out_proj.weight.mul_(8.0)
+    m2, ref = build_case(name, model, 28, tied=True, head_name="lm_head.weight")
+    out = FIXTURES / name
+    shutil.copy(FIXTURES / "llama_gguf" / "tokenizer.json", out / "tokenizer.json")
+    mixer = m2.backbone.layers[0].mixer
+    assert mixer.conv1d.weight.shape == (64, 1, 4) and mixer.x_proj.weight.shape == (4 + 2 * 8, 64), mixer
+    assert not m2.training
+
+    # the long reference, and greedy decoding with the cache against decoding without it
+    g = torch.Generator().manual_seed(281)
+    long_ids = torch.randint(0, cfg.vocab_size, (1, LONG_T), generator=g, dtype=torch.int64)
+    with torch.no_grad():
+        long_logits = m2(input_ids=long_ids).logits.float()
+        prompt = long_ids[:, :5]
+        greedy = m2.generate(prompt, max_new_tokens=12, min_new_tokens=12, do_sample=False, use_cache=True,
+                             pad_token_id=0, eos_token_id=None)
+        ids = prompt
+        for _ in range(12):  # without the cache: the whole sequence each time
+            ids = torch.cat([ids, m2(input_ids=ids).logits[:, -1:].argmax(-1)], dim=1)
+    assert torch.equal(greedy, ids), (greedy, ids)
+    assert len(set(greedy[0, 5:].tolist())) >= 3, greedy  # decoding that goes somewhere
+    ref = dict(ref, long_input_ids=long_ids, long_logits=long_logits.contiguous(), greedy_ids=greedy.contiguous())
+    write_reference(out, ref, m2, {"greedy": "prompt long_input_ids[:, :5], 12 new tokens, generate(do_sample=False)",
+                                   "long": f"logits of long_input_ids, T = {LONG_T}"})
+    dt = F.softplus(m2.backbone.layers[0].mixer.dt_proj.bias)
+    log(f"    greedy {greedy[0, 5:].tolist()}, dt bias softplus {dt.min():.3f}..{dt.max():.3f}, "
+        f"-A {(-torch.exp(mixer.A_log)).abs().min():.2f}..{(-torch.exp(mixer.A_log)).abs().max():.2f}")
+
+    # the GGUF twin, through gguf-py's tensor map for MAMBA (the converter's names)
+    tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MAMBA, cfg.num_hidden_layers)
+    tensors = []
+    for hf, p in m2.state_dict().items():
+        if hf == "lm_head.weight":
+            continue  # equal to the embedding: the converter omits it
+        gname = tmap.get_name(hf, try_suffixes=(".weight", ".bias"))
+        assert gname is not None, hf
+        w = p.detach().float()
+        if hf.endswith(".A_log"):
+            w = -torch.exp(w)
+        if hf.endswith("conv1d.weight"):
+            w = w.squeeze()
+        tensors.append((gname, w.numpy().astype(np.float32)))
+    path = out / "tiny-mamba.gguf"
+    tok = __import__("tokenizers").Tokenizer.from_file(str(out / "tokenizer.json"))
+    tokens, types, merges = tokenizer_gguf_vocab(tok)
+    w = gguf.GGUFWriter(str(path), "mamba")
+    w.add_type("model")
+    w.add_name("tiny-mamba")
+    w.add_context_length(2**20)  # as the converter: Mamba has no context limit
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(0)
+    w.add_head_count(0)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_ssm_conv_kernel(cfg.conv_kernel)
+    w.add_ssm_inner_size(cfg.intermediate_size)
+    w.add_ssm_state_size(cfg.state_size)
+    w.add_ssm_time_step_rank(cfg.time_step_rank)
+    w.add_layer_norm_rms_eps(cfg.layer_norm_epsilon)
+    w.add_ssm_dt_b_c_rms(False)
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(0)
+    w.add_eos_token_id(0)
+    w.add_add_bos_token(False)
+    for gname, stored in tensors:
+        w.add_tensor(gname, stored)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    r = gguf.GGUFReader(str(path))
+    names = {t.name: tuple(int(x) for x in reversed(t.shape)) for t in r.tensors}
+    assert names["blk.0.ssm_conv1d.weight"] == (64, 4) and names["blk.0.ssm_a"] == (64, 8), names
+    assert "output.weight" not in names and len(names) == len(tensors)
+    log(f"    wrote {path.name} ({path.stat().st_size} bytes, {len(names)} tensors)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ impl GgufCheckpoint {
         let file = GgufFile::read(bytes).map_err(|source| Error::Gguf { path: path.clone(), cause: source })?;
         let arch = file.get_str("general.architecture").map_err(|source| Error::Gguf { path: path.clone(), cause: source })?.to_string();
         let mut ckpt = Self { path, file, arch, heads: (0, 0) };
-        if crate::models::gguf_names(&ckpt.arch).is_some() {
+        if crate::models::gguf_names(&ckpt.arch).is_some() && crate::models::gguf_attention(&ckpt.arch) {
             let a = ckpt.arch.clone();
             let heads = ckpt.u64(&format!("{a}.attention.head_count"))? as usize;
             let kv = ckpt.opt_u64(&format!("{a}.attention.head_count_kv"))?.map_or(heads, |k| k as usize);
@@ -100,8 +100,7 @@ impl TensorSource for GgufCheckpoint {
             return Ok(None);
         }
         let (shape, data) = self.file.tensor_f32(&gname).map_err(|e| self.err(e))?;
-        let data = crate::models::gguf_tensor(&self.arch, &gname, &shape, data, self.heads)?;
-        Ok(Some(HostTensor { shape, data }))
+        crate::models::gguf_tensor(&self.arch, &gname, HostTensor { shape, data }, self.heads).map(Some)
     }
 }
 

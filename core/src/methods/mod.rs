@@ -432,7 +432,16 @@ impl CramConfig {
         match &self.method {
             Method::Lowdim { rank } if *rank > d => Err(ConfigError::RankOverWidth { rank: *rank, width: d }),
             Method::Lora { rank, targets, .. } => {
-                let narrowest = model.lora_sites(targets).iter().map(|s| s.fan_in.min(s.fan_out)).min().unwrap_or(d);
+                let sites = model.lora_sites(targets);
+                if sites.is_empty() {
+                    let has = |t: &LoraTarget| !model.lora_sites(&[*t]).is_empty();
+                    return Err(ConfigError::TargetsNotInModel {
+                        family: model.family().into(),
+                        targets: targets.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
+                        available: LoraTarget::ALL.iter().filter(|t| has(t)).map(|t| t.as_str()).collect::<Vec<_>>().join(", "),
+                    });
+                }
+                let narrowest = sites.iter().map(|s| s.fan_in.min(s.fan_out)).min().unwrap_or(d);
                 if *rank > narrowest {
                     return Err(ConfigError::RankOverProjection { rank: *rank, narrowest });
                 }

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use super::TokenIds;
 use super::kv_cache::KvCache;
 use super::lora::{LoraSet, LoraSite, LoraTarget};
-use crate::weights::Weights;
 use crate::weights::gguf_view::GgufView;
+use crate::weights::{HostTensor, Weights};
 use crate::{Error, Result};
 
 /// The questions the rest of cram asks of a family's config.
@@ -127,12 +127,16 @@ pub trait Family: FamilyConfig + Clone + PartialEq + Serialize + DeserializeOwne
         Err(Error::UnsupportedArch(format!("{} (in GGUF {})", gguf.arch(), gguf.path())))
     }
 
-    /// A tensor read from a GGUF file (`gguf_name`, its shape as GGUF writes it), put back into the
-    /// Hugging Face layout (llama.cpp permutes or reorders some rows); `heads` are the query and
-    /// key/value heads the file declares.
-    fn gguf_tensor(gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
-        let _ = (gguf_name, shape, heads);
-        Ok(data)
+    /// Whether the family has attention layers (and so GGUF head counts, a KV cache, attention
+    /// scores in `cram plan`); Mamba has none.
+    const ATTENTION: bool = true;
+
+    /// A tensor read from a GGUF file (`gguf_name`, with its shape as GGUF writes it), put back into
+    /// the Hugging Face layout and shape (llama.cpp permutes or reorders some rows, squeezes or
+    /// transforms some tensors); `heads` are the query and key/value heads the file declares.
+    fn gguf_tensor(gguf_name: &str, tensor: HostTensor, heads: (usize, usize)) -> Result<HostTensor> {
+        let _ = (gguf_name, heads);
+        Ok(tensor)
     }
 }
 

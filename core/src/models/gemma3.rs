@@ -398,6 +398,8 @@ impl FamilyConfig for Gemma3TextConfig {
             LoraTarget::V => vec![("v_proj", d, kv)],
             LoraTarget::O => vec![("o_proj", q, d)],
             LoraTarget::Mlp => vec![("gate_proj", d, i), ("up_proj", d, i), ("down_proj", i, d)],
+            // a state-space model\'s projections
+            LoraTarget::InProj | LoraTarget::XProj | LoraTarget::DtProj | LoraTarget::OutProj => vec![],
         })
     }
     fn parameters(&self) -> usize {

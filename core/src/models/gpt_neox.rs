@@ -14,7 +14,7 @@ use super::kv_cache::{KvCache, LayerKv};
 use super::layers::{DecoderLayer, Embedding, Linear, causal_attention, decoder_stack};
 use super::lora::{self, Lora, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
-use crate::weights::Weights;
+use crate::weights::{HostTensor, Weights};
 use crate::weights::gguf_view::GgufView;
 use crate::weights::names::neox_qkv_per_head;
 use crate::{Error, Result};
@@ -107,6 +107,8 @@ impl GptNeoxConfig {
             LoraTarget::V => vec![("value", d, d)],
             LoraTarget::O => vec![("dense", d, d)],
             LoraTarget::Mlp => vec![("dense_h_to_4h", d, i), ("dense_4h_to_h", i, d)],
+            // a state-space model\'s projections
+            LoraTarget::InProj | LoraTarget::XProj | LoraTarget::DtProj | LoraTarget::OutProj => vec![],
         })
     }
 
@@ -474,18 +476,19 @@ impl Family for GptNeoxConfig {
 
     /// llama.cpp's converter reorders the fused `query_key_value` rows (and bias) from per head
     /// `[n_head, 3, head_dim]` to `[3, n_head, head_dim]`; put them back.
-    fn gguf_tensor(gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
+    fn gguf_tensor(gguf_name: &str, tensor: HostTensor, heads: (usize, usize)) -> Result<HostTensor> {
+        let HostTensor { shape, data } = tensor;
         if !gguf_name.contains("attn_qkv") {
-            return Ok(data);
+            return Ok(HostTensor { shape, data });
         }
-        let (rows, cols) = match shape {
-            [r, c] => (*r, *c),
-            [r] => (*r, 1),
-            _ => return Err(Error::ShapeMismatch { name: gguf_name.into(), expected: vec![3 * heads.0, 0], got: shape.to_vec() }),
+        let (rows, cols) = match shape[..] {
+            [r, c] => (r, c),
+            [r] => (r, 1),
+            _ => return Err(Error::ShapeMismatch { name: gguf_name.into(), expected: vec![3 * heads.0, 0], got: shape }),
         };
         if rows % (3 * heads.0) != 0 {
-            return Err(Error::ShapeMismatch { name: gguf_name.into(), expected: vec![3 * heads.0, cols], got: shape.to_vec() });
+            return Err(Error::ShapeMismatch { name: gguf_name.into(), expected: vec![3 * heads.0, cols], got: shape });
         }
-        Ok(neox_qkv_per_head(&data, rows, cols, heads.0))
+        Ok(HostTensor { data: neox_qkv_per_head(&data, rows, cols, heads.0), shape })
     }
 }

@@ -1,13 +1,26 @@
-//! The keys and values of the positions a model has seen, layer by layer, so that greedy decoding feeds
-//! one new token per step instead of the whole sequence again (O(N) forwards of one token rather than
-//! O(N²) token-forwards for N tokens).
+//! What a model keeps of the positions it has seen, layer by layer, so that greedy decoding feeds one
+//! new token per step instead of the whole sequence again (O(N) forwards of one token rather than
+//! O(N²) token-forwards for N tokens): an attention layer's keys and values (growing with the text),
+//! or a state-space layer's recurrent state (Mamba: the convolution's window and the SSM state, the
+//! same size whatever the length, so each new token costs the same).
 
 use burn::tensor::Tensor;
 
-/// The keys and values of one attention layer, after RoPE and before grouped-query repetition.
+/// What one layer keeps: the keys and values of an attention layer, after RoPE and before
+/// grouped-query repetition, or the recurrent state of a state-space layer.
 #[derive(Debug, Clone, Default)]
 pub struct LayerKv {
     kv: Option<(Tensor<4>, Tensor<4>)>,
+    recurrent: Option<RecurrentState>,
+}
+
+/// A Mamba layer's state after the positions seen.
+#[derive(Debug, Clone)]
+pub struct RecurrentState {
+    /// The convolution's inputs at the last `conv_kernel - 1` positions, `[batch, conv_kernel - 1, inner]`.
+    pub conv: Tensor<3>,
+    /// The SSM state h, `[batch, inner, state_size]`.
+    pub ssm: Tensor<3>,
 }
 
 impl LayerKv {
@@ -22,6 +35,16 @@ impl LayerKv {
         };
         self.kv = Some((k.clone(), v.clone()));
         (k, v)
+    }
+
+    /// The recurrent state, if positions were seen.
+    pub fn recurrent(&self) -> Option<&RecurrentState> {
+        self.recurrent.as_ref()
+    }
+
+    /// Replaces the recurrent state with the one after this step.
+    pub fn set_recurrent(&mut self, state: RecurrentState) {
+        self.recurrent = Some(state);
     }
 }
 

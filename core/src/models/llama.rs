@@ -15,7 +15,7 @@ use super::kv_cache::{KvCache, LayerKv};
 use super::layers::{DecoderLayer, Embedding, Linear, causal_attention, decoder_stack};
 use super::lora::{self, LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
-use crate::weights::Weights;
+use crate::weights::{HostTensor, Weights};
 use crate::weights::gguf_view::GgufView;
 use crate::weights::names::unpermute_qk;
 use crate::{Error, Result};
@@ -220,6 +220,8 @@ impl LlamaShape {
             LoraTarget::V => vec![("v_proj", d, kv)],
             LoraTarget::O => vec![("o_proj", q, d)],
             LoraTarget::Mlp => vec![("gate_proj", d, i), ("up_proj", d, i), ("down_proj", i, d)],
+            // a state-space model\'s projections
+            LoraTarget::InProj | LoraTarget::XProj | LoraTarget::DtProj | LoraTarget::OutProj => vec![],
         })
     }
 
@@ -650,8 +652,9 @@ impl Family for LlamaConfig {
         })
     }
 
-    fn gguf_tensor(gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
-        unpermute_llama_qk(gguf_name, shape, data, heads)
+    fn gguf_tensor(gguf_name: &str, tensor: HostTensor, heads: (usize, usize)) -> Result<HostTensor> {
+        let data = unpermute_llama_qk(gguf_name, &tensor.shape, tensor.data, heads)?;
+        Ok(HostTensor { data, shape: tensor.shape })
     }
 }
 

@@ -8,7 +8,11 @@
 //!   `v` v_proj, `o` o_proj, `mlp` gate_proj + up_proj + down_proj;
 //! - OPT: `q` q_proj, `k` k_proj, `v` v_proj, `o` out_proj, `mlp` fc1 + fc2;
 //! - GPT-NeoX: `q`, `k`, `v` the three parts of the fused `query_key_value` (adapted separately, so the
-//!   parameter count is honest), `o` dense, `mlp` dense_h_to_4h + dense_4h_to_h.
+//!   parameter count is honest), `o` dense, `mlp` dense_h_to_4h + dense_4h_to_h;
+//! - Mamba (no attention, no MLP): `in_proj`, `x_proj`, `dt_proj`, `out_proj`, each its projection.
+//!
+//! A target a family does not have adapts nothing there; a list that adapts nothing at all is refused
+//! (naming the family's targets) when the method is checked against the model.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -29,18 +33,47 @@ pub enum LoraTarget {
     O,
     /// Every projection of the MLP.
     Mlp,
+    /// Mamba's input projection (to x and the gate z).
+    #[serde(rename = "in_proj")]
+    InProj,
+    /// Mamba's selection projection (to dt, B and C).
+    #[serde(rename = "x_proj")]
+    XProj,
+    /// Mamba's time-step projection.
+    #[serde(rename = "dt_proj")]
+    DtProj,
+    /// Mamba's output projection.
+    #[serde(rename = "out_proj")]
+    OutProj,
+}
+
+impl LoraTarget {
+    /// Every target, attention families' first.
+    pub const ALL: [LoraTarget; 9] = [Self::Q, Self::K, Self::V, Self::O, Self::Mlp, Self::InProj, Self::XProj, Self::DtProj, Self::OutProj];
+
+    /// The name `--targets` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Q => "q",
+            Self::K => "k",
+            Self::V => "v",
+            Self::O => "o",
+            Self::Mlp => "mlp",
+            Self::InProj => "in_proj",
+            Self::XProj => "x_proj",
+            Self::DtProj => "dt_proj",
+            Self::OutProj => "out_proj",
+        }
+    }
 }
 
 impl std::str::FromStr for LoraTarget {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.trim() {
-            "q" => Self::Q,
-            "k" => Self::K,
-            "v" => Self::V,
-            "o" => Self::O,
-            "mlp" => Self::Mlp,
-            other => return Err(Error::Input(format!("unknown LoRA target `{other}`; choose from q, k, v, o, mlp"))),
+        let s = s.trim();
+        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            let names = Self::ALL.map(Self::as_str).join(", ");
+            Error::Input(format!("unknown LoRA target `{s}`; choose from {names} (the last four are Mamba's)"))
         })
     }
 }

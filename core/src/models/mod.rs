@@ -108,11 +108,19 @@ macro_rules! families {
         }
 
         /// A tensor of a GGUF file of `arch` put back into the Hugging Face layout ([`Family::gguf_tensor`]).
-        pub(crate) fn gguf_tensor(arch: &str, gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
+        pub(crate) fn gguf_tensor(arch: &str, gguf_name: &str, tensor: crate::weights::HostTensor, heads: (usize, usize)) -> Result<crate::weights::HostTensor> {
             $(if <$config as Family>::GGUF_ARCH == Some(arch) {
-                return <$config as Family>::gguf_tensor(gguf_name, shape, data, heads);
+                return <$config as Family>::gguf_tensor(gguf_name, tensor, heads);
             })*
-            Ok(data)
+            Ok(tensor)
+        }
+
+        /// Whether the family of GGUF architecture `arch` has attention ([`Family::ATTENTION`]).
+        pub(crate) fn gguf_attention(arch: &str) -> bool {
+            $(if <$config as Family>::GGUF_ARCH == Some(arch) {
+                return <$config as Family>::ATTENTION;
+            })*
+            true
         }
 
         impl Model {
@@ -163,6 +171,8 @@ families! {
     Opt(opt::OptConfig),
     /// `model_type: "gemma3_text"` (Gemma 3 1B, and the language model of the larger `gemma3`).
     Gemma3(gemma3::Gemma3TextConfig),
+    /// `model_type: "mamba"` (Mamba-130M .. 2.8B, `state-spaces/mamba-*-hf`): no attention.
+    Mamba(mamba::MambaConfig),
 }
 
 impl ModelConfig {

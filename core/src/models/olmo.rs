@@ -16,7 +16,7 @@ use super::layers::{DecoderLayer, Embedding, Linear, decoder_stack};
 use super::llama::{LlamaAttention, LlamaMlp, LlamaShape, QkNorm, check_sizes, embed_tokens_and_head, unpermute_llama_qk};
 use super::lora::{LoraSet, LoraSite, LoraTarget};
 use super::rope::{Rope, RopeScaling};
-use crate::weights::Weights;
+use crate::weights::{HostTensor, Weights};
 use crate::weights::gguf_view::GgufView;
 use crate::{Error, Result};
 
@@ -327,8 +327,9 @@ impl Family for OlmoConfig {
     }
 
     /// llama.cpp stores OLMo's Q and K rows permuted as Llama's; undo it.
-    fn gguf_tensor(gguf_name: &str, shape: &[usize], data: Vec<f32>, heads: (usize, usize)) -> Result<Vec<f32>> {
-        unpermute_llama_qk(gguf_name, shape, data, heads)
+    fn gguf_tensor(gguf_name: &str, tensor: HostTensor, heads: (usize, usize)) -> Result<HostTensor> {
+        let data = unpermute_llama_qk(gguf_name, &tensor.shape, tensor.data, heads)?;
+        Ok(HostTensor { data, shape: tensor.shape })
     }
 }
 

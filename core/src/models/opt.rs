@@ -326,6 +326,8 @@ impl FamilyConfig for OptConfig {
             LoraTarget::V => vec![("v_proj", d, d)],
             LoraTarget::O => vec![("out_proj", d, d)],
             LoraTarget::Mlp => vec![("fc1", d, f), ("fc2", f, d)],
+            // a state-space model\'s projections
+            LoraTarget::InProj | LoraTarget::XProj | LoraTarget::DtProj | LoraTarget::OutProj => vec![],
         })
     }
     /// The head is tied, so counted once.
