@@ -1,7 +1,8 @@
 //! Choosing where tensors live: the CPU (burn's `flex` backend, multi-threaded natively), wgpu
 //! (Vulkan/Metal natively, WebGPU in the browser) or CUDA, the last two behind cargo features.
 
-use burn::tensor::{Device, FloatDType};
+pub use burn::tensor::Device;
+use burn::tensor::FloatDType;
 
 use crate::{Error, Result};
 

@@ -182,6 +182,34 @@ mod tests {
         assert_eq!(qwen3.parameters() - 2 * 151_936 * 4096, 6_946_075_648);
     }
 
+    /// Kuratov et al.'s four Mamba models: 129,135,360 / 371,516,416 / 793,204,224 / 1,372,178,432
+    /// weights (transformers' `sum(p.numel())` on the configs, the tied head once: 130M, 370M, 790M,
+    /// 1.4B as published).
+    #[test]
+    fn mamba_parameter_counts_are_the_published_ones() {
+        for (name, n) in [("mamba-130m", 129_135_360), ("mamba-370m", 371_516_416), ("mamba-790m", 793_204_224), ("mamba-1.4b", 1_372_178_432)] {
+            let c = config(name);
+            assert_eq!((c.family(), c.parameters()), ("mamba", n), "{name}");
+            assert_eq!(c.num_attention_heads(), 0, "{name} has no attention");
+        }
+    }
+
+    /// Mamba-130M, 66 tokens (its token gain in Kuratov et al.), f32, by hand: sink + vector + 65 = 67
+    /// positions; no attention scores; per layer and position (d 768, inner I 1536, state N 16, rank
+    /// 48, kernel 4) 4·768 + 17·1536 + 48 + 2·16 + 10·1536·16·9/8 = 305,744 values, of which 276,480
+    /// are the scan's `[inner, state]` tensors: a Mamba's activations are the scan's, 12 times a
+    /// Pythia-160M layer's.
+    #[test]
+    fn mamba_130m_by_hand() {
+        let p = plan(&config("mamba-130m"), &request(66, Precision::F32)).unwrap();
+        assert_eq!(p.positions, 67);
+        assert_eq!(p.weights_bytes, (129_135_360 + 50_280 * 768) * 4);
+        assert_eq!(p.activations_bytes, 67 * (24 * 305_744 * 4 + 3 * 768 * 4));
+        assert_eq!(p.activations_checkpointed_bytes, 67 * (24 * 768 * 4 + 305_744 * 4 + 3 * 768 * 4));
+        let pythia_layer = 14 * 768 + 4 * 3072 + 2 * 12 * 81;
+        assert_eq!(305_744 / pythia_layer, 12);
+    }
+
     /// OLMo-1B-0724: 1,176,764,416 weights (tied head, LayerNorms without weights).
     #[test]
     fn olmo_1b_0724_parameter_count() {

@@ -72,6 +72,27 @@ fn an_encoder_learns_a_small_set_of_texts() {
     }
 }
 
+/// An encoder over a copy of a Mamba: its LoRA adapts the Mamba's own projections (in_proj, x_proj,
+/// dt_proj, out_proj), and it learns the texts as over a transformer.
+#[test]
+fn an_encoder_over_a_mamba_learns_its_texts() {
+    let lm = load("mamba", None);
+    // 2 tokens: one vector of this tiny random Mamba holds about that many (docs/correctness.md)
+    let texts = chunks(&lm, 2);
+    let encoder =
+        Encoder::new(EncoderConfig { adaptation: Adaptation::Lora { rank: 4 }, pooling: Pooling::Last, ..Default::default() }, &lm.config, 0.02, 1).unwrap();
+    let modules: std::collections::BTreeSet<&str> = lm.config.lora_sites(&cram_core::models::lora::LoraTarget::ALL).iter().map(|s| s.module).collect();
+    assert_eq!(modules, ["dt_proj", "in_proj", "out_proj", "x_proj"].into_iter().collect());
+    let before = mean_accuracy(&lm, &encoder, &texts);
+    let mut run = EncoderTraining::new(&lm, encoder.clone(), AdamW::new(encoder.len()), 0, settings(1e-2, 4, 400), texts.clone()).unwrap();
+    while !run.finished() {
+        run.step(&lm).unwrap();
+    }
+    let after = mean_accuracy(&lm, &run.encoder, &texts);
+    // 0.000 -> 0.750 when written
+    assert!(after >= 0.6 && after > before + 0.4, "teacher-forced accuracy {before:.3} -> {after:.3}");
+}
+
 #[test]
 fn the_vae_kl_term_is_the_hand_computation() {
     let lm = load("llama_gguf", Some("tiny-llama.gguf"));

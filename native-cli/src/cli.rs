@@ -301,8 +301,13 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// The model (as everywhere), or a config.json file: random weights of its architecture (speed and
+    /// memory at a real model's shapes, nothing downloaded; the texts are then random token ids).
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Mamba's scan: in chunks (the default) or one position at a time (transformers' slow path).
+    #[arg(long, value_enum, default_value = "chunked")]
+    pub scan: ScanArg,
     /// Text lengths in tokens.
     #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
     pub lengths: Vec<usize>,
@@ -324,6 +329,15 @@ pub struct BenchArgs {
     /// Print JSON lines.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How a Mamba runs its selective scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanArg {
+    /// Chunks of cumulative sums: a number of tensor operations that does not grow with the text.
+    Chunked,
+    /// One position at a time, as transformers' pure-PyTorch path.
+    Sequential,
 }
 
 #[derive(Debug, Args)]

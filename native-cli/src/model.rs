@@ -17,6 +17,17 @@ impl Model {
     pub fn new(lm: LoadedModel, device_name: String) -> Self {
         Self { lm, device_name }
     }
+
+    /// Runs a Mamba's scan in `form`; `false` for a family without one.
+    pub fn set_scan(&mut self, form: cram_core::models::mamba::ScanForm) -> bool {
+        match &self.lm.model {
+            cram_core::Model::Mamba(m) => {
+                self.lm.model = cram_core::Model::Mamba(m.clone().with_scan(form));
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Deref for Model {

@@ -45,7 +45,8 @@ def int_list(s: str) -> list[int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a .gguf file or a Hugging Face model folder")
+    p.add_argument("--model", required=True, help="a .gguf file, a Hugging Face model folder, or a config.json "
+                                                  "(random weights of its architecture; needs --ids)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ids", help="JSON file: a list of token-id lists (preferred: same tokens as cram)")
     src.add_argument("--texts", help="JSON-lines file with a 'text' field per line; any other "
@@ -93,24 +94,33 @@ def main(argv=None) -> int:
         return 2
     t0 = time.perf_counter()
     kw = dict(dtype=torch.float32, attn_implementation="eager")
-    if path.is_file():
+    if path.is_file() and path.suffix == ".json":
+        # random weights of the architecture, as `cram bench --model CONFIG.json`
+        from transformers import AutoConfig
+        torch.manual_seed(a.seed)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(path)), **kw)
+        folder, gguf = None, None
+    elif path.is_file():
         if path.suffix != ".gguf":
             log(f"{path}: expected a .gguf file or a model folder")
             return 2
         folder, gguf = str(path.parent), {"gguf_file": path.name}
     else:
         folder, gguf = str(path), {}
-    model = AutoModelForCausalLM.from_pretrained(folder, **gguf, **kw)
+    if folder is not None:
+        model = AutoModelForCausalLM.from_pretrained(folder, **gguf, **kw)
     model.requires_grad_(False)
     model.eval()
     # transformers 5 builds an empty tokenizer for a folder without tokenizer files: refuse that.
     tok_files = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
     try:
+        if folder is None:
+            raise FileNotFoundError("random weights have no tokenizer")
         if not gguf and not any((path / f).exists() for f in tok_files):
             raise FileNotFoundError(f"no tokenizer file in {path}")
         tok = AutoTokenizer.from_pretrained(folder, **gguf)
     except Exception as e:
-        if not gguf and (path / "tokenizer.json").exists():
+        if folder is not None and not gguf and (path / "tokenizer.json").exists():
             tok = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"))
         elif a.ids:  # ids need no tokenizer; the sink falls back to the config's BOS / EOS
             log(f"no tokenizer ({type(e).__name__}); the sink is the config's BOS or EOS")
@@ -120,7 +130,7 @@ def main(argv=None) -> int:
     log(f"loaded {path.name} ({type(model).__name__}) in {time.perf_counter() - t0:.1f}s, {threads} thread(s)")
 
     base = getattr(model, model.base_model_prefix)  # LlamaModel (model.model) / GPTNeoXModel (model.gpt_neox)
-    norm_name = next((n for n in ("norm", "final_layer_norm") if isinstance(getattr(base, n, None), torch.nn.Module)), None)
+    norm_name = next((n for n in ("norm", "final_layer_norm", "norm_f") if isinstance(getattr(base, n, None), torch.nn.Module)), None)
     if norm_name is None:
         log(f"{type(base).__name__}: no final norm found (expected .norm or .final_layer_norm)")
         return 2

@@ -255,22 +255,25 @@ await test('a file that is not a .cram gives its one-sentence message, and the p
     if (await page.getByTestId('fatal').isVisible()) throw new Error(`the app stopped: ${await page.getByTestId('fatal').innerText()}`);
   }));
 
+// Loads model `id` from the hub-like server at `base` and returns the status line once it changed.
+async function loadByHubId(page, id, base) {
+  const before = await page.getByTestId('model-status').innerText();
+  await setField(page, 'hub-id', id);
+  await setField(page, 'hub-base', base);
+  await page.getByTestId('load-hub').click();
+  await page.waitForFunction((prev) => {
+    const el = document.querySelector('[data-testid=model-status]');
+    return ['ready', 'failed'].includes(el.dataset.state) && el.innerText !== prev;
+  }, before, { timeout: MINUTE });
+  return page.getByTestId('model-status').innerText();
+}
+
 // scripts/test-app.sh serves the tiny Llama's Hugging Face folder at dist/hub/cram-fixtures/tiny-llama/
 // resolve/main/, laid out like the hub.
 await test('a model by hub id from a server laid out like the hub; a missing model and an unreachable server each say so', () =>
   withPage(['--disable-gpu'], async (page) => {
     await page.getByTestId('device').selectOption('cpu');
-    const byId = async (id, base) => {
-      const before = await page.getByTestId('model-status').innerText();
-      await setField(page, 'hub-id', id);
-      await setField(page, 'hub-base', base);
-      await page.getByTestId('load-hub').click();
-      await page.waitForFunction((prev) => {
-        const el = document.querySelector('[data-testid=model-status]');
-        return ['ready', 'failed'].includes(el.dataset.state) && el.innerText !== prev;
-      }, before, { timeout: MINUTE });
-      return page.getByTestId('model-status').innerText();
-    };
+    const byId = (id, base) => loadByHubId(page, id, base);
     let msg = await byId('cram-fixtures/no-such-model', 'hub');
     if (!/cram-fixtures\/no-such-model: no such model at hub/.test(msg)) throw new Error(`missing model: ${JSON.stringify(msg)}`);
     msg = await byId('cram-fixtures/tiny-llama', 'http://127.0.0.1:9');
@@ -282,6 +285,27 @@ await test('a model by hub id from a server laid out like the hub; a missing mod
     // The same run as from the GGUF twin: the same weights, the same text back.
     await compressAndCheck(page, 'hub');
   }));
+
+// A Mamba (no attention: a recurrent state instead of keys and values) by hub id, on WebGPU in the
+// worker and on the CPU: 4 tokens of the text crammed into 4 vectors and read back, as in the CLI's
+// test (tests/tests/families.rs) (scripts/test-app.sh serves
+// core/tests/fixtures/mamba as cram-fixtures/tiny-mamba).
+for (const [where, args, device] of [['WebGPU', ['--enable-unsafe-webgpu'], 'auto'], ['the CPU', ['--disable-gpu'], 'cpu']]) {
+  await test(`a Mamba by hub id crams and decompresses on ${where}`, () =>
+    withPage(args, async (page) => {
+      await page.getByTestId('device').selectOption(device);
+      const msg = await loadByHubId(page, 'cram-fixtures/tiny-mamba', 'hub/');
+      if (!/Loaded cram-fixtures\/tiny-mamba/.test(msg) || !/mamba, 2 layers, d = 32/.test(msg)) throw new Error(`Mamba: ${JSON.stringify(msg)}`);
+      await page.getByTestId('text').fill(TEXT);
+      for (const [id, v] of Object.entries({ tokens: '4', mem: '4', lr: '0.1', 'max-steps': '1500' })) await setField(page, id, v);
+      await compress(page, 5 * MINUTE);
+      const original = await page.getByTestId('original').innerText();
+      const back = await page.getByTestId('reconstruction').innerText();
+      if (back !== original || (await page.getByTestId('verdict').getAttribute('data-exact')) !== 'true') {
+        throw new Error(`Mamba on ${where}: reconstruction ${JSON.stringify(back)} != original ${JSON.stringify(original)}`);
+      }
+    }));
+}
 
 await test('Stop mid-run keeps the best vectors and the page answers', () =>
   withPage(['--disable-gpu'], async (page) => {

@@ -146,8 +146,8 @@ impl EncoderConfig {
     }
 }
 
-/// The projections the encoder's copy adapts: all of them.
-const TARGETS: [LoraTarget; 5] = [LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O, LoraTarget::Mlp];
+/// The projections the encoder's copy adapts: all of them (each family has its own among these).
+const TARGETS: [LoraTarget; 9] = LoraTarget::ALL;
 
 /// An encoder: its config, its pieces and their values, and the running statistics of its
 /// BatchNorms.

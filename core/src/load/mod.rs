@@ -39,6 +39,10 @@ pub const HUB_ALIASES: &[(&str, &str)] = &[
     ("llama-3.2-1b", "meta-llama/Llama-3.2-1B"),
     ("llama-3.2-3b", "meta-llama/Llama-3.2-3B"),
     ("llama-3.1-8b", "meta-llama/Llama-3.1-8B"),
+    ("mamba-130m", "state-spaces/mamba-130m-hf"),
+    ("mamba-370m", "state-spaces/mamba-370m-hf"),
+    ("mamba-790m", "state-spaces/mamba-790m-hf"),
+    ("mamba-1.4b", "state-spaces/mamba-1.4b-hf"),
 ];
 
 /// The hub id an alias of [`HUB_ALIASES`] stands for.
@@ -122,7 +126,16 @@ struct FingerprintingSource<'a> {
 
 impl TensorSource for FingerprintingSource<'_> {
     fn tensor(&self, name: &str) -> Result<Option<HostTensor>> {
-        let t = self.inner.tensor(name)?;
+        self.hashed(name, self.inner.tensor(name)?)
+    }
+
+    fn tensor_of_shape(&self, name: &str, shape: &[usize]) -> Result<Option<HostTensor>> {
+        self.hashed(name, self.inner.tensor_of_shape(name, shape)?)
+    }
+}
+
+impl FingerprintingSource<'_> {
+    fn hashed(&self, name: &str, t: Option<HostTensor>) -> Result<Option<HostTensor>> {
         if let Some(t) = &t {
             let mut h = self.hasher.borrow_mut();
             h.update(name.as_bytes());
@@ -215,6 +228,22 @@ impl LoadedModel {
         let files = shards.into_iter().map(|(n, b)| SafetensorsFile::from_bytes(n, b)).collect::<Result<Vec<_>>>()?;
         let dtype = "safetensors".to_string();
         Self::build(config, &ShardedSafetensors::new(files), tokenizer, device, name, &dtype, max_buffer_bytes, precision)
+    }
+
+    /// A model of `config`'s architecture with random weights ([`crate::weights::random`]) and a
+    /// tokenizer of one placeholder token per id (`<0>`, `<1>`, ...): for speed and memory at a real
+    /// model's shapes without its files (`cram bench --model CONFIG.json`).
+    pub fn random(config: ModelConfig, device: &Device, precision: Precision) -> Result<Self> {
+        use tokenizers::models::wordlevel::WordLevel;
+        let vocab: std::collections::HashMap<String, u32> = (0..config.vocab_size() as u32).map(|i| (format!("<{i}>"), i)).collect();
+        let model = WordLevel::builder()
+            .vocab(vocab.into_iter().collect())
+            .unk_token("<0>".into())
+            .build()
+            .map_err(|e| Error::Config(format!("placeholder tokenizer: {e}")))?;
+        let tokenizer = Tokenizer::new(tokenizers::Tokenizer::new(model));
+        let origin = format!("random weights of a {}", config.family());
+        Self::build(config, &crate::weights::random::RandomWeights::new(), tokenizer, device, &origin, "random", None, precision)
     }
 
     /// Loads what `spec` names: a `.gguf` path, a Hugging Face folder, an alias, or a hub id

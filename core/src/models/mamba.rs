@@ -173,7 +173,11 @@ pub fn linear_scan(log_a: Tensor<4>, u: Tensor<4>, h0: Option<Tensor<3>>) -> Ten
     let [batch, t, inner, state] = log_a.dims();
     let log_a = log_a.clamp_min(MIN_LOG_DECAY);
     if t <= CHUNK {
-        return chunk_scan(log_a, u, h0).0;
+        let chunk = chunk_scan(log_a, u);
+        return match h0 {
+            Some(h0) => chunk.states + chunk.decay * h0.unsqueeze_dim(1),
+            None => chunk.states,
+        };
     }
     // pad to whole chunks: decay 1 (log 0) and no input leave the state as it is
     let chunks = t.div_ceil(CHUNK);
@@ -186,32 +190,40 @@ pub fn linear_scan(log_a: Tensor<4>, u: Tensor<4>, h0: Option<Tensor<3>>) -> Ten
     };
     // every chunk from a zero state
     let per_chunk = |x: Tensor<4>| x.reshape([batch * chunks, CHUNK, inner, state]);
-    let (local, cumulative) = chunk_scan(per_chunk(log_a), per_chunk(u), None);
+    let Chunk { states: local, cumulative, decay } = chunk_scan(per_chunk(log_a), per_chunk(u));
     // the state at each chunk's end, through the chunks before it
     let ends = |x: Tensor<4>| x.narrow(1, CHUNK - 1, 1).reshape([batch, chunks, inner, state]);
-    let chunk_ends = linear_scan(ends(cumulative.clone()), ends(local.clone()), h0.clone());
+    let chunk_ends = linear_scan(ends(cumulative), ends(local.clone()), h0.clone());
     let start = h0.map_or_else(|| Tensor::<4>::zeros([batch, 1, inner, state], &chunk_ends.device()).cast(chunk_ends.dtype()), |h| h.unsqueeze_dim(1));
     let starts = Tensor::cat(vec![start, chunk_ends.narrow(1, 0, chunks - 1)], 1).reshape([batch * chunks, 1, inner, state]);
-    let h = local + cumulative.exp() * starts;
+    let h = local + decay * starts;
     h.reshape([batch, chunks * CHUNK, inner, state]).narrow(1, 0, t)
 }
 
-/// One chunk of [`linear_scan`] (`len ≤ CHUNK` positions, log-decays already clamped): the states,
-/// and the cumulative log-decays `S_t`.
+/// One chunk of [`linear_scan`], from a zero state.
+struct Chunk {
+    /// The states `h_t` from a zero state.
+    states: Tensor<4>,
+    /// The cumulative log-decays `S_t`.
+    cumulative: Tensor<4>,
+    /// `exp(S_t)`: what is left at t of the state the chunk starts from.
+    decay: Tensor<4>,
+}
+
+/// One chunk of [`linear_scan`] (`len ≤ CHUNK` positions, log-decays already clamped). Two full
+/// exponentials are computed, `exp(S_t - m)` and `exp(m)` (one value per channel); the others are
+/// their quotients and products.
 ///
 /// # Shapes
-/// log_a, u `[batch, len, inner, state]`, h0 `[batch, inner, state]` → two of `[batch, len, inner, state]`
-fn chunk_scan(log_a: Tensor<4>, u: Tensor<4>, h0: Option<Tensor<3>>) -> (Tensor<4>, Tensor<4>) {
+/// log_a, u `[batch, len, inner, state]` → each of [`Chunk`] `[batch, len, inner, state]`
+fn chunk_scan(log_a: Tensor<4>, u: Tensor<4>) -> Chunk {
     let len = log_a.dims()[1];
     let cumulative = log_a.cumsum(1);
     let mid = cumulative.clone().narrow(1, len - 1, 1).mul_scalar(0.5);
-    let rising = (mid.clone() - cumulative.clone()).exp() * u;
-    let h = (cumulative.clone() - mid).exp() * rising.cumsum(1);
-    let h = match h0 {
-        Some(h0) => h + cumulative.clone().exp() * h0.unsqueeze_dim(1),
-        None => h,
-    };
-    (h, cumulative)
+    let falling = (cumulative.clone() - mid.clone()).exp();
+    let states = falling.clone() * (u / falling.clone()).cumsum(1);
+    let decay = falling * mid.exp();
+    Chunk { states, cumulative, decay }
 }
 
 /// The same recurrence one position at a time, as transformers' slow path runs it: the reference
@@ -343,7 +355,8 @@ impl MambaMixer {
             cache.set_recurrent(RecurrentState { conv: window, ssm });
         }
         // y_t = C_t · h_t + D x_t, gated by silu(z)
-        let y = (states * c.cast(FloatDType::F32).unsqueeze_dim::<4>(2)).sum_dim(3).reshape([batch, seq, i]);
+        // C_t · h_t for every position as one batched product: [b·seq, I, N] x [b·seq, N, 1]
+        let y = states.reshape([batch * seq, i, n]).matmul(c.cast(FloatDType::F32).reshape([batch * seq, n, 1])).reshape([batch, seq, i]);
         let y = y + x32 * self.d.clone().unsqueeze::<3>();
         let y = y * silu(z).cast(FloatDType::F32);
         self.out_proj.forward(y.cast(dtype))

@@ -7,6 +7,7 @@ pub mod gguf_view;
 #[cfg(feature = "native")]
 pub mod hub;
 pub mod names;
+pub mod random;
 pub mod safetensors;
 
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
@@ -74,6 +75,13 @@ impl Bytes {
 pub trait TensorSource {
     /// The tensor called `name`, or `None` when the source has no such tensor.
     fn tensor(&self, name: &str) -> Result<Option<HostTensor>>;
+
+    /// The tensor called `name` when the model expects `shape`: what [`Weights`] asks. A file
+    /// ignores the shape (it is checked afterwards); [`random::RandomWeights`] makes it.
+    fn tensor_of_shape(&self, name: &str, shape: &[usize]) -> Result<Option<HostTensor>> {
+        let _ = shape;
+        self.tensor(name)
+    }
 }
 
 /// A [`TensorSource`] seen at a name prefix, with the device tensors are made on and the dtype they
@@ -126,7 +134,7 @@ impl<'a> Weights<'a> {
     /// The host tensor `name`, checked against `shape`.
     pub fn host(&self, name: &str, shape: &[usize]) -> Result<HostTensor> {
         let full = self.full_name(name);
-        let t = self.source.tensor(&full)?.ok_or_else(|| Error::MissingTensor { name: full.clone() })?;
+        let t = self.source.tensor_of_shape(&full, shape)?.ok_or_else(|| Error::MissingTensor { name: full.clone() })?;
         if t.shape != shape {
             return Err(Error::ShapeMismatch { name: full, expected: shape.to_vec(), got: t.shape });
         }

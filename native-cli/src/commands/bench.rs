@@ -10,7 +10,8 @@ use cram_core::data::jsonl;
 use cram_core::methods::CramConfig;
 use serde::Serialize;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, ScanArg};
+use cram_core::models::mamba::ScanForm;
 
 /// The evaluation book chunks (data/eval/books.jsonl), so the benchmark needs no files.
 const BOOKS: &str = include_str!("../../../data/eval/books.jsonl");
@@ -48,9 +49,23 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if args.steps == 0 || args.lengths.is_empty() || args.batch.is_empty() || args.lengths.contains(&0) || args.batch.contains(&0) {
         bail!("--steps, --lengths and --batch must be positive");
     }
-    let lm = super::load_model(&args.model)?;
-    let texts = jsonl::parse_jsonl(BOOKS, "data/eval/books.jsonl", "books")?;
-    let ids: Vec<Vec<u32>> = texts.iter().map(|t| lm.tokenizer.encode(&t.text)).collect::<cram_core::Result<_>>()?;
+    let random = args.model.model.ends_with(".json") && std::path::Path::new(&args.model.model).is_file();
+    let mut lm = if random { super::random_model(&args.model)? } else { super::load_model(&args.model)? };
+    let form = match args.scan {
+        ScanArg::Chunked => ScanForm::Chunked,
+        ScanArg::Sequential => ScanForm::Sequential,
+    };
+    if !lm.set_scan(form) && args.scan != ScanArg::Chunked {
+        bail!("--scan applies to a Mamba; a {} has no scan", lm.config.family());
+    }
+    let ids: Vec<Vec<u32>> = if random {
+        // random weights have no real tokenizer: texts of pseudo-random ids, as many as the books
+        let (vocab, longest) = (lm.config.vocab_size() as u64, *args.lengths.iter().max().expect("non-empty"));
+        (0..16u64).map(|t| (0..longest as u64).map(|i| ((i * 2_654_435_761 + t * 40_503 + 7) % vocab) as u32).collect()).collect()
+    } else {
+        let texts = jsonl::parse_jsonl(BOOKS, "data/eval/books.jsonl", "books")?;
+        texts.iter().map(|t| lm.tokenizer.encode(&t.text)).collect::<cram_core::Result<_>>()?
+    };
     let max_b = *args.batch.iter().max().expect("non-empty");
     let mut rows = Vec::new();
     let mut ids_used: Vec<Vec<u32>> = Vec::new();
@@ -90,7 +105,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         }
     }
     if args.reference {
-        let reference = run_reference(&args, &lm.identity.source, &ids_used)?;
+        let source = if random { args.model.model.clone() } else { lm.identity.source.clone() };
+        let reference = run_reference(&args, &source, &ids_used)?;
         for row in &mut rows {
             if let Some(r) = reference.iter().find(|r| r["length"] == row.length && r["batch"] == row.batch) {
                 let s = r["seconds_per_step"].as_f64().unwrap_or(f64::NAN);

@@ -33,6 +33,27 @@ pub fn load_model(args: &ModelArgs) -> Result<Model> {
 /// [`load_model`], with `fallback` as the dtype when `--dtype` is not given (decompression decodes in
 /// the dtype the file was made in).
 pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Model> {
+    load_on_device(args, fallback, |device, precision| {
+        LoadedModel::load_as(&args.model, device, precision).with_context(|| format!("cannot load model `{}`", args.model))
+    })
+}
+
+/// Random weights of the architecture of the config.json `args.model` names, on its device.
+pub fn random_model(args: &ModelArgs) -> Result<Model> {
+    let text = std::fs::read_to_string(&args.model).with_context(|| format!("cannot read {}", args.model))?;
+    let config = cram_core::ModelConfig::from_json(&text).with_context(|| format!("{} is not a model's config.json", args.model))?;
+    config.validate().with_context(|| format!("cannot build {}", args.model))?;
+    load_on_device(args, None, |device, precision| {
+        LoadedModel::random(config, device, precision).with_context(|| format!("cannot build random weights for {}", args.model))
+    })
+}
+
+/// `load` on the device `--device` names, in the dtype for it (`--dtype`, else `fallback`, else
+/// the device's default).
+fn load_on_device<F>(args: &ModelArgs, fallback: Option<Precision>, load: F) -> Result<Model>
+where
+    F: FnOnce(&cram_core::device::Device, Precision) -> Result<LoadedModel>,
+{
     let choice = match args.device {
         DeviceArg::Cpu => DeviceChoice::Cpu,
         DeviceArg::Wgpu => DeviceChoice::Wgpu,
@@ -45,8 +66,7 @@ pub fn load_model_or(args: &ModelArgs, fallback: Option<Precision>) -> Result<Mo
         Some(DtypeArg::F16) => Precision::F16,
         None => fallback.unwrap_or_else(|| Precision::default_for(&device)),
     };
-    let lm = LoadedModel::load_as(&args.model, &device, precision).with_context(|| format!("cannot load model `{}`", args.model))?;
-    Ok(Model::new(lm, args.device_name()))
+    Ok(Model::new(load(&device, precision)?, args.device_name()))
 }
 
 /// Checks, before any work, that a file can be written at `path`: its folder exists and takes a new
