@@ -23,9 +23,11 @@ cp -f core/tests/fixtures/llama_gguf/tiny-llama.gguf dist/models/
 hub=dist/hub/cram-fixtures/tiny-llama/resolve/main
 mkdir -p "$hub"
 cp -f core/tests/fixtures/llama_gguf/{config.json,tokenizer.json,model.safetensors} "$hub/"
-# and the tiny Mamba's (a family without attention)
-mkdir -p dist/hub/cram-fixtures/tiny-mamba/resolve/main
-cp -f core/tests/fixtures/mamba/{config.json,tokenizer.json,model.safetensors} dist/hub/cram-fixtures/tiny-mamba/resolve/main/
+# and every other family's tiny checkpoint, as cram-fixtures/tiny-<case>
+for case in qwen2 qwen3 olmo olmo2 opt opt_350m_style gemma3 mamba; do
+  mkdir -p "dist/hub/cram-fixtures/tiny-$case/resolve/main"
+  cp -f core/tests/fixtures/$case/{config.json,tokenizer.json,model.safetensors} "dist/hub/cram-fixtures/tiny-$case/resolve/main/"
+done
 tiny=core/tests/fixtures/llama_gguf/tiny-llama.gguf
 cram=target/debug/cram
 text="Alice was beginning to get very tired of sitting"
