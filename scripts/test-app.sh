@@ -24,7 +24,7 @@ hub=dist/hub/cram-fixtures/tiny-llama/resolve/main
 mkdir -p "$hub"
 cp -f core/tests/fixtures/llama_gguf/{config.json,tokenizer.json,model.safetensors} "$hub/"
 # and every other family's tiny checkpoint, as cram-fixtures/tiny-<case>
-for case in qwen2 qwen3 olmo olmo2 opt opt_350m_style gemma3 mamba; do
+for case in pythia_tokenizer qwen2 qwen3 olmo olmo2 opt opt_350m_style gemma3 mamba; do
   mkdir -p "dist/hub/cram-fixtures/tiny-$case/resolve/main"
   cp -f core/tests/fixtures/$case/{config.json,tokenizer.json,model.safetensors} "dist/hub/cram-fixtures/tiny-$case/resolve/main/"
 done

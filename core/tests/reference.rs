@@ -321,6 +321,20 @@ fn qwen_tokenizers_and_gguf_twins_match() {
     }
 }
 
+/// Pythia's own tokenizer (the gpt-neox-20b BPE, also OLMo's base) gives transformers' ids on a text
+/// of prose, code, digits and non-Latin scripts, and decodes them back; the tiny NeoX of Pythia's
+/// vocabulary loads with it (the browser's Pythia model).
+#[test]
+fn pythia_tokenizer_matches_transformers() {
+    let lm = load("pythia_tokenizer", None);
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("pythia_tokenizer").join("reference.json")).unwrap()).unwrap();
+    let text = reference["text"].as_str().unwrap();
+    let expected: Vec<u32> = reference["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    assert_eq!(lm.tokenizer.encode(text).unwrap(), expected);
+    assert_eq!(lm.tokenizer.decode(&expected).unwrap(), text);
+    assert_eq!((lm.config.family(), lm.config.vocab_size(), lm.identity.file_dtype.as_str()), ("gpt_neox", 50304, "safetensors"));
+}
+
 #[test]
 fn gguf_tokenizer_equals_tokenizer_json() {
     let gguf = load("llama_gguf", Some("tiny-llama.gguf"));

@@ -748,9 +748,9 @@ def gemma3_cases():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3 mamba")
+    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3 mamba pythia_tokenizer")
     args = ap.parse_args()
-    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3", "mamba"])
+    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3", "mamba", "pythia_tokenizer"])
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, numpy {np.__version__}")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     if "random" in only:
@@ -769,6 +769,8 @@ def main():
         gemma3_cases()
     if "mamba" in only:
         mamba_case()
+    if "pythia_tokenizer" in only:
+        pythia_tokenizer_case()
 
 
 # ----------------------------------------------------------------------------------------
@@ -1063,6 +1065,42 @@ def olmo_cases():
                         Olmo2ForCausalLM, 24)
     attn = m.model.layers[0].self_attn
     assert attn.q_norm.weight.shape == (32,) and attn.k_norm.weight.shape == (16,), attn
+
+
+# ----------------------------------------------------------------------------------------
+# pythia_tokenizer: a tiny GPT-NeoX with Pythia's own tokenizer (the browser's Pythia test)
+# ----------------------------------------------------------------------------------------
+
+PYTHIA_TOKENIZER = Path(os.environ.get("CRAM_PYTHIA_TOKENIZER",
+                                       REPO.parent / "shared" / "tokenizers" / "pythia-gpt-neox-20b-tokenizer.json"))
+
+
+def pythia_tokenizer_case():
+    """A tiny random GPT-NeoX of Pythia's vocabulary (50304, as Pythia's configs) with the real Pythia
+    tokenizer.json (EleutherAI's gpt-neox-20b tokenizer, Apache-2.0), width 32 (at 16 some tokens of
+    the text could not be made the argmax), weights stored in f16 to keep the folder small; and reference.json: the ids
+    transformers' tokenizer gives a mixed text. No logits reference: the architecture is checked by
+    the gpt_neox cases."""
+    from transformers import PreTrainedTokenizerFast
+
+    name = "pythia_tokenizer"
+    out = FIXTURES / name
+    log(f"[{name}]")
+    cfg = neox_config(True)
+    cfg.vocab_size, cfg.hidden_size, cfg.intermediate_size = 50304, 32, 64
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(29)
+    model = GPTNeoXForCausalLM(cfg).float()
+    reinit_(model, 29)
+    save_model_folder(model.half(), out)
+    shutil.copy(PYTHIA_TOKENIZER, out / "tokenizer.json")
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(out / "tokenizer.json"))
+    ids = tok(MIXED_TEXT, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == MIXED_TEXT
+    (out / "reference.json").write_text(json.dumps({"text": MIXED_TEXT, "ids": ids}, indent=1, ensure_ascii=False) + "\n")
+    m2 = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    assert m2.gpt_neox.embed_in.weight.shape == (50304, 32)
+    log(f"    {len(ids)} ids of the mixed text, model.safetensors {(out / 'model.safetensors').stat().st_size} bytes")
 
 
 # ----------------------------------------------------------------------------------------

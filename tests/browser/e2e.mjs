@@ -286,11 +286,12 @@ await test('a model by hub id from a server laid out like the hub; a missing mod
     await compressAndCheck(page, 'hub');
   }));
 
-// Crams 4 tokens of the text into 4 vectors (as tests/tests/families.rs: the tiny random models of
-// some families hold no more) with the model loaded, and checks they come back.
-async function cramsFour(page, what) {
+// Crams `tokens` tokens of the text into 4 vectors (as tests/tests/families.rs: the tiny random models
+// of some families hold no more than 4; the tiny Pythia, 32 wide over Pythia's 50304 tokens, holds 2)
+// with the model loaded, and checks they come back.
+async function cramsFew(page, what, tokens = 4) {
   await page.getByTestId('text').fill(TEXT);
-  for (const [id, v] of Object.entries({ tokens: '4', mem: '4', lr: '0.1', 'max-steps': '1500' })) await setField(page, id, v);
+  for (const [id, v] of Object.entries({ tokens: String(tokens), mem: '4', lr: '0.1', 'max-steps': '1500' })) await setField(page, id, v);
   await compress(page, 5 * MINUTE);
   const original = await page.getByTestId('original').innerText();
   const back = await page.getByTestId('reconstruction').innerText();
@@ -302,27 +303,30 @@ async function cramsFour(page, what) {
 // Every family by hub id on the CPU (scripts/test-app.sh serves each tiny checkpoint of
 // core/tests/fixtures as cram-fixtures/tiny-<case>), the page naming its family, and a text crammed
 // and read back with each.
-const FAMILIES = [['qwen2', 'qwen2'], ['qwen3', 'qwen3'], ['olmo', 'olmo'], ['olmo2', 'olmo2'], ['opt', 'opt'],
-  ['opt_350m_style', 'opt'], ['gemma3', 'gemma3_text'], ['mamba', 'mamba']];
+const FAMILIES = [['pythia_tokenizer', 'gpt_neox'], ['qwen2', 'qwen2'], ['qwen3', 'qwen3'], ['olmo', 'olmo'], ['olmo2', 'olmo2'],
+  ['opt', 'opt'], ['opt_350m_style', 'opt'], ['gemma3', 'gemma3_text'], ['mamba', 'mamba']];
 await test('every family by hub id crams and decompresses on the CPU', () =>
   withPage(['--disable-gpu'], async (page) => {
     await page.getByTestId('device').selectOption('cpu');
     for (const [fixture, family] of FAMILIES) {
       const msg = await loadByHubId(page, `cram-fixtures/tiny-${fixture}`, 'hub/');
       if (!msg.includes(`Loaded cram-fixtures/tiny-${fixture}`) || !msg.includes(`${family}, `)) throw new Error(`${fixture}: ${JSON.stringify(msg)}`);
-      await cramsFour(page, fixture);
+      await cramsFew(page, fixture, fixture === 'pythia_tokenizer' ? 2 : 4);
     }
   }));
 
-// A Mamba (no attention: a recurrent state instead of keys and values) on WebGPU in the worker.
-await test('a Mamba by hub id crams and decompresses on WebGPU', () =>
-  withPage(['--enable-unsafe-webgpu'], async (page) => {
-    await page.getByTestId('device').selectOption('auto');
-    const msg = await loadByHubId(page, 'cram-fixtures/tiny-mamba', 'hub/');
-    if (!/Loaded cram-fixtures\/tiny-mamba/.test(msg) || !/mamba, 2 layers, d = 32/.test(msg)) throw new Error(`Mamba: ${JSON.stringify(msg)}`);
-    if ((await page.getByTestId('device-label').innerText()) !== 'WebGPU') throw new Error('not on WebGPU');
-    await cramsFour(page, 'Mamba on WebGPU');
-  }));
+// On WebGPU in the worker: a Pythia (GPT-NeoX with Pythia's own tokenizer, as the design card wants
+// small Pythias in the browser) and a Mamba (no attention: a recurrent state instead of keys and values).
+for (const [fixture, status, tokens] of [['pythia_tokenizer', /gpt_neox, 2 layers, d = 32, vocabulary 50304/, 2], ['mamba', /mamba, 2 layers, d = 32/, 4]]) {
+  await test(`tiny-${fixture} by hub id crams and decompresses on WebGPU`, () =>
+    withPage(['--enable-unsafe-webgpu'], async (page) => {
+      await page.getByTestId('device').selectOption('auto');
+      const msg = await loadByHubId(page, `cram-fixtures/tiny-${fixture}`, 'hub/');
+      if (!msg.includes(`Loaded cram-fixtures/tiny-${fixture}`) || !status.test(msg)) throw new Error(`${fixture}: ${JSON.stringify(msg)}`);
+      if ((await page.getByTestId('device-label').innerText()) !== 'WebGPU') throw new Error('not on WebGPU');
+      await cramsFew(page, `${fixture} on WebGPU`, tokens);
+    }));
+}
 
 await test('Stop mid-run keeps the best vectors and the page answers', () =>
   withPage(['--disable-gpu'], async (page) => {
