@@ -225,10 +225,14 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
     // what the vectors are, beside the token embeddings (LoRA has none)
     let geometry = match outcome.memory.k {
         0 => None,
-        _ => cram_core::geometry::vector_geometry_async(&lm.model, &outcome.memory.vectors, NEAREST_TOKENS).await.ok().map(|vectors| {
-            let pieces = vectors.nearest.iter().map(|near| pieces(&lm, &near.iter().map(|n| n.id).collect::<Vec<_>>())).collect();
-            Geometry { vectors, pieces }
-        }),
+        _ => match cram_core::geometry::vector_geometry_async(&lm.model, &outcome.memory.vectors, NEAREST_TOKENS).await {
+            Ok(vectors) => {
+                let pieces = vectors.nearest.iter().map(|near| pieces(&lm, &near.iter().map(|n| n.id).collect::<Vec<_>>())).collect();
+                let attention = cram_core::geometry::attention_to_vectors_async(&lm, &outcome.memory, target).await.ok().flatten();
+                Some(Geometry { vectors, pieces, attention })
+            }
+            Err(_) => None,
+        },
     };
     let result = RunResult {
         geometry,

@@ -188,6 +188,8 @@ pub struct Geometry {
     pub vectors: VectorGeometry,
     /// The nearest tokens' pieces.
     pub pieces: Vec<Vec<String>>,
+    /// The attention the text pays the vectors, layer by layer (None without attention: a Mamba).
+    pub attention: Option<cram_core::geometry::VectorAttention>,
 }
 
 /// One step of a run, token by token (the lock-in picture and the replay draw these).

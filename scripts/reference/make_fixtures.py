@@ -748,9 +748,9 @@ def gemma3_cases():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3 mamba pythia_tokenizer")
+    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3 mamba pythia_tokenizer attentions")
     args = ap.parse_args()
-    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3", "mamba", "pythia_tokenizer"])
+    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3", "mamba", "pythia_tokenizer", "attentions"])
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, numpy {np.__version__}")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     if "random" in only:
@@ -771,6 +771,8 @@ def main():
         mamba_case()
     if "pythia_tokenizer" in only:
         pythia_tokenizer_case()
+    if "attentions" in only:
+        attentions_cases()
 
 
 # ----------------------------------------------------------------------------------------
@@ -1065,6 +1067,31 @@ def olmo_cases():
                         Olmo2ForCausalLM, 24)
     attn = m.model.layers[0].self_attn
     assert attn.q_norm.weight.shape == (32,) and attn.k_norm.weight.shape == (16,), attn
+
+
+# ----------------------------------------------------------------------------------------
+# attentions: every layer's attention probabilities of some cases (the page's "how the model reads
+# the vector")
+# ----------------------------------------------------------------------------------------
+
+ATTENTION_CASES = ["llama_gqa_tied", "gpt_neox", "opt", "gemma3"]
+
+
+def attentions_cases():
+    """For each case of ATTENTION_CASES, attentions.safetensors: `attentions` [layers, heads, T, T],
+    transformers' eager attention probabilities (`output_attentions=True`) for the case's stored
+    `inputs_embeds` (reference.safetensors), in f32."""
+    for name in ATTENTION_CASES:
+        out = FIXTURES / name
+        ref = safetensors.torch.load_file(out / "reference.safetensors")
+        m = AutoModelForCausalLM.from_pretrained(out, attn_implementation="eager", dtype=torch.float32)
+        m.eval()
+        with torch.no_grad():
+            att = m(inputs_embeds=ref["inputs_embeds"], output_attentions=True).attentions
+        stacked = torch.stack([a[0] for a in att]).float().contiguous()  # [layers, heads, T, T]
+        assert torch.allclose(stacked.sum(-1), torch.ones_like(stacked.sum(-1)), atol=1e-5)
+        safetensors.torch.save_file({"attentions": stacked}, out / "attentions.safetensors")
+        log(f"[{name}] attentions {tuple(stacked.shape)}")
 
 
 # ----------------------------------------------------------------------------------------

@@ -49,7 +49,16 @@ async function compressAndCheck(page, tag) {
   await checkBits(page, original);
   await exportCram(page, `${outDir}/app-${tag}.cram`);
   await checkGeometry(page, `${outDir}/app-${tag}.cram`);
+  await checkAttention(page);
   results[tag] = original;
+}
+
+// How the model reads the vector (#36): one cell per layer and text token (the tiny Llama: 2 x 6),
+// each a share of attention in [0, 1], and the vector read (some share well above nothing).
+async function checkAttention(page) {
+  const shares = await page.locator('[data-testid=attention-cell]').evaluateAll((cells) => cells.map((c) => [Number(c.dataset.layer), Number(c.dataset.share)]));
+  if (shares.length !== 12 || new Set(shares.map(([l]) => l)).size !== 2) throw new Error(`attention map: ${shares.length} cells, not 2 layers x 6 tokens`);
+  if (!shares.every(([, s]) => s >= 0 && s <= 1.0001) || Math.max(...shares.map(([, s]) => s)) < 0.05) throw new Error(`attention shares ${JSON.stringify(shares)}`);
 }
 
 // What the vector is (#36): the norm the page shows is the norm of the vector in the exported .cram
@@ -325,6 +334,9 @@ for (const [fixture, status, tokens] of [['pythia_tokenizer', /gpt_neox, 2 layer
       if (!msg.includes(`Loaded cram-fixtures/tiny-${fixture}`) || !status.test(msg)) throw new Error(`${fixture}: ${JSON.stringify(msg)}`);
       if ((await page.getByTestId('device-label').innerText()) !== 'WebGPU') throw new Error('not on WebGPU');
       await cramsFew(page, `${fixture} on WebGPU`, tokens);
+      // the page draws how the model reads the vectors, or says a Mamba has no attention to draw
+      const drawn = await page.getByTestId('attention-map').count(), none = await page.getByTestId('attention-none').count();
+      if (fixture === 'mamba' ? (drawn || !none) : (!drawn || none)) throw new Error(`${fixture}: attention map ${drawn}, none ${none}`);
     }));
 }
 

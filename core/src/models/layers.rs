@@ -1,6 +1,9 @@
 //! The pieces both families are built from, as candle keeps them in `with_tracing.rs`: the frozen
-//! [`Linear`] map with its per-text LoRA adapter, the token [`Embedding`], causal attention, and the
-//! decoder stack that runs a family's layers in turn ([`decoder_stack`]).
+//! [`Linear`] map with its per-text LoRA adapter, the token [`Embedding`], causal attention (whose
+//! probabilities [`recording_attention`] can keep, for the page's view of how the model reads the
+//! vectors), and the decoder stack that runs a family's layers in turn ([`decoder_stack`]).
+
+use std::cell::RefCell;
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{FloatDType, Int, Tensor};
@@ -78,6 +81,34 @@ impl Embedding {
     }
 }
 
+thread_local! {
+    /// While [`recording_attention`] runs: every attention layer's probabilities, in the order the
+    /// layers ran.
+    static RECORDED: RefCell<Option<Vec<Tensor<4>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a forward pass) keeping every attention layer's probabilities `[batch, heads, seq,
+/// total]` (f32), in the order the layers ran: layer by layer for one forward pass. A family without
+/// attention (Mamba) records none. Every family's attention goes through [`causal_attention`] or
+/// [`windowed_attention`], which do the recording.
+pub fn recording_attention<T>(f: impl FnOnce() -> T) -> (T, Vec<Tensor<4>>) {
+    let previous = RECORDED.with(|r| r.borrow_mut().replace(Vec::new()));
+    let out = f();
+    let recorded = RECORDED.with(|r| std::mem::replace(&mut *r.borrow_mut(), previous)).unwrap_or_default();
+    (out, recorded)
+}
+
+/// The softmax of the scores, kept when [`recording_attention`] asks.
+fn probabilities(scores: Tensor<4>) -> Tensor<4> {
+    let p = softmax(scores, 3);
+    RECORDED.with(|r| {
+        if let Some(kept) = r.borrow_mut().as_mut() {
+            kept.push(p.clone());
+        }
+    });
+    p
+}
+
 /// `softmax(q kᵀ / sqrt(head_dim) + causal mask) v`, written out so that it differentiates on every
 /// backend (the fused kernel's backward is not implemented everywhere). The queries are the last
 /// `seq` of the `total` positions (all of them, unless earlier keys come from a KV cache).
@@ -93,7 +124,7 @@ pub(crate) fn causal_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tens
     // query i sits at position total - seq + i and sees the keys up to it
     let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([seq, total], (total - seq) as i64, &scores.device()).unsqueeze::<4>();
     let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
-    softmax(scores, 3).cast(dtype).matmul(v)
+    probabilities(scores).cast(dtype).matmul(v)
 }
 
 /// [`causal_attention`] with the scores scaled by `scale` (not `1 / sqrt(head_dim)`) and, with a
@@ -116,7 +147,7 @@ pub(crate) fn windowed_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, scale
         .collect();
     let mask = Tensor::<2, burn::tensor::Bool>::from_data(burn::tensor::TensorData::new(hidden, [seq, total]), &scores.device()).unsqueeze::<4>();
     let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
-    softmax(scores, 3).cast(dtype).matmul(v)
+    probabilities(scores).cast(dtype).matmul(v)
 }
 
 /// A family's decoder layer, as the shared stack runs it.
