@@ -66,7 +66,10 @@ fn attention_probabilities_equal_transformers() {
         let model = load_network(case, None, &device);
         let r = reference(case);
         let e = &r["inputs_embeds"];
-        let x = burn::tensor::Tensor::<3>::from_data(burn::tensor::TensorData::new(e.data.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, e.shape[1], e.shape[2]]), &device);
+        let x = burn::tensor::Tensor::<3>::from_data(
+            burn::tensor::TensorData::new(e.data.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, e.shape[1], e.shape[2]]),
+            &device,
+        );
         let ours: Vec<f32> = cram_core::geometry::attention_probabilities(&model, x).into_iter().flat_map(|p| sync(floats(p)).unwrap()).collect();
         let bytes = std::fs::read(fixture(case).join("attentions.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();

@@ -56,7 +56,7 @@ const CORE: Layering = Layering {
         ("encoder", "trained encoders of texts into memory vectors: the loop's scores, methods, optim, memory, format's atomic writes"),
         ("lmzip", "lossless coding by the model's probabilities; hashes texts as format does"),
         ("bits", "a crammed text beside its codes in bits: lmzip's code, metrics, memory, the methods' sink"),
-        ("geometry", "crammed vectors beside the token embeddings (norms, nearest tokens) and the attention the text pays them: models, memory, decode, readback"),
+        ("geometry", "crammed vectors beside the token embeddings, and the attention paid them: models, memory, decode, readback"),
         ("data", "texts and their token ids under a loaded model"),
     ],
     root_items: &[

@@ -83,15 +83,14 @@ fn attention_view(attention: Option<&cram_core::geometry::VectorAttention>, toke
         .filter(|l| l % layer_step == 0)
         .map(|l| view! { <text x=left - 4 y=top + l * ch + ch - 3 text-anchor="end" font-size="10">{format!("layer {}", l + 1)}</text> })
         .collect_view();
-    let token_labels = (cw >= 20)
-        .then(|| {
-            tokens
-                .iter()
-                .take(cols)
-                .enumerate()
-                .map(|(i, t)| view! { <text x=left + i * cw + cw / 2 y=top - 5 text-anchor="middle" font-size="9">{t.chars().take(4).collect::<String>()}</text> })
-                .collect_view()
-        });
+    let token_labels = (cw >= 20).then(|| {
+        tokens
+            .iter()
+            .take(cols)
+            .enumerate()
+            .map(|(i, t)| view! { <text x=left + i * cw + cw / 2 y=top - 5 text-anchor="middle" font-size="9">{t.chars().take(4).collect::<String>()}</text> })
+            .collect_view()
+    });
     let mean = a.layers.iter().flatten().map(|&s| s as f64).sum::<f64>() / (rows * cols).max(1) as f64;
     view! {
         <div>
