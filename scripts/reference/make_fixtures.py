@@ -923,6 +923,26 @@ def qwen_tokenizer():
     return tok
 
 
+def add_bpe_tokenizer(w, tok, pre: str) -> None:
+    """The byte-level BPE tokenizer `tok` as GGUF metadata, with llama.cpp's pre-tokenizer name `pre`."""
+    tokens, types, merges = tokenizer_gguf_vocab(tok)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+
+
+def write_gguf_tensors(w, tensors) -> None:
+    """Adds `(name, array)` tensors, writes the file and closes it."""
+    for gname, stored in tensors:
+        w.add_tensor(gname, stored)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def llama_like_case(name: str, arch: str, cfg, model_cls, seed: int, permute_qk: bool = False):
     """A tiny random model of a family with Llama's tensor names, with matrices rounded to f16 (so
     that the GGUF twin, F16 matrices and F32 vectors as convert_hf_to_gguf --outtype f16 writes them,
@@ -985,20 +1005,10 @@ def llama_like_case(name: str, arch: str, cfg, model_cls, seed: int, permute_qk:
         w.add_layer_norm_rms_eps(c.rms_norm_eps)
     w.add_vocab_size(c.vocab_size)
     if tok is not None:
-        tokens, types, merges = tokenizer_gguf_vocab(tok)
-        w.add_tokenizer_model("gpt2")
-        w.add_tokenizer_pre("qwen2")
-        w.add_token_list(tokens)
-        w.add_token_types(types)
-        w.add_token_merges(merges)
+        add_bpe_tokenizer(w, tok, "qwen2")
         w.add_eos_token_id(0)
         w.add_add_bos_token(False)
-    for gname, stored in tensors:
-        w.add_tensor(gname, stored)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_tensors(w, tensors)
     log(f"    wrote {path.name} ({path.stat().st_size} bytes)")
 
     # check: every tensor decodes (and un-permutes) bit-exactly to the HF weights; a tied model has no output.weight
@@ -1220,7 +1230,6 @@ def mamba_case():
         tensors.append((gname, w.numpy().astype(np.float32)))
     path = out / "tiny-mamba.gguf"
     tok = __import__("tokenizers").Tokenizer.from_file(str(out / "tokenizer.json"))
-    tokens, types, merges = tokenizer_gguf_vocab(tok)
     w = gguf.GGUFWriter(str(path), "mamba")
     w.add_type("model")
     w.add_name("tiny-mamba")
@@ -1236,20 +1245,11 @@ def mamba_case():
     w.add_layer_norm_rms_eps(cfg.layer_norm_epsilon)
     w.add_ssm_dt_b_c_rms(False)
     w.add_vocab_size(cfg.vocab_size)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("smollm")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
+    add_bpe_tokenizer(w, tok, "smollm")
     w.add_bos_token_id(0)
     w.add_eos_token_id(0)
     w.add_add_bos_token(False)
-    for gname, stored in tensors:
-        w.add_tensor(gname, stored)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf_tensors(w, tensors)
     r = gguf.GGUFReader(str(path))
     names = {t.name: tuple(int(x) for x in reversed(t.shape)) for t in r.tensors}
     assert names["blk.0.ssm_conv1d.weight"] == (64, 4) and names["blk.0.ssm_a"] == (64, 8), names
