@@ -94,6 +94,12 @@ async function checkBits(page, original) {
   const walk = page.getByTestId('teaching');
   for (let i = 0; i < 3; i++) await walk.getByRole('button', { name: 'Next' }).click();
   if (await bitsOf(walk, 'vectors, 16-bit') !== vectors) throw new Error('the walk\'s fourth step lacks the bit chart');
+  // the steps that use the page's views: lock-in, the vector and its attention, Share, the capacity experiment
+  for (const title of ['How the text locks in', 'What the vector is, and how the model reads it', 'Send a vector to a neighbour', 'Where one vector stops']) {
+    await walk.getByRole('button', { name: 'Next' }).click();
+    if (!(await walk.locator('h2').innerText()).endsWith(title)) throw new Error(`the walk's next step is not ${JSON.stringify(title)}`);
+  }
+  if (!(await walk.locator('h2').innerText()).startsWith('Step 8 of 8')) throw new Error('the walk has not 8 steps');
   await page.getByTestId('teach-toggle').click();
 }
 

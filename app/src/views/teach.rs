@@ -1,5 +1,8 @@
-//! The guided walk for workshops: four short steps, each with numbers from the loaded model and a
-//! "try it" that fills the controls with a small example that converges within a minute.
+//! The guided walk for workshops: eight short steps, each with numbers from the loaded model, a thing
+//! to do on the page, and mostly a "try it" that fills the controls with a small example that
+//! converges within a minute: the vector, its capacity, teacher-forced against greedy, bits, how the
+//! text locks in, what the vector is and how the model reads it, sending it to a neighbour, and where
+//! one vector stops.
 
 use cram_core::methods::Recipe;
 use leptos::prelude::*;
@@ -42,6 +45,30 @@ const STEPS: &[Step] = &[
         body: "The vector only has to carry what the model cannot guess. A well-known sentence costs few bits; a list of random words costs the full log₂V bits per token. Try both, and compare the information gain and the steps in the metrics table. The chart below puts the last text in bits: the vectors, the model's own code (its cross-entropy: what an arithmetic coder driven by the model spends) and zstd. A predictable text costs the model few bits; the vectors cost the same whatever the text.",
         example: Some(("window seventeen purple oxygen ladder", 0, 1)),
         bits: true,
+    },
+    Step {
+        title: "How the text locks in",
+        body: "Cram the example and watch the picture under the curves: a row per token, a column per step, darker where the model gives the right token more probability; a dot marks the step at which greedy decoding first got that token right. When the run is done, drag the replay slider: the token rows and the curves go back to that step. Do the tokens lock in one after another, or all at once?",
+        example: Some(("It was a bright cold day in April.", 0, 1)),
+        bits: false,
+    },
+    Step {
+        title: "What the vector is, and how the model reads it",
+        body: "After a run, look under the text that came back. The vector's norm stands beside the token embeddings' norms, with its nearest tokens by cosine: it is near none of them, and far longer than any: it is not a word. The picture below shows how the model reads it: for each layer (a row) and each token (a column), how much of its attention the model gives the vector while predicting that token. Which layers read it most, and does it fade along the text?",
+        example: Some(("Hello, world!", 0, 1)),
+        bits: false,
+    },
+    Step {
+        title: "Send a vector to a neighbour",
+        body: "Cram a secret sentence, then press Share as a link: the link carries the vector and names the model. Send it to your neighbour. Opening it loads that model and decodes the sentence from the vector alone, with no training: the text travelled as d numbers (576 for SmolLM2-135M), not as words.",
+        example: Some(("Meet me by the old oak at noon.", 0, 1)),
+        bits: false,
+    },
+    Step {
+        title: "Where one vector stops",
+        body: "Put a longer passage in the text box and press Capacity experiment: the page crams it at growing lengths, one after the other, and draws accuracy and greedy exactness against the length as it goes (the paper's figure, live), stopping where it breaks. That length is one vector's capacity for this text; try a predictable passage and a list of random words.",
+        example: Some(("It was the best of times, it was the worst of times, it was the age of wisdom.", 0, 1)),
+        bits: false,
     },
 ];
 
