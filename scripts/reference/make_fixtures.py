@@ -747,32 +747,28 @@ def gemma3_cases():
 
 
 def main():
+    # every group of cases, in the order they are made (attentions reads the cases before it)
+    groups = {
+        "random": random_cases,
+        "llama_gguf": llama_gguf_case,
+        "gpt_neox_gguf": gpt_neox_gguf_case,
+        "qwen": qwen_cases,
+        "olmo": olmo_cases,
+        "opt": opt_cases,
+        "gemma3": gemma3_cases,
+        "mamba": mamba_case,
+        "pythia_tokenizer": pythia_tokenizer_case,
+        "attentions": attentions_cases,
+    }
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", nargs="*", help="subset of: random llama_gguf gpt_neox_gguf qwen olmo opt gemma3 mamba pythia_tokenizer attentions")
+    ap.add_argument("--only", nargs="*", choices=list(groups), help="a subset of the groups (default: all)")
     args = ap.parse_args()
-    only = set(args.only or ["random", "llama_gguf", "gpt_neox_gguf", "qwen", "olmo", "opt", "gemma3", "mamba", "pythia_tokenizer", "attentions"])
+    only = set(args.only or groups)
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, numpy {np.__version__}")
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    if "random" in only:
-        random_cases()
-    if "llama_gguf" in only:
-        llama_gguf_case()
-    if "gpt_neox_gguf" in only:
-        gpt_neox_gguf_case()
-    if "qwen" in only:
-        qwen_cases()
-    if "olmo" in only:
-        olmo_cases()
-    if "opt" in only:
-        opt_cases()
-    if "gemma3" in only:
-        gemma3_cases()
-    if "mamba" in only:
-        mamba_case()
-    if "pythia_tokenizer" in only:
-        pythia_tokenizer_case()
-    if "attentions" in only:
-        attentions_cases()
+    for name, make in groups.items():
+        if name in only:
+            make()
 
 
 # ----------------------------------------------------------------------------------------

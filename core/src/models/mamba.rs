@@ -115,12 +115,6 @@ impl MambaConfig {
     pub fn time_step_rank(&self) -> usize {
         self.time_step_rank.as_u64().map_or(self.hidden_size.div_ceil(16), |r| r as usize)
     }
-
-    /// Values of one layer's recurrent state per text: the conv window and h (`cram plan`).
-    pub fn state_values_per_layer(&self) -> u64 {
-        let i = self.intermediate_size() as u64;
-        i * (self.conv_kernel as u64 - 1) + i * self.state_size as u64
-    }
 }
 
 /// Root-mean-square norm, in f32, cast back before the weight (as transformers' `MambaRMSNorm`).
@@ -662,7 +656,7 @@ mod tests {
     const MAMBA: &str = r#"{"model_type": "mamba", "vocab_size": 384, "hidden_size": 32, "num_hidden_layers": 2, "state_size": 8"#;
 
     fn error_of(extra: &str) -> Option<String> {
-        ModelConfig::from_json(&format!("{MAMBA}{extra}}}")).and_then(|c| c.validate()).err().map(|e| e.to_string())
+        crate::models::config_tests::error_of(MAMBA, extra)
     }
 
     /// Each feature cram does not implement is one error naming its field.
@@ -670,15 +664,15 @@ mod tests {
     fn unimplemented_features_are_refused_by_name() {
         assert_eq!(error_of(""), None);
         assert_eq!(error_of(r#", "time_step_rank": 4, "intermediate_size": 48"#), None);
-        for (extra, field) in [
-            (r#", "hidden_act": "gelu""#, "hidden_act"),
-            (r#", "tie_word_embeddings": false"#, "tie_word_embeddings"),
-            (r#", "time_step_rank": "half""#, "time_step_rank"),
-            (r#", "conv_kernel": 0"#, "conv_kernel"),
-        ] {
-            let err = error_of(extra).unwrap_or_else(|| panic!("{extra} was accepted"));
-            assert!(err.contains(field), "{extra}: {err}");
-        }
+        crate::models::config_tests::assert_refused_by_name(
+            MAMBA,
+            &[
+                (r#", "hidden_act": "gelu""#, "hidden_act"),
+                (r#", "tie_word_embeddings": false"#, "tie_word_embeddings"),
+                (r#", "time_step_rank": "half""#, "time_step_rank"),
+                (r#", "conv_kernel": 0"#, "conv_kernel"),
+            ],
+        );
     }
 
     /// `"auto"` is `ceil(d / 16)` and the inner width `expand * d`, as transformers computes them.

@@ -453,6 +453,27 @@ impl Model {
     }
 }
 
+/// What every family's config tests ask: the error of a config with some fields added, and that
+/// each unimplemented feature is refused by one error naming its field.
+#[cfg(test)]
+pub(crate) mod config_tests {
+    use super::ModelConfig;
+
+    /// The error, if any, of the config `base` (a JSON object without its closing brace) with the
+    /// fields `extra`, parsed and validated.
+    pub fn error_of(base: &str, extra: &str) -> Option<String> {
+        ModelConfig::from_json(&format!("{base}{extra}}}")).and_then(|c| c.validate()).err().map(|e| e.to_string())
+    }
+
+    /// Each `(extra, field)`: `base` with `extra` is refused, by an error naming `field`.
+    pub fn assert_refused_by_name(base: &str, cases: &[(&str, &str)]) {
+        for (extra, field) in cases {
+            let err = error_of(base, extra).unwrap_or_else(|| panic!("{extra} was accepted"));
+            assert!(err.contains(field), "{extra}: {err}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,23 +259,23 @@ mod tests {
         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16"#;
 
     fn error_of(extra: &str) -> Option<String> {
-        ModelConfig::from_json(&format!("{QWEN3}{extra}}}")).and_then(|c| c.validate()).err().map(|e| e.to_string())
+        crate::models::config_tests::error_of(QWEN3, extra)
     }
 
     /// Each feature cram does not implement is one error naming its field.
     #[test]
     fn unimplemented_features_are_refused_by_name() {
         assert_eq!(error_of(""), None);
-        for (extra, field) in [
-            (r#", "use_sliding_window": true"#, "use_sliding_window"),
-            (r#", "layer_types": ["sliding_attention", "full_attention"]"#, "layer_types"),
-            (r#", "rope_scaling": {"rope_type": "dynamic", "factor": 2.0}"#, "rope_scaling"),
-            (r#", "clip_qkv": 8.0"#, "clip_qkv"),
-            (r#", "final_logit_softcapping": 30.0"#, "final_logit_softcapping"),
-        ] {
-            let err = error_of(extra).unwrap_or_else(|| panic!("{extra} was accepted"));
-            assert!(err.contains(field), "{extra}: {err}");
-        }
+        crate::models::config_tests::assert_refused_by_name(
+            QWEN3,
+            &[
+                (r#", "use_sliding_window": true"#, "use_sliding_window"),
+                (r#", "layer_types": ["sliding_attention", "full_attention"]"#, "layer_types"),
+                (r#", "rope_scaling": {"rope_type": "dynamic", "factor": 2.0}"#, "rope_scaling"),
+                (r#", "clip_qkv": 8.0"#, "clip_qkv"),
+                (r#", "final_logit_softcapping": 30.0"#, "final_logit_softcapping"),
+            ],
+        );
     }
 
     /// `head_dim` is its own setting: 4 heads of 16 on a width of 32 make 64-wide q projections.

@@ -32,7 +32,8 @@ impl TensorSource for RandomWeights {
         let n: usize = shape.iter().product();
         let seed = self.drawn.get().wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.drawn.set(self.drawn.get() + 1);
-        let base = if name.ends_with("norm.weight") || name.ends_with("norm_f.weight") || name.ends_with("layernorm.weight") { 1.0 } else { 0.0 };
+        // norm weights (`*norm.weight`, `*layernorm.weight`, Mamba's `norm_f.weight`) near 1
+        let base = if name.ends_with("norm.weight") || name.ends_with("norm_f.weight") { 1.0 } else { 0.0 };
         // a splitmix-style hash of (seed, i), centred, at scale 0.02
         let data = (0..n as u64)
             .map(|i| {
