@@ -2,8 +2,12 @@
 # Builds the web app into dist/ (trunk build --release) and puts the default model next to it
 # (dist/models/, copied from cram's model cache when scripts/fetch-default-model.sh has fetched it),
 # so any static file server can serve the folder. Prints the size of the wasm.
+# The gallery (app/gallery/: .cram files `cram compress` made for the default model) is committed and
+# trunk copies it to dist/gallery/; `--gallery` remakes it first with scripts/app-gallery.sh (minutes).
+# Usage: bash scripts/app-build.sh [--gallery]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --gallery ]; then bash scripts/app-gallery.sh; fi
 export PATH="$PWD/tests/browser/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 eval "$(bash scripts/wasm-target.sh)"
 trunk build --release

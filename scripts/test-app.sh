@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web app's tests: build dist/ with trunk, serve it on loopback, and drive headless Chromium
 # (tests/browser/e2e.mjs): the tiny Llama fixture crammed and reconstructed on the WebGPU path
-# (SwiftShader), on the CPU fallback and loaded by hub id from a hub-like folder, a .cram made by the CLI imported, Stop mid-run, a bad file,
+# (SwiftShader), on the CPU fallback and loaded by hub id from a hub-like folder, a .cram made by the CLI imported, the gallery's
+# files decoded with the real default model (dist/models/, copied by scripts/app-build.sh), Stop mid-run, a bad file,
 # a model over the GPU's buffer limit and a GPU device lost mid-run each given a clear message; then
 # `cram decompress` (target/debug/cram, built beforehand) must decompress the files the page exported,
 # and the plots of two small `cram capacity` sweeps, rendered to PNG in Chromium, must show their data.

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use cram_core::LoadedModel;
 use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
+use cram_core::format::Decoded;
 use cram_core::methods::{CramConfig, Method, MethodName, Setting};
 use cram_core::optim::adamw::AdamWConfig;
 use web_time::Instant;
@@ -293,13 +294,14 @@ fn export() -> Result<Vec<u8>, String> {
     file.to_bytes().map_err(|e| e.to_string())
 }
 
-/// Decodes a `.cram` file with the loaded model: the text, or why not (the checks of
-/// `cram decompress`).
-async fn import(name: &str, bytes: &[u8]) -> Result<String, String> {
+/// Decodes a `.cram` file with the loaded model: what it decodes to (and why that is not the text
+/// crammed, for a file that did not cram completely), or why it cannot be decoded (the checks of
+/// `cram decompress`: not a `.cram`, another model).
+async fn import(name: &str, bytes: &[u8]) -> Result<Decoded, String> {
     let lm = engine::model().ok_or("load the model the file was made with first")?;
     yield_now().await;
     let file = cram_core::format::CramFile::from_bytes(bytes, name).map_err(|e| e.to_string())?;
-    file.decode_async(&lm).await.map_err(|e| format!("{name}: {e}"))
+    file.decode_any_async(&lm).await.map_err(|e| format!("{name}: {e}"))
 }
 
 /// Lets the event loop run once: a message to ourselves through a `MessageChannel`, which (unlike a

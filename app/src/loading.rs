@@ -173,6 +173,17 @@ pub async fn fetch_cached_or(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) 
     Ok((bytes, false))
 }
 
+/// The bytes at a same-origin `url`, fetched each time (small files that a rebuild may change: the
+/// gallery), or one sentence naming `url`.
+pub async fn fetch_fresh(url: &str) -> Result<Vec<u8>, String> {
+    let win = window()?;
+    let resp: Response = JsFuture::from(win.fetch_with_str(url)).await.map_err(|e| format!("{url}: {}", js_error(e)))?.unchecked_into();
+    if !resp.ok() {
+        return Err(FetchError::Status(resp.status(), resp.status_text()).sentence(url));
+    }
+    read_body(&resp, content_length(&resp), &|_, _| {}).await
+}
+
 /// A Hugging Face model by its id (`owner/name`, or `owner/name@revision`) from `base`, a server laid
 /// out like the hub (`{base}/{id}/resolve/{revision}/{file}`: the hub itself, a mirror, or a local
 /// folder served with the page): `config.json`, `tokenizer.json` and `model.safetensors` (or the shards

@@ -4,6 +4,7 @@
 //! uses nothing of the app but the model files [`crate::loading`] collects.
 
 use cram_core::cramming::StopReason;
+use cram_core::format::Decoded;
 use cram_core::geometry::VectorGeometry;
 use cram_core::methods::MethodName;
 use cram_core::metrics::CramMetrics;
@@ -57,8 +58,8 @@ pub enum Event {
     Finished { result: Box<RunResult>, greedy: Vec<TokenMark>, stopped: bool },
     /// The `.cram` bytes of [`Request::Export`].
     Exported(#[serde(with = "serde_bytes")] Vec<u8>),
-    /// The text of [`Request::Import`].
-    Imported(String),
+    /// What the file of [`Request::Import`] decodes to (with why it is not the text crammed, when not).
+    Imported(Decoded),
     /// The request is done (for requests that answer nothing else).
     Done,
     /// The request failed; one sentence for the person.

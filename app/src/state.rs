@@ -9,6 +9,7 @@ use cram_core::metrics::CramMetrics;
 
 use crate::protocol::{CurvePoint, ModelInfo, RunResult, StepRow, TokenMark};
 use crate::share::{ModelRef, Shared};
+use cram_core::format::Decoded;
 
 /// Where the app stands with the model.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -129,7 +130,7 @@ pub struct AppState {
     /// The last error of a run, export or import.
     pub error: RwSignal<Option<String>>,
     /// What the last imported `.cram` file decoded to.
-    pub imported: RwSignal<Option<String>>,
+    pub imported: RwSignal<Option<Decoded>>,
     /// Whether the teaching walk is open.
     pub teaching: RwSignal<bool>,
     /// The method run after the chosen one by Compare (None: none chosen).

@@ -11,7 +11,8 @@
 //! - [`cramming`]: the loop that crams texts, the same for every family and method ([`cramming::cram_texts`]).
 //! - [`checkpoint`]: activation checkpointing per decoder layer, for long texts on large models.
 //! - [`encoder`]: trained encoders (AE/VAE) that write a text's vectors in one pass; their vectors
-//!   also start per-text cramming.
+//!   also start per-text cramming. [`start`]: a learned start, meta-trained over many texts (Reptile)
+//!   so that a new text needs few steps.
 //! - [`metrics`], [`decode`], [`format`]: the paper's measures, greedy decoding, `.cram` files.
 //! - [`bits`]: a crammed text beside its alternatives in bits (the text, the vectors, the model's
 //!   code, zstd and xz); [`geometry`]: crammed vectors beside the token embeddings (norms, nearest
@@ -41,6 +42,7 @@ pub mod optim;
 pub mod plan;
 pub mod readback;
 pub mod score;
+pub mod start;
 pub mod tokenizer;
 pub mod weights;
 

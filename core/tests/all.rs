@@ -24,5 +24,6 @@ mod reference;
 mod robustness;
 mod sharded;
 mod smollm2;
+mod start;
 mod tokenizer_fingerprint;
 mod wgpu_roundtrip;

@@ -89,6 +89,11 @@ fn an_inexact_one_pass_file_reports_its_share_of_right_positions() {
     let err = file.decode(&lm).unwrap_err().to_string();
     let right = (out.metrics.teacher_forced_accuracy * 10.0).round() as usize;
     assert!(err.contains(&format!("{right} of 10 positions right")), "{err}");
+    // what the web app's gallery and import show instead: the text it decodes to, and the same reason
+    let any = cram_core::readback::sync(file.decode_any_async(&lm)).unwrap();
+    assert_eq!(any.text, lm.tokenizer.decode(&file.decode_ids(&lm).unwrap()).unwrap());
+    assert_ne!(any.text, lm.tokenizer.decode(&ids).unwrap());
+    assert!(err.ends_with(any.mismatch.as_deref().unwrap()), "{err} / {:?}", any.mismatch);
 }
 
 /// Settings one-pass cannot take are one clear error each.

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show a model's family, size and the theoretical capacity of one vector; or, given a .cram,
-    /// .lmz or encoder file, what it is, what it holds and what made it.
+    /// .lmz, encoder or start file, what it is, what it holds and what made it.
     Info(InfoArgs),
     /// Score a text with the model alone: NLL and next-token accuracy.
     Score(ScoreArgs),
@@ -50,6 +50,68 @@ pub enum Command {
     /// follow-up); `--init enc.safetensors` starts cramming from their vectors.
     #[command(subcommand)]
     Encoder(EncoderCommand),
+    /// Meta-train a start (Reptile over many texts) from which a new text crams in a few steps;
+    /// `--init start.safetensors` starts compress, capacity and compare from it.
+    #[command(subcommand)]
+    Start(StartCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StartCommand {
+    /// Meta-train a start for a recipe on chunks of texts (a seeded train/test split), measuring
+    /// the held-out chunks' steps to greedy-exact after every epoch; the output file is also the
+    /// checkpoint: Ctrl-C keeps it, --resume continues it.
+    Train(StartTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartTrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The recipe the start is for (method, vectors, layout, learning rate of the inner steps, ...).
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Texts: a text file, a folder of .txt files (books), JSON Lines or a parquet table with a
+    /// `text` field; each is cut into consecutive chunks of --tokens tokens.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The field of each JSON record that holds its text.
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
+    /// Tokens per chunk.
+    #[arg(long, default_value_t = 32)]
+    pub tokens: usize,
+    /// Chunks used in all (shuffled with --seed), of which --test-fraction are held out.
+    #[arg(long, default_value_t = 256)]
+    pub chunks: usize,
+    /// The share of chunks held out, measured after every epoch.
+    #[arg(long, default_value_t = 0.0625)]
+    pub test_fraction: f64,
+    /// Steps each chunk takes from the start per outer step (Reptile's inner loop).
+    #[arg(long, default_value_t = 10)]
+    pub inner_steps: usize,
+    /// How far the start moves toward the chunks' trained values after each batch (Reptile's
+    /// epsilon; 1 moves it all the way).
+    #[arg(long, default_value_t = 0.1)]
+    pub meta_lr: f64,
+    /// Chunks per outer step.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Passes over the training chunks (default 4; with --resume, the saved run's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Most steps per held-out chunk when the start is measured.
+    #[arg(long, default_value_t = 100)]
+    pub eval_steps: usize,
+    /// The start file (safetensors), written after every epoch and on Ctrl-C.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the training saved in --out (its recipe, split and settings; --epochs may extend it).
+    #[arg(long)]
+    pub resume: bool,
+    /// One JSON line per epoch instead of the text lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -459,7 +521,7 @@ impl ModelArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// A .cram, .lmz or encoder file: print what it holds and what made it instead (no model is
+    /// A .cram, .lmz, encoder or start file: print what it holds and what made it instead (no model is
     /// loaded).
     pub file: Option<PathBuf>,
     #[command(flatten)]
@@ -533,8 +595,9 @@ pub enum InitArg {
     Normal,
     /// The mean of the text's token embeddings.
     TextMean,
-    /// The vectors an encoder file (from `cram encoder train`) writes for the text.
-    Encoder(PathBuf),
+    /// A file: an encoder (from `cram encoder train`: the vectors it writes for the text) or a
+    /// learned start (from `cram start train`: every trained value, the same for every text).
+    File(PathBuf),
 }
 
 impl std::str::FromStr for InitArg {
@@ -543,8 +606,8 @@ impl std::str::FromStr for InitArg {
         Ok(match s {
             "normal" => Self::Normal,
             "text-mean" => Self::TextMean,
-            "" => return Err("give normal, text-mean or an encoder file".into()),
-            path => Self::Encoder(PathBuf::from(path)),
+            "" => return Err("give normal, text-mean, an encoder file or a start file".into()),
+            path => Self::File(PathBuf::from(path)),
         })
     }
 }
@@ -658,8 +721,9 @@ pub struct RecipeArgs {
     #[arg(long)]
     pub init_std: Option<f32>,
     /// Where the vectors start: normal (N(0, std²), the paper's), text-mean (the mean of the
-    /// text's own token embeddings), or an encoder file from `cram encoder train` (the vectors it
-    /// writes for the text; dense starts at the identity).
+    /// text's own token embeddings), an encoder file from `cram encoder train` (the vectors it
+    /// writes for the text; dense starts at the identity), or a learned start from `cram start
+    /// train` (every trained value, meta-trained over many texts for this model and recipe).
     #[arg(long, default_value = "normal")]
     pub init: InitArg,
     /// Learning-rate schedule: constant (the paper's), or cosine (linear warmup, then a cosine

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
 
 /// Runs the subcommand.
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    use commands::{bench, capacity, compare, compress, data, decompress, encoder, info, plan, reproduce, score, zip};
+    use commands::{bench, capacity, compare, compress, data, decompress, encoder, info, plan, reproduce, score, start, zip};
     match cli.command {
         cli::Command::Info(a) => info::run(a),
         cli::Command::Score(a) => score::run(a),
@@ -89,6 +89,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Data(a) => data::run(a),
         cli::Command::Reproduce(a) => reproduce::run(a),
         cli::Command::Encoder(c) => encoder::run(c),
+        cli::Command::Start(c) => start::run(c),
     }
 }
 

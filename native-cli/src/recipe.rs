@@ -1,6 +1,7 @@
 //! The recipe flags and the loaded model resolved into one complete recipe (a [`CramConfig`]): the
-//! flags are checked and given core's defaults before any model is loaded ([`draft`]); the start an
-//! encoder file writes (`--init enc.safetensors`) is read once the model is ([`Draft::complete`]).
+//! flags are checked and given core's defaults before any model is loaded ([`draft`]); the start of
+//! `--init FILE` (the vectors an encoder file writes, or a learned start from `cram start train`) is
+//! read once the model is ([`Draft::load_init`], [`Draft::complete`]).
 //! `cram compress`, `capacity` and `compare` all take their recipes from here.
 
 use std::path::{Path, PathBuf};
@@ -12,18 +13,19 @@ use cram_core::methods::{CramConfig, Layout, Method, MethodName, Protocol, Recip
 use cram_core::models::lora::parse_targets;
 use cram_core::optim::adamw::AdamWConfig;
 use cram_core::optim::schedule::Schedule;
+use cram_core::start::StartFile;
 use cram_core::{LoadedModel, ModelConfig};
 
 use crate::cli::{InitArg, LayoutArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
 
-/// The recipe of the flags before the model is loaded: complete but for the start of an encoder
-/// file, which [`Draft::complete`] reads for the model.
+/// The recipe of the flags before the model is loaded: complete but for the start of `--init
+/// FILE`, which [`Draft::complete`] reads for the model.
 #[derive(Debug, Clone)]
 pub struct Draft {
-    /// The recipe; its `init` is the flags' unless `encoder` is given.
+    /// The recipe; its `init` is the flags' unless `file` is given.
     cfg: CramConfig,
-    /// The encoder file of `--init`, if it names one.
-    encoder: Option<PathBuf>,
+    /// The file of `--init`, if it names one: an encoder or a learned start.
+    file: Option<PathBuf>,
 }
 
 impl Draft {
@@ -42,26 +44,39 @@ impl Draft {
         Ok(self.cfg.validate_for(config)?)
     }
 
-    /// The encoder of `--init` for `lm`, if it names one, read once for every recipe of a command.
-    pub fn load_encoder(&self, lm: &LoadedModel) -> Result<Option<InitEncoder>> {
-        let Some(path) = &self.encoder else { return Ok(None) };
+    /// The file of `--init` for `lm`, if it names one (an encoder or a learned start), read once for
+    /// every recipe of a command.
+    pub fn load_init(&self, lm: &LoadedModel) -> Result<Option<InitFile>> {
+        let Some(path) = &self.file else { return Ok(None) };
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read the --init file {}", path.display()))?;
+        if StartFile::is_start(&bytes) {
+            let fingerprint = fingerprint(&bytes);
+            let start = StartFile::from_bytes(bytes, &path.display().to_string(), lm).with_context(|| format!("cannot use the start {}", path.display()))?;
+            return Ok(Some(InitFile::Start { start: Box::new(start), fingerprint, path: path.clone() }));
+        }
         let (file, fingerprint) = read_encoder(path, lm).with_context(|| format!("cannot use the encoder {}", path.display()))?;
-        Ok(Some(InitEncoder { encoder: file.encoder, fingerprint, path: path.clone() }))
+        Ok(Some(InitFile::Encoder { encoder: file.encoder, fingerprint, path: path.clone() }))
     }
 
-    /// The complete recipe: with the encoder of `--init` (from [`Draft::load_encoder`]), its start,
-    /// once its vector count is checked.
-    pub fn complete(self, encoder: Option<&InitEncoder>) -> Result<CramConfig> {
+    /// The complete recipe: with the file of `--init` (from [`Draft::load_init`]), its start, once
+    /// the file is checked against the recipe (an encoder's vector count; the recipe a learned start
+    /// was trained for).
+    pub fn complete(self, init: Option<&InitFile>) -> Result<CramConfig> {
         let mut cfg = self.cfg;
-        match (self.encoder, encoder) {
+        match (self.file, init) {
             (None, _) => {}
-            (Some(_), None) => bail!("the encoder of --init was not read"),
-            (Some(_), Some(init)) => {
-                let k = init.encoder.config.mem;
+            (Some(_), None) => bail!("the file of --init was not read"),
+            (Some(_), Some(InitFile::Encoder { encoder, fingerprint, path })) => {
+                let k = encoder.config.mem;
                 if k != cfg.mem {
-                    bail!("{} writes {k} vector(s) per text; pass --mem {k}", init.path.display());
+                    bail!("{} writes {k} vector(s) per text; pass --mem {k}", path.display());
                 }
-                cfg.init = VectorInit::Encoder { encoder: init.fingerprint.clone() };
+                cfg.init = VectorInit::Encoder { encoder: fingerprint.clone() };
+                cfg.validate()?;
+            }
+            (Some(_), Some(InitFile::Start { start, fingerprint, path })) => {
+                start.check_recipe(&cfg, &path.display().to_string())?;
+                cfg.init = VectorInit::Learned { start: fingerprint.clone() };
                 cfg.validate()?;
             }
         }
@@ -69,13 +84,29 @@ impl Draft {
     }
 }
 
-/// The encoder of `--init enc.safetensors`, read once per command: its vectors start each text.
-pub struct InitEncoder {
-    /// The encoder.
-    pub encoder: Encoder,
-    /// Its file's fingerprint, recorded in the recipe.
-    fingerprint: String,
-    path: PathBuf,
+/// The file of `--init FILE`, read once per command: where each text starts.
+pub enum InitFile {
+    /// An encoder (`cram encoder train`): the vectors it writes for each text.
+    Encoder {
+        /// The encoder.
+        encoder: Encoder,
+        /// Its file's fingerprint, recorded in the recipe.
+        fingerprint: String,
+        path: PathBuf,
+    },
+    /// A learned start (`cram start train`): the same values for every text (boxed: its record is
+    /// far larger than an encoder's handle).
+    Start { start: Box<StartFile>, fingerprint: String, path: PathBuf },
+}
+
+impl InitFile {
+    /// Where each of `texts` starts, in the order given.
+    pub fn starts(&self, lm: &LoadedModel, texts: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        match self {
+            InitFile::Encoder { encoder, .. } => Ok(encoder.vectors(lm, texts)?),
+            InitFile::Start { start, .. } => Ok(vec![start.params.clone(); texts.len()]),
+        }
+    }
 }
 
 /// An encoder file for `lm`, and the fingerprint of its bytes.
@@ -162,18 +193,21 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
         seed: r.seed,
         init_std: r.init_std,
         schedule,
-        // An encoder's start is known once its file is read ([`Draft::complete`]).
+        // The start of a file is known once it is read ([`Draft::complete`]).
         init: match &r.init {
             InitArg::TextMean => VectorInit::TextMean,
-            InitArg::Normal | InitArg::Encoder(_) => VectorInit::Normal,
+            InitArg::Normal | InitArg::File(_) => VectorInit::Normal,
         },
         checkpoint: r.checkpoint,
     };
-    let encoder = match &r.init {
-        InitArg::Encoder(path) => {
-            // Checked with an encoder's start (the checks read its kind, not its fingerprint), so a
-            // method that cannot start from one is refused before the model is loaded.
-            CramConfig { init: VectorInit::Encoder { encoder: String::new() }, ..cfg.clone() }.validate()?;
+    let file = match &r.init {
+        InitArg::File(path) => {
+            // An encoder's start is checked now (the checks read its kind, not its fingerprint), so
+            // a method that cannot start from one is refused before the model is loaded; a learned
+            // start (any method) once it is read.
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read the --init file {}", path.display()))?;
+            let init = if StartFile::is_start(&bytes) { VectorInit::Learned { start: String::new() } } else { VectorInit::Encoder { encoder: String::new() } };
+            CramConfig { init, ..cfg.clone() }.validate()?;
             Some(path.clone())
         }
         _ => {
@@ -181,7 +215,7 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
             None
         }
     };
-    Ok(Draft { cfg, encoder })
+    Ok(Draft { cfg, file })
 }
 
 #[cfg(test)]
@@ -225,9 +259,15 @@ mod tests {
 
     #[test]
     fn an_encoder_start_is_complete_only_with_its_encoder() {
-        let d = draft_of(&["--init", "enc.safetensors", "--method", "memory"]).unwrap();
+        let enc = std::env::temp_dir().join(format!("cram-recipe-test-{}.safetensors", std::process::id()));
+        std::fs::write(&enc, b"not a start: read as an encoder").unwrap();
+        let enc = enc.to_str().unwrap();
+        let d = draft_of(&["--init", enc, "--method", "memory"]).unwrap();
         assert!(d.complete(None).unwrap_err().to_string().contains("not read"));
-        let err = draft_of(&["--init", "enc.safetensors", "--method", "lora"]).unwrap_err();
+        let err = draft_of(&["--init", enc, "--method", "lora"]).unwrap_err();
         assert!(crate::errors::words(&err).contains("--init with an encoder sets the memory vectors"), "{err}");
+        std::fs::remove_file(enc).unwrap();
+        let missing = draft_of(&["--init", "no-such-file.safetensors"]).unwrap_err();
+        assert!(missing.to_string().contains("cannot read the --init file no-such-file.safetensors"), "{missing}");
     }
 }

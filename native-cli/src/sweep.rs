@@ -19,6 +19,7 @@ use cram_core::methods::CramConfig;
 use crate::cli::{SweepRunArgs, TextsArgs};
 use crate::model::Model;
 use crate::progress::Progress;
+use crate::recipe::InitFile;
 use crate::results::{Record, RunKey, RunTag, read_records};
 
 /// `"i/n"` → `(i, n)`.
@@ -247,10 +248,10 @@ fn open_results(out: &Path) -> Result<std::fs::File> {
 }
 
 /// One sweep of a method: each run of `plan` crammed as `cfg` says (with its vector count),
-/// appended to `run.out` as it finishes; runs already there are skipped. `encoder`: the encoder
-/// whose vectors start each text (`--init enc.safetensors`). Returns `false` when stopped by Ctrl-C
-/// or a signal.
-pub fn sweep(lm: &Model, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRunArgs, encoder: Option<&Encoder>) -> Result<bool> {
+/// appended to `run.out` as it finishes; runs already there are skipped. `init`: the file of `--init`
+/// (an encoder whose vectors start each text, or a learned start). Returns `false` when stopped by
+/// Ctrl-C or a signal.
+pub fn sweep(lm: &Model, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRunArgs, init: Option<&InitFile>) -> Result<bool> {
     let (batch, out, separate) = (run.batch, run.out.as_path(), run.separate);
     let method = cfg.method.name().to_string();
     let tag = RunTag::of_recipe(lm, cfg);
@@ -275,8 +276,8 @@ pub fn sweep(lm: &Model, cfg: &CramConfig, plan: &SweepPlan, run: &SweepRunArgs,
         .filter(|r| !done.contains(&r.key(&method, &tag_key)))
         .map(|r| (r.mem, TextJob { id: format!("{}@{}", r.text_id, r.length), ids: r.ids.to_vec(), seed_index: Some(r.place), start: None }))
         .collect();
-    if let Some(encoder) = encoder {
-        let starts = encoder.vectors(lm, &jobs.iter().map(|(_, j)| j.ids.as_slice()).collect::<Vec<_>>())?;
+    if let Some(init) = init {
+        let starts = init.starts(lm, &jobs.iter().map(|(_, j)| j.ids.as_slice()).collect::<Vec<_>>())?;
         for ((_, job), start) in jobs.iter_mut().zip(starts) {
             job.start = Some(start);
         }

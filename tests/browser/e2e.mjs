@@ -92,14 +92,15 @@ async function checkBits(page, original) {
   if (!(ce > 0) || !(zstd > 8 * 9)) throw new Error(`LM cross-entropy ${ce} bits, zstd ${zstd} bits`);
   await page.getByTestId('teach-toggle').click();
   const walk = page.getByTestId('teaching');
-  for (let i = 0; i < 3; i++) await walk.getByRole('button', { name: 'Next' }).click();
-  if (await bitsOf(walk, 'vectors, 16-bit') !== vectors) throw new Error('the walk\'s fourth step lacks the bit chart');
+  if (!(await walk.locator('h2').innerText()).endsWith('Decode before you cram')) throw new Error('the walk does not start at the gallery');
+  for (let i = 0; i < 4; i++) await walk.getByRole('button', { name: 'Next' }).click();
+  if (await bitsOf(walk, 'vectors, 16-bit') !== vectors) throw new Error('the walk\'s fifth step lacks the bit chart');
   // the steps that use the page's views: lock-in, the vector and its attention, Share, the capacity experiment
   for (const title of ['How the text locks in', 'What the vector is, and how the model reads it', 'Send a vector to a neighbour', 'Where one vector stops']) {
     await walk.getByRole('button', { name: 'Next' }).click();
     if (!(await walk.locator('h2').innerText()).endsWith(title)) throw new Error(`the walk's next step is not ${JSON.stringify(title)}`);
   }
-  if (!(await walk.locator('h2').innerText()).startsWith('Step 8 of 8')) throw new Error('the walk has not 8 steps');
+  if (!(await walk.locator('h2').innerText()).startsWith('Step 9 of 9')) throw new Error('the walk has not 9 steps');
   await page.getByTestId('teach-toggle').click();
 }
 
@@ -452,6 +453,40 @@ await test('a GPU device lost while the model loads (on the page\'s thread) is s
     await loadModel(page, TINY, 'auto');
     const label = await page.getByTestId('device-label').innerText();
     if (!/^CPU \(fallback: the GPU device was lost/.test(label)) throw new Error(`device after the loss: ${JSON.stringify(label)}`);
+  }));
+
+// The gallery (#36): each .cram that `cram compress` made for the default model (app/gallery/, by
+// scripts/app-gallery.sh) decodes on a click without training; the first click loads the model. Each
+// gives what `cram decompress` gave (gallery.json), and the one that did not cram completely says so.
+// The times from opening the page go to app-gallery.json (docs/browser.md).
+const SMOLLM2 = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+await test('gallery: every file made by cram for the default model decodes on a click to what the CLI decoded, the first loading the model', () =>
+  withPage(['--disable-gpu'], async (page) => {
+    const opened = Date.now();
+    if (!(await fetch(base + SMOLLM2, { method: 'HEAD' })).ok) throw new Error(`dist/${SMOLLM2} is missing: run scripts/fetch-default-model.sh, then scripts/app-build.sh`);
+    const gallery = await (await fetch(base + 'gallery/gallery.json')).json();
+    if (gallery.model !== SMOLLM2 || gallery.entries.length < 5) throw new Error(`gallery.json: ${JSON.stringify(gallery).slice(0, 200)}`);
+    if (!gallery.entries.some((e) => !e.exact)) throw new Error('the gallery has no file that did not cram completely');
+    const times = [];
+    for (const entry of gallery.entries) {
+      const clicked = Date.now();
+      await page.getByTestId(`gallery-decode-${entry.name}`).click();
+      const box = page.getByTestId(`gallery-${entry.name}`);
+      await box.locator('[data-testid=gallery-verdict], [data-testid=gallery-error]').first().waitFor({ timeout: 3 * MINUTE });
+      if (await box.getByTestId('gallery-error').count()) throw new Error(`${entry.name}: ${await box.getByTestId('gallery-error').innerText()}`);
+      const decoded = await box.getByTestId(`gallery-decoded-${entry.name}`).innerText();
+      const exact = await box.getByTestId('gallery-verdict').getAttribute('data-exact');
+      if (decoded !== entry.decoded) throw new Error(`${entry.name} decoded to ${JSON.stringify(decoded)}, the CLI to ${JSON.stringify(entry.decoded)}`);
+      if (exact !== String(entry.exact) || (entry.exact && decoded !== entry.text)) throw new Error(`${entry.name}: exact ${exact}, expected ${entry.exact}`);
+      const seconds = Number(await box.getByTestId('gallery-seconds').innerText());
+      times.push({ name: entry.name, tokens: entry.tokens, exact: entry.exact, decode_seconds: seconds,
+        click_to_text_seconds: (Date.now() - clicked) / 1000, open_to_text_seconds: (Date.now() - opened) / 1000 });
+    }
+    const label = await page.getByTestId('device-label').innerText();
+    if (!label.startsWith('CPU')) throw new Error(`the gallery's model should load on the CPU here, got ${JSON.stringify(label)}`);
+    await page.getByTestId('gallery').screenshot({ path: `${outDir}/app-gallery.png` });
+    writeFileSync(`${outDir}/app-gallery.json`, JSON.stringify(times, null, 1));
+    console.log(`     gallery: ${times.map((t) => `${t.name} ${t.tokens} tokens ${t.decode_seconds} s`).join(', ')}; page open to the first text ${times[0].open_to_text_seconds.toFixed(1)} s`);
   }));
 
 writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));

@@ -11,4 +11,5 @@ mod layering;
 mod methods;
 mod one_pass;
 mod real_model;
+mod start;
 mod sweeps;

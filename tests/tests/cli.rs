@@ -561,7 +561,7 @@ fn damaged_and_mistaken_files_say_what_they_are() {
     let json = dir.cram(&["info", "t.lmz", "--json"]).expect_code(0).json();
     assert_eq!(json["kind"], "lmz");
     assert!(dir.cram(&["info", "t.cram"]).expect_code(0).stdout.contains("cram compress"));
-    let run = dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz or encoder file: it is plain text");
+    let run = dir.cram(&["info", "text.txt"]).expect_error("not a .cram, .lmz, encoder or start file: it is plain text");
     assert!(run.stderr.contains("cram compress FILE") && !run.stderr.contains("header too large"), "{}", run.stderr);
 }
 

@@ -74,7 +74,7 @@ fn an_encoder_trains_resumes_tests_and_starts_cramming() {
     assert_eq!(c["greedy_exact"], true, "{c}");
     dir.cram(&["decompress", "t.cram", "--model", &model]).expect_code(0);
     compress(&["--tokens", "6", "--init", "enc.safetensors", "--mem", "2"]).expect_error("writes 1 vector(s) per text; pass --mem 1");
-    compress(&["--init", "missing.safetensors"]).expect_error("cannot read the encoder file missing.safetensors");
+    compress(&["--init", "missing.safetensors"]).expect_error("cannot read the --init file missing.safetensors");
     compress(&["--init", "enc.safetensors", "--method", "lora"]).expect_error("lowdim and lora train none");
     let sweep = dir
         .cram(&[

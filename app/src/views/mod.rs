@@ -1,10 +1,11 @@
-//! The components of the page, top to bottom: the model picker, the controls, the live views (and
+//! The components of the page, top to bottom: the model picker, the gallery, the controls, the live views (and
 //! methods side by side, how the text locks in, the capacity experiment), the result, the `.cram` import, and the teaching walk.
 
 mod bits;
 mod capacity;
 mod compare;
 mod controls;
+mod gallery;
 mod geometry;
 mod live;
 mod lockin;
@@ -22,6 +23,7 @@ pub use bits::BitChart;
 pub use capacity::CapacityPlot;
 pub use compare::SideBySide;
 pub use controls::Controls;
+pub use gallery::GalleryView;
 pub use geometry::VectorGeometryView;
 pub use live::{Curves, HeatStrip, TokenStrip};
 pub use lockin::LockIn;
@@ -54,6 +56,10 @@ pub fn App() -> impl IntoView {
         <section class="card">
             <h2>"1. Model"</h2>
             <ModelPicker state=state />
+        </section>
+        <section class="card">
+            <h2>"Gallery: decode vectors crammed earlier"</h2>
+            <GalleryView state=state />
         </section>
         <section class="card">
             <h2>"2. Text and recipe"</h2>

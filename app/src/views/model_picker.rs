@@ -22,7 +22,8 @@ pub(crate) enum Source {
     Hub(String, String),
 }
 
-fn now() -> f64 {
+/// Seconds since the page opened (the performance clock).
+pub(crate) fn now() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now() / 1000.0).unwrap_or(0.0)
 }
 

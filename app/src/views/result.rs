@@ -12,6 +12,7 @@ use crate::protocol::{DevicePreference, Event, Request, RunResult};
 use crate::share::{self, ModelRef};
 use crate::state::{AppState, ModelStatus};
 use crate::{backend, cram_io, loading, run};
+use cram_core::format::Decoded;
 
 /// Token pieces with the ones that differ from `other` marked.
 fn marked(tokens: &[String], other: &[String]) -> impl IntoView + use<> {
@@ -61,13 +62,22 @@ async fn share(state: AppState) -> Result<(), String> {
 async fn decode_shared(state: AppState) {
     let Some(shared) = state.shared.get_untracked() else { return };
     state.imported.set(None);
-    match backend::ask(run::place(&state), Request::Import { name: "the link's .cram".into(), bytes: shared.bytes }).await {
-        Event::Imported(text) => {
+    match decode(state, "the link's .cram", shared.bytes).await {
+        Ok(decoded) => {
             state.shared.set(None);
-            state.imported.set(Some(text));
+            state.imported.set(Some(decoded));
         }
-        Event::Failed(e) => state.error.set(Some(e)),
-        other => state.error.set(Some(format!("import: unexpected answer {other:?}"))),
+        Err(e) => state.error.set(Some(e)),
+    }
+}
+
+/// What `.cram` bytes decode to with the loaded model (asked of the compute side), or why they
+/// cannot be decoded, in one sentence naming `name`.
+pub(crate) async fn decode(state: AppState, name: &str, bytes: Vec<u8>) -> Result<Decoded, String> {
+    match backend::ask(run::place(&state), Request::Import { name: name.to_string(), bytes }).await {
+        Event::Imported(decoded) => Ok(decoded),
+        Event::Failed(e) => Err(e),
+        other => Err(format!("import: unexpected answer {other:?}")),
     }
 }
 
@@ -164,15 +174,11 @@ pub fn CramImport(state: AppState) -> impl IntoView {
                     return Err("load the model the file was made with first".to_string());
                 }
                 let bytes = loading::read_file(&file).await?;
-                match backend::ask(run::place(&state), Request::Import { name: file.name(), bytes }).await {
-                    Event::Imported(text) => Ok(text),
-                    Event::Failed(e) => Err(e),
-                    other => Err(format!("import: unexpected answer {other:?}")),
-                }
+                decode(state, &file.name(), bytes).await
             }
             .await;
             match result {
-                Ok(text) => state.imported.set(Some(text)),
+                Ok(decoded) => state.imported.set(Some(decoded)),
                 Err(e) => state.error.set(Some(e)),
             }
         });
@@ -187,6 +193,9 @@ pub fn CramImport(state: AppState) -> impl IntoView {
                 <button data-testid="share-decode" disabled=move || state.busy() || state.info().is_none()
                     on:click=move |_| spawn_local(decode_shared(state))>"Decode the link's vectors"</button></p>
         })}
-        {move || state.imported.get().map(|t| view! { <p>"Decoded: " <span class="text" data-testid="imported">{t}</span></p> })}
+        {move || state.imported.get().map(|d| view! {
+            <p>"Decoded: " <span class="text" data-testid="imported">{d.text}</span></p>
+            {d.mismatch.map(|why| view! { <p class="error" data-testid="imported-mismatch">"Not the text that was crammed: " {why}</p> })}
+        })}
     }
 }

@@ -1,6 +1,6 @@
-//! The guided walk for workshops: eight short steps, each with numbers from the loaded model, a thing
+//! The guided walk for workshops: nine short steps, each with numbers from the loaded model, a thing
 //! to do on the page, and mostly a "try it" that fills the controls with a small example that
-//! converges within a minute: the vector, its capacity, teacher-forced against greedy, bits, how the
+//! converges within a minute: decoding the gallery's vectors, the vector, its capacity, teacher-forced against greedy, bits, how the
 //! text locks in, what the vector is and how the model reads it, sending it to a neighbour, and where
 //! one vector stops.
 
@@ -22,6 +22,12 @@ struct Step {
 }
 
 const STEPS: &[Step] = &[
+    Step {
+        title: "Decode before you cram",
+        body: "Start with the gallery under the model: each entry is a .cram file that the cram command made for SmolLM2-135M, a vector of 576 numbers (or a few). Press Decode: the page loads the model, which reads the vector and writes the text back token by token, with no training. A sentence, a limerick, random words and a whole paragraph each come from one vector; the last entry did not fit, and you see what it decodes to instead.",
+        example: None,
+        bits: false,
+    },
     Step {
         title: "A memory vector",
         body: "A language model reads a text as a sequence of input vectors, one per token. cram adds one more vector in front — not the embedding of any token, but free numbers — and trains only those numbers, with the model frozen, until the model, reading that vector alone, writes the text. The text is then stored in the vector. The page's default recipe (fast, as the CLI's) trains the vector through a dense layer, which gets there in far fewer steps, and the file still holds one vector; the paper's recipe (memory, in the recipe menu) trains the vector directly.",

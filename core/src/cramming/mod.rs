@@ -40,8 +40,9 @@ pub struct TextJob {
     /// Where its random start is drawn from: its place in a whole sweep, so a resumed or sharded
     /// sweep starts each text as an uninterrupted one does; `None`: its place among these texts.
     pub seed_index: Option<usize>,
-    /// The memory vectors to start from (`[K, d]` row-major, an encoder's output) instead of the
-    /// recipe's random start; the recipe's `init` is then [`VectorInit::Encoder`].
+    /// Where to start instead of the recipe's random start: the memory vectors (`[K, d]`
+    /// row-major, an encoder's output) when the recipe's `init` is [`VectorInit::Encoder`]; every
+    /// trainable value (a learned start's, [`crate::start`]) when it is [`VectorInit::Learned`].
     pub start: Option<Vec<f32>>,
 }
 
@@ -135,6 +136,9 @@ pub struct CramOutcome {
     pub given_ids: Vec<u32>,
     /// The best memory: prefix tokens, vectors and adapters.
     pub memory: Memory,
+    /// The trainable values that gave it, flat in the order of the method's pieces (what a learned
+    /// start is meta-trained from, [`crate::start`]).
+    pub params: Vec<f32>,
     /// The measures.
     pub metrics: CramMetrics,
     /// Why it stopped.
@@ -306,22 +310,22 @@ impl Cramming {
         let limit = lm.config.max_position_embeddings();
         let prefix = prefix_ids(lm, cfg.layout)?;
         let width = cfg.mem * lm.config.hidden_size();
+        let trainable_len = Trainable::new(&cfg.method, cfg.mem, &lm.config, 1.0)?.len();
         for t in &texts {
-            match (&t.start, &cfg.init) {
-                (Some(start), VectorInit::Encoder { .. }) if start.len() != width => {
-                    return Err(Error::Input(format!(
-                        "{}: the start holds {} values; {} vector(s) of width {} take {width}",
-                        t.id,
-                        start.len(),
-                        cfg.mem,
-                        lm.config.hidden_size()
-                    )));
+            let (wanted, what) = match &cfg.init {
+                VectorInit::Encoder { .. } => (Some(width), format!("{} vector(s) of width {}", cfg.mem, lm.config.hidden_size())),
+                VectorInit::Learned { .. } => (Some(trainable_len), format!("the {} values {} trains", trainable_len, cfg.method.name())),
+                VectorInit::Normal | VectorInit::TextMean => (None, String::new()),
+            };
+            match (&t.start, wanted) {
+                (Some(start), Some(n)) if start.len() != n => {
+                    return Err(Error::Input(format!("{}: the start holds {} values; {what} take {n}", t.id, start.len())));
                 }
-                (None, VectorInit::Encoder { .. }) => {
-                    return Err(Error::Input(format!("{}: the recipe starts from an encoder's vectors, but the text has none", t.id)));
+                (None, Some(_)) => {
+                    return Err(Error::Input(format!("{}: the recipe starts from given values ({}), but the text has none", t.id, cfg.init.name())));
                 }
-                (Some(_), VectorInit::Normal | VectorInit::TextMean) => {
-                    return Err(Error::Input(format!("{}: the text has start vectors, but the recipe's init is not `encoder`", t.id)));
+                (Some(_), None) => {
+                    return Err(Error::Input(format!("{}: the text has start values, but the recipe's init is `{}`", t.id, cfg.init.name())));
                 }
                 _ => {}
             }
@@ -454,6 +458,13 @@ impl Cramming {
         Ok((scores, readback::floats(Tensor::cat(per_piece, 1)).await?))
     }
 
+    /// The values the texts of the first batch start from (filling it): what a learned start is
+    /// meta-trained from ([`crate::start::random_start`]).
+    pub fn initial_params(&mut self, lm: &LoadedModel) -> Result<Vec<Vec<f32>>> {
+        sync(self.refill(lm))?;
+        Ok(self.slots.iter().map(|s| s.params.clone()).collect())
+    }
+
     /// Fills free slots with the next texts.
     async fn refill(&mut self, lm: &LoadedModel) -> Result<()> {
         while self.slots.len() < self.batch && self.next < self.texts.len() {
@@ -466,8 +477,10 @@ impl Cramming {
                 let mean = readback::floats(embed_ids(&lm.model, ids).mean_dim(1)).await?;
                 self.trainable.set_vectors(&mut params, &mean);
             }
-            if let Some(start) = &self.texts[next].start {
-                self.trainable.start_from(&mut params, start);
+            match (&self.texts[next].start, &self.cfg.init) {
+                (Some(start), VectorInit::Learned { .. }) => params.clone_from(start),
+                (Some(start), _) => drop(self.trainable.start_from(&mut params, start)),
+                (None, _) => {}
             }
             self.slots.push(Slot {
                 text: next,
@@ -539,7 +552,16 @@ impl Cramming {
                 metrics.theoretical_capacity_tokens = crate::metrics::theoretical_capacity_tokens(self.trainable.len(), lm.config.vocab_size(), 1);
                 metrics.capacity_utilization = metrics.token_gain / metrics.theoretical_capacity_tokens;
             }
-            let outcome = CramOutcome { text: slot.text, text_id: text.id.clone(), given_ids: text.ids[..first].to_vec(), ids, memory, metrics, stop: reason };
+            let outcome = CramOutcome {
+                text: slot.text,
+                text_id: text.id.clone(),
+                given_ids: text.ids[..first].to_vec(),
+                ids,
+                memory,
+                params: slot.best_params,
+                metrics,
+                stop: reason,
+            };
             obs.on_done(&outcome);
             let index = outcome.text;
             self.outcomes[index] = Some(outcome);

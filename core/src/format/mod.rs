@@ -62,6 +62,15 @@ fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// What a `.cram` file decodes to ([`CramFile::decode_any_async`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Decoded {
+    /// The greedily decoded text.
+    pub text: String,
+    /// Why it is not the text that was crammed (None: it is, by its sha256).
+    pub mismatch: Option<String>,
+}
+
 impl CramFile {
     /// The file of a finished text: what `cram compress` writes and the web app exports. The stored
     /// hash is that of the text the outcome's tokens decode to (under progressive cramming, the first
@@ -203,23 +212,33 @@ impl CramFile {
     /// The text the file holds, decoded greedily with `lm`: the model is checked first, and the text
     /// must match the stored sha256 (what `cram decompress` and the web app's import do).
     pub async fn decode_async(&self, lm: &LoadedModel) -> Result<String> {
+        let decoded = self.decode_any_async(lm).await?;
+        match decoded.mismatch {
+            Some(why) => Err(Error::Input(why)),
+            None => Ok(decoded.text),
+        }
+    }
+
+    /// What the file decodes to greedily with `lm` (the model checked first), whether or not it is the
+    /// crammed text: a file that did not cram completely gives its text with why it is not the one
+    /// crammed (what the web app's gallery and `cram decompress --partial` show).
+    pub async fn decode_any_async(&self, lm: &LoadedModel) -> Result<Decoded> {
         let ids = self.decode_ids_async(lm).await?;
         let text = lm.tokenizer.decode(&ids)?;
-        if text_sha256(&text) != self.text_sha256 && self.method == MethodName::OnePass {
+        let mismatch = (text_sha256(&text) != self.text_sha256).then(|| {
             let m = &self.metrics;
-            let right = (m.teacher_forced_accuracy * m.tokens as f64).round() as usize;
-            return Err(Error::Input(format!(
-                "the decoded text does not match the stored sha256: the one-pass vectors do not reproduce the text (compress had {right} of {} positions right, {:.1}%)",
-                m.tokens,
-                100.0 * m.teacher_forced_accuracy
-            )));
-        }
-        if text_sha256(&text) != self.text_sha256 {
-            return Err(Error::Input(
-                "the decoded text does not match the stored sha256: the memory does not reproduce the text (was it crammed completely? compress reports greedy-exact)".into(),
-            ));
-        }
-        Ok(text)
+            if self.method == MethodName::OnePass {
+                let right = (m.teacher_forced_accuracy * m.tokens as f64).round() as usize;
+                format!(
+                    "the decoded text does not match the stored sha256: the one-pass vectors do not reproduce the text (compress had {right} of {} positions right, {:.1}%)",
+                    m.tokens,
+                    100.0 * m.teacher_forced_accuracy
+                )
+            } else {
+                "the decoded text does not match the stored sha256: the memory does not reproduce the text (was it crammed completely? compress reports greedy-exact)".to_string()
+            }
+        });
+        Ok(Decoded { text, mismatch })
     }
 
     /// The token ids the file decodes to greedily with `lm` (the model checked first), whether or not

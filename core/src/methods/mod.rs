@@ -273,6 +273,24 @@ pub enum VectorInit {
         /// of different encoders are told apart.
         encoder: String,
     },
+    /// Every trainable value at a learned start ([`crate::start`]: meta-trained over many texts so
+    /// that a new one needs few steps), the same for every text.
+    Learned {
+        /// The start file's fingerprint (sha256 of its bytes, first 16 hex digits).
+        start: String,
+    },
+}
+
+impl VectorInit {
+    /// Its name, as results files and messages give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            VectorInit::Normal => "normal",
+            VectorInit::TextMean => "text_mean",
+            VectorInit::Encoder { .. } => "encoder",
+            VectorInit::Learned { .. } => "learned",
+        }
+    }
 }
 
 /// When a text counts as crammed.

@@ -32,14 +32,13 @@ pub fn run(args: CapacityArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let texts = sweep_texts(&lm, &args.texts, args.samples, max_len, args.recipe.seed)?;
     check_texts(&texts, &args.lengths)?;
-    let init = draft.load_encoder(&lm)?;
+    let init = draft.load_init(&lm)?;
     if init.is_some() && mems.len() > 1 {
-        bail!("an encoder writes a fixed number of vectors; --init with an encoder takes one --mem");
+        bail!("an encoder writes, and a learned start holds, a fixed number of vectors; --init with a file takes one --mem");
     }
     let cfg = draft.complete(init.as_ref())?;
-    let encoder = init.as_ref().map(|i| &i.encoder);
     let plan = SweepPlan { texts: &texts, lengths: &args.lengths, samples: args.samples, mems: &mems, shard };
-    let finished = sweep(&lm, &cfg, &plan, &args.run, encoder)?;
+    let finished = sweep(&lm, &cfg, &plan, &args.run, init.as_ref())?;
     report::print(&args.run.out, args.run.plot.as_deref(), args.run.format)?;
     Ok(sweep_exit(finished, &args.run.out))
 }

@@ -44,7 +44,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         draft.validate_for(&lm.config)?;
     }
     // Every method starts from the same --init: its encoder is read once.
-    let init = drafts[0].load_encoder(&lm)?;
+    let init = drafts[0].load_init(&lm)?;
     let configs = drafts.into_iter().map(|d| d.complete(init.as_ref())).collect::<Result<Vec<_>>>()?;
     let mut finished = true;
     // The sweep of each method and encoder: the same texts and lengths, with its one vector count.
@@ -55,7 +55,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         encode_sweep(&lm, &file.encoder, &fingerprint, path, &SweepPlan { mems: &mems, ..plan }, &args.run)?;
     }
     for cfg in &configs {
-        if !sweep(&lm, cfg, &SweepPlan { mems: &[cfg.mem], ..plan }, &args.run, init.as_ref().map(|i| &i.encoder))? {
+        if !sweep(&lm, cfg, &SweepPlan { mems: &[cfg.mem], ..plan }, &args.run, init.as_ref())? {
             finished = false;
             break;
         }

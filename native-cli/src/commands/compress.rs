@@ -26,10 +26,10 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
     let lm = super::load_model(&args.model)?;
     let ids = super::tokens_of(&lm, &text, args.input.tokens)?;
     let name = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "stdin".into());
-    let init = draft.load_encoder(&lm)?;
+    let init = draft.load_init(&lm)?;
     let cfg = draft.complete(init.as_ref())?;
     let start = match &init {
-        Some(init) => init.encoder.vectors(&lm, &[&ids])?.pop(),
+        Some(init) => init.starts(&lm, &[&ids])?.pop(),
         None => None,
     };
     let jobs = [TextJob { id: name, ids, seed_index: None, start }];

@@ -62,7 +62,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode> {
 fn file_info(path: &Path, json: bool) -> Result<ExitCode> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display().to_string();
-    let not_ours = |why: String| anyhow!("{name} is not a .cram, .lmz or encoder file: {why}");
+    let not_ours = |why: String| anyhow!("{name} is not a .cram, .lmz, encoder or start file: {why}");
     let (_, header) = read_header(&bytes).map_err(|why| {
         // every cram file is a safetensors container; a text file is the likeliest mistake
         let head = &bytes[..bytes.len().min(256)];
@@ -86,6 +86,7 @@ fn file_info(path: &Path, json: bool) -> Result<ExitCode> {
         Some("cram") => cram_file(path, &bytes, json),
         Some("cram-lmz") => lmz_file(path, &bytes, json),
         Some("cram-encoder") => encoder_file(path, &meta, json),
+        Some("cram-start") => start_file(path, &meta, json),
         Some(other) => Err(not_ours(format!("its metadata `format` is `{other}`"))),
         None => Err(not_ours("a safetensors file without cram's metadata (a model's weights?)".into())),
     }
@@ -148,6 +149,44 @@ fn encoder_file(path: &Path, meta: &std::collections::HashMap<String, String>, j
         );
         model_lines(&model);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cram info start.safetensors`: the recipe a learned start is for and how it was trained, from the
+/// metadata.
+fn start_file(path: &Path, meta: &std::collections::HashMap<String, String>, json: bool) -> Result<ExitCode> {
+    let name = path.display().to_string();
+    let field = |k: &str| -> Result<serde_json::Value> {
+        let text = meta.get(k).ok_or_else(|| anyhow!("{name}: not a valid start file: metadata `{k}` is missing"))?;
+        serde_json::from_str(text).with_context(|| format!("{name}: not a valid start file: metadata `{k}`"))
+    };
+    let (model, training) = (field("model")?, field("training")?);
+    if json {
+        outln!("{}", serde_json::json!({ "file": name, "kind": "start", "model": model, "training": training, "created_by": meta.get("created_by") }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let model: cram_core::ModelIdentity = serde_json::from_value(model).with_context(|| format!("{name}: not a valid start file: metadata `model`"))?;
+    let t: cram_core::start::StartTraining =
+        serde_json::from_value(training).with_context(|| format!("{name}: not a valid start file: metadata `training`"))?;
+    outln!("file         {name} (a learned start: `cram start train`; `--init FILE` starts compress, capacity and compare from it)");
+    outln!("recipe       {}, {} vector(s), lr {}", t.recipe.method.name(), t.recipe.mem, t.recipe.adamw.lr);
+    outln!(
+        "training     {} epoch(s) of {}, {} inner steps, meta lr {}, batch {}; {} chunks of {} tokens from {} ({} held out)",
+        t.epochs_done,
+        t.settings.epochs,
+        t.settings.inner_steps,
+        t.settings.meta_lr,
+        t.settings.batch,
+        t.split.chunks,
+        t.split.tokens,
+        t.data,
+        t.split.test
+    );
+    for s in &t.history {
+        let from = if s.epoch == 0 { "random start".to_string() } else { format!("after epoch {}", s.epoch) };
+        outln!("held out     {from:<16} mean {:.1} steps to greedy-exact, {:.0}% exact within {}", s.mean_steps, 100.0 * s.exact, t.settings.eval_steps);
+    }
+    model_lines(&model);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,6 +12,7 @@ pub mod info;
 pub mod plan;
 pub mod reproduce;
 pub mod score;
+pub mod start;
 pub mod zip;
 
 use std::io::Read;
