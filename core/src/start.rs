@@ -20,11 +20,11 @@ use std::collections::HashMap;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::cramming::{Observer, TextJob, cram_texts};
 use crate::encoder::training::{Chunk, SplitSpec};
+use crate::format::MetaFile;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::methods::pieces::spans;
 use crate::methods::trainable::Trainable;
@@ -205,10 +205,6 @@ pub fn reptile_update<'a>(start: &mut [f32], trained: impl Iterator<Item = &'a [
     }
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 /// Metadata values are JSON.
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("metadata serialises")
@@ -227,15 +223,8 @@ impl StartFile {
         meta.insert("model".to_string(), json(&self.model));
         meta.insert("training".to_string(), json(&self.training));
         meta.insert("created_by".to_string(), self.created_by.clone());
-        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> =
-            spans(t.pieces()).map(|(p, span)| (p.name.clone(), p.shape.to_vec(), f32_bytes(&self.params[span]))).collect();
-        let views = tensors
-            .iter()
-            .map(|(name, shape, bytes)| {
-                Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::Input(format!("cannot serialise `{name}`: {e}")))?))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Input(format!("cannot serialise the start: {e}")))
+        let tensors: Vec<(String, Vec<usize>, &[f32])> = spans(t.pieces()).map(|(p, span)| (p.name.clone(), p.shape.to_vec(), &self.params[span])).collect();
+        crate::format::f32_safetensors(&tensors, meta, "the start")
     }
 
     /// Whether safetensors bytes are a start file (rather than an encoder): its `format`.
@@ -246,28 +235,15 @@ impl StartFile {
     /// Parses safetensors bytes (`name` is used in messages) for `lm`: a start made with another
     /// model is refused.
     pub fn from_bytes(bytes: Vec<u8>, name: &str, lm: &LoadedModel) -> Result<Self> {
-        let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let file =
-            SafetensorsFile::from_bytes(name, Bytes::Owned(bytes)).map_err(|e| bad(crate::format::hint(e.to_string(), "(truncated or not a start file?)")))?;
-        let meta = file.user_metadata();
-        let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing (not a start file?)")));
-        if get("format")? != FORMAT {
-            return Err(bad(format!("metadata `format` is not `{FORMAT}` (not a start from `cram start train`)")));
-        }
-        let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
-        if version != FORMAT_VERSION {
-            return Err(bad(format!("format version {version}; this cram reads version {FORMAT_VERSION}")));
-        }
-        fn parse<T: serde::de::DeserializeOwned>(s: &str, k: &str, bad: &dyn Fn(String) -> Error) -> Result<T> {
-            serde_json::from_str(s).map_err(|e| bad(format!("metadata `{k}`: {e}")))
-        }
-        let model: ModelIdentity = parse(&get("model")?, "model", &bad)?;
+        let file = MetaFile::open(bytes, name, FORMAT, FORMAT_VERSION, "a start file", "not a start from `cram start train`")?;
+        let bad = |message: String| file.bad(message);
+        let model: ModelIdentity = file.parse("model")?;
         model.check_same(&lm.identity, "start", "use")?;
-        let training: StartTraining = parse(&get("training")?, "training", &bad)?;
+        let training: StartTraining = file.parse("training")?;
         let t = trainable(&training.recipe, lm).map_err(|e| bad(e.to_string()))?;
         let mut params = Vec::with_capacity(t.len());
         for p in t.pieces() {
-            let v = file.tensor(&p.name)?.ok_or_else(|| bad(format!("no tensor `{}`", p.name)))?;
+            let v = file.file.tensor(&p.name)?.ok_or_else(|| bad(format!("no tensor `{}`", p.name)))?;
             if v.shape[..] != p.shape[..] {
                 return Err(bad(format!("tensor `{}` has shape {:?}, the recipe implies {:?}", p.name, v.shape, p.shape)));
             }
@@ -276,7 +252,7 @@ impl StartFile {
             }
             params.extend(v.data);
         }
-        Ok(Self { params, model, training, created_by: get("created_by")? })
+        Ok(Self { params, model, training, created_by: file.get("created_by")? })
     }
 
     /// Refuses a recipe this start was not trained for: another method (or its settings), vector

@@ -5,17 +5,16 @@
 
 use std::collections::HashMap;
 
-use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::training::{SplitSpec, TrainSettings};
 use super::{Encoder, EncoderConfig};
+use crate::format::MetaFile;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::methods::pieces::spans;
 use crate::optim::adamw::AdamW;
-use crate::weights::safetensors::SafetensorsFile;
-use crate::weights::{Bytes, TensorSource};
+use crate::weights::TensorSource;
 use crate::{Error, Result};
 
 const FORMAT: &str = "cram-encoder";
@@ -55,10 +54,6 @@ pub struct EncoderFile {
     pub created_by: String,
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 /// The first 16 hex digits of the sha256 of a file's bytes: what results record of the encoder
 /// that started them.
 pub fn fingerprint(bytes: &[u8]) -> String {
@@ -76,54 +71,32 @@ impl EncoderFile {
         meta.insert("training".to_string(), json(&self.training));
         meta.insert("created_by".to_string(), self.created_by.clone());
         let e = &self.encoder;
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (p, span) in spans(e.pieces()) {
-            tensors.push((p.name.clone(), p.shape.to_vec(), f32_bytes(&e.params[span])));
-        }
+        let mut tensors: Vec<(String, Vec<usize>, &[f32])> = spans(e.pieces()).map(|(p, span)| (p.name.clone(), p.shape.to_vec(), &e.params[span])).collect();
         for (i, (m, v)) in e.running.iter().enumerate() {
-            tensors.push((format!("running.{i}.mean"), vec![m.len()], f32_bytes(m)));
-            tensors.push((format!("running.{i}.var"), vec![v.len()], f32_bytes(v)));
+            tensors.push((format!("running.{i}.mean"), vec![m.len()], m));
+            tensors.push((format!("running.{i}.var"), vec![v.len()], v));
         }
         if let Some(opt) = &self.optimiser {
             let (m, v, step) = opt.state();
             meta.insert("optimiser_step".to_string(), step.to_string());
-            tensors.push(("optimiser.m".into(), vec![m.len()], f32_bytes(m)));
-            tensors.push(("optimiser.v".into(), vec![v.len()], f32_bytes(v)));
+            tensors.push(("optimiser.m".into(), vec![m.len()], m));
+            tensors.push(("optimiser.v".into(), vec![v.len()], v));
         }
-        let views = tensors
-            .iter()
-            .map(|(name, shape, bytes)| {
-                Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| Error::Input(format!("cannot serialise `{name}`: {e}")))?))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Input(format!("cannot serialise the encoder: {e}")))
+        crate::format::f32_safetensors(&tensors, meta, "the encoder")
     }
 
     /// Parses safetensors bytes (`name` is used in messages) for `lm`: an encoder made with another
     /// model is refused.
     pub fn from_bytes(bytes: Vec<u8>, name: &str, lm: &LoadedModel) -> Result<Self> {
-        let bad = |message: String| Error::Format { path: name.to_string(), message };
-        let file = SafetensorsFile::from_bytes(name, Bytes::Owned(bytes))
-            .map_err(|e| bad(crate::format::hint(e.to_string(), "(truncated or not an encoder file?)")))?;
-        let meta = file.user_metadata();
-        let get = |k: &str| meta.get(k).cloned().ok_or_else(|| bad(format!("metadata `{k}` is missing (not an encoder file?)")));
-        if get("format")? != FORMAT {
-            return Err(bad(format!("metadata `format` is not `{FORMAT}` (a .cram file or a model is not an encoder)")));
-        }
-        let version: u32 = get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
-        if version != FORMAT_VERSION {
-            return Err(bad(format!("format version {version}; this cram reads version {FORMAT_VERSION}")));
-        }
-        fn parse<T: serde::de::DeserializeOwned>(s: &str, k: &str, bad: &dyn Fn(String) -> Error) -> Result<T> {
-            serde_json::from_str(s).map_err(|e| bad(format!("metadata `{k}`: {e}")))
-        }
-        let model: ModelIdentity = parse(&get("model")?, "model", &bad)?;
+        let file = MetaFile::open(bytes, name, FORMAT, FORMAT_VERSION, "an encoder file", "a .cram file or a model is not an encoder")?;
+        let bad = |message: String| file.bad(message);
+        let model: ModelIdentity = file.parse("model")?;
         model.check_same(&lm.identity, "encoder", "use")?;
-        let config: EncoderConfig = parse(&get("config")?, "config", &bad)?;
-        let training: TrainingRecord = parse(&get("training")?, "training", &bad)?;
+        let config: EncoderConfig = file.parse("config")?;
+        let training: TrainingRecord = file.parse("training")?;
         let mut encoder = Encoder::shaped(config, &lm.config).map_err(|e| bad(e.to_string()))?;
         let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = file.tensor(name)?.ok_or_else(|| bad(format!("no tensor `{name}`")))?;
+            let t = file.file.tensor(name)?.ok_or_else(|| bad(format!("no tensor `{name}`")))?;
             if t.shape != shape {
                 return Err(bad(format!("tensor `{name}` has shape {:?}, the config implies {shape:?}", t.shape)));
             }
@@ -138,7 +111,7 @@ impl EncoderFile {
         for i in 0..encoder.running.len() {
             encoder.running[i] = (tensor(&format!("running.{i}.mean"), &[d])?, tensor(&format!("running.{i}.var"), &[d])?);
         }
-        let optimiser = match meta.get("optimiser_step") {
+        let optimiser = match file.has("optimiser_step") {
             Some(step) => {
                 let step: u32 = step.parse().map_err(|_| bad("bad optimiser_step".into()))?;
                 let n = encoder.len();
@@ -146,7 +119,7 @@ impl EncoderFile {
             }
             None => None,
         };
-        Ok(Self { encoder, model, training, optimiser, created_by: get("created_by")? })
+        Ok(Self { encoder, model, training, optimiser, created_by: file.get("created_by")? })
     }
 
     /// Reads an encoder file for `lm`.

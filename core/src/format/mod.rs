@@ -16,6 +16,8 @@ use crate::memory::{LoraWeights, Memory};
 use crate::methods::{CramConfig, Layout, MethodName, Protocol};
 use crate::metrics::CramMetrics;
 use crate::tokenizer::hex;
+use crate::weights::Bytes;
+use crate::weights::safetensors::SafetensorsFile;
 use crate::{Error, Result};
 
 /// The format version this build writes and reads.
@@ -278,6 +280,71 @@ impl CramFile {
     pub fn write(&self, path: &std::path::Path) -> Result<()> {
         write_atomic(path, &self.to_bytes()?)
     }
+}
+
+/// A safetensors file that cram writes besides `.cram` files (an encoder, a learned start): its
+/// tensors and its string metadata, once its `format` and `format_version` are checked. Messages
+/// name the file.
+pub(crate) struct MetaFile {
+    /// The tensors.
+    pub file: SafetensorsFile,
+    meta: HashMap<String, String>,
+    name: String,
+    /// What the file should be, for messages: `an encoder file`.
+    what: &'static str,
+}
+
+impl MetaFile {
+    /// Parses `bytes` as a file of `format` at `version`; `wrong` says what a file of another format
+    /// probably is.
+    pub fn open(bytes: Vec<u8>, name: &str, format: &str, version: u32, what: &'static str, wrong: &str) -> Result<Self> {
+        let bad = |message: String| Error::Format { path: name.to_string(), message };
+        let file = SafetensorsFile::from_bytes(name, Bytes::Owned(bytes)).map_err(|e| bad(hint(e.to_string(), &format!("(truncated or not {what}?)"))))?;
+        let meta = file.user_metadata().clone();
+        let this = Self { file, meta, name: name.to_string(), what };
+        if this.get("format")? != format {
+            return Err(bad(format!("metadata `format` is not `{format}` ({wrong})")));
+        }
+        let found: u32 = this.get("format_version")?.parse().map_err(|_| bad("bad format_version".into()))?;
+        if found != version {
+            return Err(bad(format!("format version {found}; this cram reads version {version}")));
+        }
+        Ok(this)
+    }
+
+    /// An error about this file.
+    pub fn bad(&self, message: String) -> Error {
+        Error::Format { path: self.name.clone(), message }
+    }
+
+    /// The metadata value of `key`.
+    pub fn get(&self, key: &str) -> Result<String> {
+        self.meta.get(key).cloned().ok_or_else(|| self.bad(format!("metadata `{key}` is missing (not {}?)", self.what)))
+    }
+
+    /// Whether the metadata has `key`.
+    pub fn has(&self, key: &str) -> Option<&String> {
+        self.meta.get(key)
+    }
+
+    /// The metadata value of `key`, parsed from JSON.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        serde_json::from_str(&self.get(key)?).map_err(|e| self.bad(format!("metadata `{key}`: {e}")))
+    }
+}
+
+/// Safetensors bytes of f32 tensors `(name, shape, values)` with `meta`; `what` names the file in a
+/// message.
+pub(crate) fn f32_safetensors(tensors: &[(String, Vec<usize>, &[f32])], meta: HashMap<String, String>, what: &str) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| {
+            Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), b).map_err(|e| Error::Input(format!("cannot serialise `{name}`: {e}")))?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Input(format!("cannot serialise {what}: {e}")))
 }
 
 /// `message` with `guess` after it, unless it already says the file is truncated or corrupt.
