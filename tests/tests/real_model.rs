@@ -1,5 +1,6 @@
 //! The main job on the real default model (SmolLM2-135M), as README.md runs it: compress a short
-//! public-domain sentence into one vector with the default recipe and get it back exactly.
+//! public-domain sentence into one vector with the default recipe and get it back exactly (and from
+//! the learned start shipped for it, in fewer steps).
 
 use cram_tests::*;
 
@@ -17,6 +18,12 @@ fn default_model_round_trip() {
     assert!((m["theoretical_capacity_tokens"].as_f64().unwrap() - 591.0).abs() < 1.0);
     let back = dir.cram(&["decompress", "hello.cram"]).expect_code(0);
     assert_eq!(back.stdout, text);
+    // #35: from the learned start shipped for this model and recipe, exact in fewer steps
+    let start = root().join("data/start/smollm2-135m-fast.safetensors");
+    let learned = dir.cram(&["compress", "--text", "hello.txt", "--init", start.to_str().unwrap(), "-o", "start.cram", "--json"]).expect_code(0).json();
+    assert_eq!(learned["greedy_exact"], true, "{learned}");
+    assert!(learned["steps"].as_u64().unwrap() < m["steps"].as_u64().unwrap(), "learned start: {learned}\nrandom start: {m}");
+    assert_eq!(dir.cram(&["decompress", "start.cram"]).expect_code(0).stdout, text);
 }
 
 /// `cram zip` on the real model: the sentence back bit for bit, whatever the thread count, in far
