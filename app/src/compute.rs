@@ -14,8 +14,9 @@ use std::rc::Rc;
 use cram_core::LoadedModel;
 use cram_core::cramming::{CramOutcome, Cramming, Observer, StepReport, TextJob};
 use cram_core::format::Decoded;
-use cram_core::methods::{CramConfig, Method, MethodName, Setting};
+use cram_core::methods::{CramConfig, Method, MethodName, Setting, VectorInit};
 use cram_core::optim::adamw::AdamWConfig;
+use cram_core::start::StartFile;
 use web_time::Instant;
 
 use crate::engine;
@@ -48,6 +49,8 @@ thread_local! {
     static STOP: Cell<bool> = const { Cell::new(false) };
     /// What export needs from the last run: its recipe and outcome.
     static LAST: RefCell<Option<(CramConfig, CramOutcome)>> = const { RefCell::new(None) };
+    /// The learned start of [`Request::UseStart`], with its file's fingerprint.
+    static START: RefCell<Option<(Rc<StartFile>, String)>> = const { RefCell::new(None) };
 }
 
 /// Where the answers to one request go.
@@ -68,6 +71,7 @@ pub async fn handle(request: Request, emit: Emit) {
             Ok(Event::Done)
         }
         Request::Export => export().map(Event::Exported),
+        Request::UseStart { bytes } => use_start(bytes).map(|()| Event::Done),
         Request::Import { name, bytes } => import(&name, &bytes).await.map(Event::Imported),
     };
     emit(last.unwrap_or_else(Event::Failed));
@@ -87,6 +91,7 @@ pub fn watch_gpu_loss(emit: Emit) {
 async fn load(files: ModelFiles, pref: DevicePreference, emit: &Emit) -> Result<ModelInfo, String> {
     let started = Instant::now();
     engine::forget_model();
+    START.with(|s| *s.borrow_mut() = None);
     emit(Event::Loading("choosing the device".into()));
     let device = engine::choose_device(pref).await;
     emit(Event::Loading(format!("building the model on {}", device.label)));
@@ -209,10 +214,16 @@ impl Batcher {
 async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
     let lm = engine::model().ok_or("load a model first")?;
     STOP.with(|s| s.set(false));
-    let cfg = recipe(&controls)?;
+    let mut cfg = recipe(&controls)?;
     let ids = target_ids(&lm, &controls.text, controls.tokens)?;
-    emit(Event::Started { pieces: pieces(&lm, &ids) });
-    let job = TextJob { id: "page".into(), ids, seed_index: None, start: None };
+    let mut job = TextJob { id: "page".into(), ids, seed_index: None, start: None };
+    if controls.learned_start {
+        let (start, fingerprint) = START.with(|s| s.borrow().clone()).ok_or("no learned start is loaded: tick \"learned start\" again")?;
+        start.check_recipe(&cfg, "the learned start").map_err(|e| format!("{e}: choose those, or untick \"learned start\""))?;
+        cfg.init = VectorInit::Learned { start: fingerprint };
+        job.start = Some(start.params.clone());
+    }
+    emit(Event::Started { pieces: pieces(&lm, &job.ids) });
     let outcome = optimise(&lm, cfg.clone(), job, emit).await?;
     let stopped = STOP.with(|s| s.get());
     emit(Event::Decoding);
@@ -292,6 +303,19 @@ fn export() -> Result<Vec<u8>, String> {
     let (cfg, outcome) = LAST.with(|l| l.borrow().clone()).ok_or("no run to export")?;
     let file = cram_core::format::CramFile::from_outcome(&lm, &cfg, &outcome).map_err(|e| e.to_string())?;
     file.to_bytes().map_err(|e| e.to_string())
+}
+
+/// Keeps a learned start for the runs that ask for it (checked against the loaded model), or drops it.
+fn use_start(bytes: Option<Vec<u8>>) -> Result<(), String> {
+    let Some(bytes) = bytes else {
+        START.with(|s| *s.borrow_mut() = None);
+        return Ok(());
+    };
+    let lm = engine::model().ok_or("load a model first")?;
+    let fingerprint = cram_core::encoder::file::fingerprint(&bytes);
+    let start = StartFile::from_bytes(bytes, "the learned start", &lm).map_err(|e| e.to_string())?;
+    START.with(|s| *s.borrow_mut() = Some((Rc::new(start), fingerprint)));
+    Ok(())
 }
 
 /// Decodes a `.cram` file with the loaded model: what it decodes to (and why that is not the text

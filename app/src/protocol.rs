@@ -27,6 +27,12 @@ pub enum Request {
     Stop,
     /// The last run as `.cram` bytes.
     Export,
+    /// Start every run from this learned start (a `start.safetensors` of `cram start train`, checked
+    /// against the loaded model), or from random again (`None`).
+    UseStart {
+        #[serde(with = "serde_bytes")]
+        bytes: Option<Vec<u8>>,
+    },
     /// Decode a `.cram` file.
     Import {
         name: String,
@@ -95,6 +101,9 @@ pub struct Controls {
     pub text: String,
     /// Tokens to cram (0 = all).
     pub tokens: usize,
+    /// Start from the learned start given by [`Request::UseStart`] (else from random).
+    #[serde(default)]
+    pub learned_start: bool,
 }
 
 /// Which device the person asked for.

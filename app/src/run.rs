@@ -61,6 +61,7 @@ fn controls(state: &AppState, name: MethodName) -> Controls {
         max_steps: state.max_steps.get_untracked(),
         text: state.text.get_untracked(),
         tokens: state.tokens.get_untracked(),
+        learned_start: state.learned_start.get_untracked(),
     }
 }
 

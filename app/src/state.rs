@@ -102,6 +102,8 @@ pub struct AppState {
     pub lr: RwSignal<f64>,
     /// Most optimiser steps.
     pub max_steps: RwSignal<usize>,
+    /// Whether runs start from the learned start ([`LEARNED_START_URL`], given to the compute side).
+    pub learned_start: RwSignal<bool>,
     /// The method.
     pub method: RwSignal<MethodName>,
     /// The rank of `lowdim` and `lora` (0 = the method's default).
@@ -153,6 +155,9 @@ pub struct AppState {
 pub const DEFAULT_TEXT: &str = "The quick brown fox jumps over the lazy dog.";
 /// The default model, served next to the app (see `scripts/app-build.sh`).
 pub const DEFAULT_MODEL_URL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+/// The learned start of the default model and recipe (`data/start/`, `cram start train`), served
+/// next to the app: fewer steps per text.
+pub const LEARNED_START_URL: &str = "starts/smollm2-135m-fast.safetensors";
 
 impl AppState {
     /// Fresh state with the page's defaults.
@@ -165,6 +170,7 @@ impl AppState {
             mem: RwSignal::new(1),
             lr: RwSignal::new(Recipe::default().lr()),
             max_steps: RwSignal::new(CramConfig::default().max_steps),
+            learned_start: RwSignal::new(false),
             method: RwSignal::new(Recipe::default().method().kind()),
             rank: RwSignal::new(0),
             pieces: RwSignal::new(vec![]),

@@ -460,7 +460,7 @@ await test('a GPU device lost while the model loads (on the page\'s thread) is s
 // gives what `cram decompress` gave (gallery.json), and the one that did not cram completely says so.
 // The times from opening the page go to app-gallery.json (docs/browser.md).
 const SMOLLM2 = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
-await test('gallery: every file made by cram for the default model decodes on a click to what the CLI decoded, the first loading the model', () =>
+await test('gallery: every file made by cram for the default model decodes on a click to what the CLI decoded, the first loading the model; then a sentence crams from the learned start', () =>
   withPage(['--disable-gpu'], async (page) => {
     const opened = Date.now();
     if (!(await fetch(base + SMOLLM2, { method: 'HEAD' })).ok) throw new Error(`dist/${SMOLLM2} is missing: run scripts/fetch-default-model.sh, then scripts/app-build.sh`);
@@ -485,8 +485,20 @@ await test('gallery: every file made by cram for the default model decodes on a 
     const label = await page.getByTestId('device-label').innerText();
     if (!label.startsWith('CPU')) throw new Error(`the gallery's model should load on the CPU here, got ${JSON.stringify(label)}`);
     await page.getByTestId('gallery').screenshot({ path: `${outDir}/app-gallery.png` });
+    // #35: the learned start shipped for this model and the page's recipe: a new sentence comes back
+    // exact from it, in few steps
+    await page.getByTestId('text').fill('Meet me by the old oak at noon.');
+    await page.getByTestId('learned-start').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=learned-start]').checked || document.querySelector('[data-testid=error]'), null, { timeout: MINUTE });
+    const clicked = Date.now();
+    await compress(page, 5 * MINUTE);
+    const steps = Number(Object.fromEntries((await page.locator('[data-testid=metrics] tr').allInnerTexts()).map((row) => row.split('\t'))).steps);
+    if ((await page.getByTestId('verdict').getAttribute('data-exact')) !== 'true' || !(steps <= 20)) throw new Error(`from the learned start: exact ${await page.getByTestId('verdict').getAttribute('data-exact')} after ${steps} steps`);
+    times.push({ name: 'learned start: a new sentence crammed', steps, click_to_text_seconds: (Date.now() - clicked) / 1000 });
     writeFileSync(`${outDir}/app-gallery.json`, JSON.stringify(times, null, 1));
-    console.log(`     gallery: ${times.map((t) => `${t.name} ${t.tokens} tokens ${t.decode_seconds} s`).join(', ')}; page open to the first text ${times[0].open_to_text_seconds.toFixed(1)} s`);
+    const learned = times.pop();
+    console.log(`     gallery: ${times.map((t) => `${t.name} ${t.tokens} tokens ${t.decode_seconds} s`).join(', ')}; page open to the first text ${times[0].open_to_text_seconds.toFixed(1)} s; from the learned start a new sentence exact after ${learned.steps} steps, ${learned.click_to_text_seconds.toFixed(1)} s`);
+    times.push(learned);
   }));
 
 writeFileSync(`${outDir}/app-e2e.json`, JSON.stringify(results));

@@ -6,10 +6,9 @@ use cram_core::methods::{MethodName, Recipe};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::backend;
 use crate::protocol::{Event, Request};
-use crate::run;
-use crate::state::{AppState, RunPhase};
+use crate::state::{AppState, LEARNED_START_URL, RunPhase};
+use crate::{backend, loading, run};
 
 /// A number input bound to a signal; bad input keeps the old value.
 #[component]
@@ -22,6 +21,34 @@ where
             <input type="number" step=step data-testid=testid prop:value=move || value.get().to_string()
                 on:change=move |ev| { if let Ok(v) = event_target_value(&ev).trim().parse::<T>() { value.set(v) } } />
         </label>
+    }
+}
+
+/// Ticks or unticks "learned start": the start's bytes (fetched here, kept in Cache Storage) go to
+/// the compute side, which checks them against the loaded model; a start for another model is one
+/// sentence and the box stays unticked.
+async fn use_learned_start(state: AppState, on: bool) {
+    let bytes = if on {
+        match loading::fetch_cached(LEARNED_START_URL, &|_, _| {}).await {
+            Ok((bytes, _)) => Some(bytes),
+            Err(e) => {
+                state.learned_start.set(false);
+                return state.error.set(Some(format!("the learned start: {e}")));
+            }
+        }
+    } else {
+        None
+    };
+    match backend::ask(run::place(&state), Request::UseStart { bytes }).await {
+        Event::Done => {
+            state.error.set(None);
+            state.learned_start.set(on);
+        }
+        Event::Failed(e) => {
+            state.learned_start.set(false);
+            state.error.set(Some(e));
+        }
+        other => state.error.set(Some(format!("learned start: unexpected answer {other:?}"))),
     }
 }
 
@@ -73,6 +100,12 @@ pub fn Controls(state: AppState) -> impl IntoView {
                         <option value=m.as_str() selected=move || state.method.get() == m>{format!("{m}: {}", m.summary())}</option>
                     }).collect_view()}
                 </select>
+            </label>
+            <label title="start from values meta-trained over many texts for the default model and recipe (cram start train): fewer steps">
+                <input type="checkbox" data-testid="learned-start" prop:checked=move || state.learned_start.get()
+                    disabled=move || state.busy() || state.info().is_none()
+                    on:change=move |ev| spawn_local(use_learned_start(state, event_target_checked(&ev))) />
+                " learned start"
             </label>
             <label>"compare with "
                 <select data-testid="compare-method" on:change=move |ev| state.compare_with.set(event_target_value(&ev).parse().ok())>

@@ -38,6 +38,8 @@ pub(crate) async fn load(state: AppState, source: Source, pref: DevicePreference
         Source::Files(files) => ModelRef::Files(files.iter().map(File::name).collect::<Vec<_>>().join(", ")),
     };
     state.loaded_from.set(None);
+    // the compute side drops its learned start with the model
+    state.learned_start.set(false);
     let progress = |what: String| move |done: u64, total: Option<u64>| state.model.set(ModelStatus::Loading { what: what.clone(), done, total });
     // The worker, or why there is none: then the page computes itself and says why.
     let (place, no_worker) = match place {

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 
 use super::training::{SplitSpec, TrainSettings};
 use super::{Encoder, EncoderConfig};
+use crate::Result;
 use crate::format::MetaFile;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::methods::pieces::spans;
 use crate::optim::adamw::AdamW;
 use crate::weights::TensorSource;
-use crate::{Error, Result};
 
 const FORMAT: &str = "cram-encoder";
 const FORMAT_VERSION: u32 = 1;
@@ -125,7 +125,7 @@ impl EncoderFile {
     /// Reads an encoder file for `lm`.
     #[cfg(feature = "native")]
     pub fn read(path: &std::path::Path, lm: &LoadedModel) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
         Self::from_bytes(bytes, &path.display().to_string(), lm)
     }
 
