@@ -310,7 +310,14 @@ impl Cramming {
         let limit = lm.config.max_position_embeddings();
         let prefix = prefix_ids(lm, cfg.layout)?;
         let width = cfg.mem * lm.config.hidden_size();
-        let trainable_len = Trainable::new(&cfg.method, cfg.mem, &lm.config, 1.0)?.len();
+        let std = match (cfg.init_std, &cfg.method) {
+            (Some(s), _) => s,
+            // the one-pass paper's N(0, 1)
+            (None, Method::OnePass) => 1.0,
+            (None, _) => embedding_std(&lm.model).await?,
+        };
+        let trainable = Trainable::new(&cfg.method, cfg.mem, &lm.config, std)?;
+        let trainable_len = trainable.len();
         for t in &texts {
             let (wanted, what) = match &cfg.init {
                 VectorInit::Encoder { .. } => (Some(width), format!("{} vector(s) of width {}", cfg.mem, lm.config.hidden_size())),
@@ -336,13 +343,6 @@ impl Cramming {
                 return Err(Error::Input(format!("{}: {} tokens + {} vectors exceed the model's context of {limit} positions", t.id, t.ids.len(), cfg.mem)));
             }
         }
-        let std = match (cfg.init_std, &cfg.method) {
-            (Some(s), _) => s,
-            // the one-pass paper's N(0, 1)
-            (None, Method::OnePass) => 1.0,
-            (None, _) => embedding_std(&lm.model).await?,
-        };
-        let trainable = Trainable::new(&cfg.method, cfg.mem, &lm.config, std)?;
         let outcomes = vec![None; texts.len()];
         Ok(Self { cfg, texts, batch, prefix, trainable, slots: Vec::new(), next: 0, outcomes })
     }
