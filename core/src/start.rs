@@ -29,8 +29,7 @@ use crate::load::{LoadedModel, ModelIdentity};
 use crate::methods::pieces::spans;
 use crate::methods::trainable::Trainable;
 use crate::methods::{CramConfig, VectorInit};
-use crate::weights::safetensors::SafetensorsFile;
-use crate::weights::{Bytes, TensorSource};
+use crate::weights::TensorSource;
 use crate::{Error, Result};
 
 const FORMAT: &str = "cram-start";
@@ -229,7 +228,8 @@ impl StartFile {
 
     /// Whether safetensors bytes are a start file (rather than an encoder): its `format`.
     pub fn is_start(bytes: &[u8]) -> bool {
-        SafetensorsFile::from_bytes("", Bytes::Owned(bytes.to_vec())).is_ok_and(|f| f.user_metadata().get("format").map(String::as_str) == Some(FORMAT))
+        crate::weights::safetensors::read_header(bytes)
+            .is_ok_and(|(_, header)| header.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str) == Some(FORMAT))
     }
 
     /// Parses safetensors bytes (`name` is used in messages) for `lm`: a start made with another

@@ -24,8 +24,9 @@ use crate::cli::{InitArg, LayoutArg, ProtocolArg, RecipeArg, RecipeArgs, Schedul
 pub struct Draft {
     /// The recipe; its `init` is the flags' unless `file` is given.
     cfg: CramConfig,
-    /// The file of `--init`, if it names one: an encoder or a learned start.
-    file: Option<PathBuf>,
+    /// The file of `--init`, if it names one (an encoder or a learned start), with its bytes, read
+    /// once.
+    file: Option<(PathBuf, Vec<u8>)>,
 }
 
 impl Draft {
@@ -44,17 +45,16 @@ impl Draft {
         Ok(self.cfg.validate_for(config)?)
     }
 
-    /// The file of `--init` for `lm`, if it names one (an encoder or a learned start), read once for
-    /// every recipe of a command.
+    /// The file of `--init` for `lm`, if it names one (an encoder or a learned start), parsed from the
+    /// bytes the draft read, once for every recipe of a command.
     pub fn load_init(&self, lm: &LoadedModel) -> Result<Option<InitFile>> {
-        let Some(path) = &self.file else { return Ok(None) };
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read the --init file {}", path.display()))?;
-        if StartFile::is_start(&bytes) {
-            let fingerprint = fingerprint(&bytes);
-            let start = StartFile::from_bytes(bytes, &path.display().to_string(), lm).with_context(|| format!("cannot use the start {}", path.display()))?;
+        let Some((path, bytes)) = &self.file else { return Ok(None) };
+        let (name, fingerprint) = (path.display().to_string(), fingerprint(bytes));
+        if StartFile::is_start(bytes) {
+            let start = StartFile::from_bytes(bytes.clone(), &name, lm).with_context(|| format!("cannot use the start {name}"))?;
             return Ok(Some(InitFile::Start { start: Box::new(start), fingerprint, path: path.clone() }));
         }
-        let (file, fingerprint) = read_encoder(path, lm).with_context(|| format!("cannot use the encoder {}", path.display()))?;
+        let file = EncoderFile::from_bytes(bytes.clone(), &name, lm).with_context(|| format!("cannot use the encoder {name}"))?;
         Ok(Some(InitFile::Encoder { encoder: file.encoder, fingerprint, path: path.clone() }))
     }
 
@@ -208,7 +208,7 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
             let bytes = std::fs::read(path).with_context(|| format!("cannot read the --init file {}", path.display()))?;
             let init = if StartFile::is_start(&bytes) { VectorInit::Learned { start: String::new() } } else { VectorInit::Encoder { encoder: String::new() } };
             CramConfig { init, ..cfg.clone() }.validate()?;
-            Some(path.clone())
+            Some((path.clone(), bytes))
         }
         _ => {
             cfg.validate()?;

@@ -35,6 +35,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// How a finished process ended.
+    fn of(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// The standard output parsed as one JSON value.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
@@ -105,18 +114,37 @@ impl Dir {
                 input.write_all(s).expect("write stdin");
             }
         }
-        let out: Output = child.wait_with_output().expect("cram finishes");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(child.wait_with_output().expect("cram finishes"))
     }
 }
 
 impl Default for Dir {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Dir {
+    /// Runs `cram args` in this folder until it has written `checkpoint` (a training's file, at
+    /// most 2 minutes), lets it run 0.3 s more, then sends it SIGTERM (what Ctrl-C asks too) and
+    /// returns how it ended.
+    #[cfg(unix)]
+    pub fn cram_stopped_after(&self, args: &[&str], checkpoint: &str) -> Run {
+        let child = Command::new(cram_bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("cram runs");
+        let started = std::time::Instant::now();
+        while !self.path(checkpoint).exists() {
+            assert!(started.elapsed().as_secs() < 120, "no {checkpoint} within 2 minutes");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs").success());
+        Run::of(child.wait_with_output().expect("cram finishes"))
     }
 }
 

@@ -164,24 +164,10 @@ fn a_stopped_training_keeps_its_checkpoint() {
     let dir = Dir::new();
     dir.write("book.txt", BOOK);
     let args = train_args(&["--batch", "4", "--epochs", "1000000", "--json"]);
-    let child = std::process::Command::new(cram_bin())
-        .args(args)
-        .current_dir(dir.path(""))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // the first epoch's checkpoint, then the signal mid-run
-    let started = std::time::Instant::now();
-    while !dir.path("enc.safetensors").exists() {
-        assert!(started.elapsed().as_secs() < 120, "no checkpoint within 2 minutes");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let run = dir.cram_stopped_after(&args.iter().map(String::as_str).collect::<Vec<_>>(), "enc.safetensors");
+    let stderr = &run.stderr;
+    assert_eq!(run.code, 1, "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
     let step: u64 =
         stderr.split("stopped at step ").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{stderr}"));

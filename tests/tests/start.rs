@@ -90,25 +90,11 @@ fn a_stopped_start_training_keeps_its_checkpoint() {
     std::fs::copy(root().join("data/eval/books.jsonl"), dir.path("books.jsonl")).unwrap();
     let model = tiny_model();
     let args = ["start", "train", "--model", &model, "--data", "books.jsonl", "--tokens", "6", "--chunks", "24", "--test-fraction", "0.25"];
-    let child = std::process::Command::new(cram_bin())
-        .args(args)
-        .args(["--eval-steps", "50", "--epochs", "1000000", "--out", "start.safetensors", "--json"])
-        .current_dir(dir.path(""))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // the first epoch's checkpoint, then the signal mid-run
-    let started = std::time::Instant::now();
-    while !dir.path("start.safetensors").exists() {
-        assert!(started.elapsed().as_secs() < 120, "no checkpoint within 2 minutes");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let more = ["--eval-steps", "50", "--epochs", "1000000", "--out", "start.safetensors", "--json"];
+    let run = dir.cram_stopped_after(&[&args[..], &more[..]].concat(), "start.safetensors");
+    let stderr = &run.stderr;
+    assert_eq!(run.code, 1, "{stderr}");
     assert!(stderr.contains("holds the start as the last whole batch left it: `--resume` continues"), "{stderr}");
     let info = dir.cram(&["info", "start.safetensors", "--json"]).expect_code(0).json();
     let done = info["training"]["epochs_done"].as_u64().unwrap();
