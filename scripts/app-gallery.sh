@@ -17,11 +17,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # name | title | what it shows | compress options beyond the default recipe
 entries=(
-  "sentence|A secret sentence|a sentence of a workshop's size|--max-steps 300"
-  "limerick|A limerick|Edward Lear (1846), line breaks and all|--max-steps 400"
-  "random-words|Random words|14 words drawn from the paper's vocabulary: nothing for the model to guess|--max-steps 600"
-  "paragraph|A paragraph at the edge|Alice's Adventures in Wonderland: near what one vector holds for this model|--max-steps 800"
-  "too-long|One that did not fit|The Count of Monte Cristo, stopped after 60 steps: what it decodes to instead|--max-steps 60 --patience 60"
+  "sentence|A secret sentence|a sentence of a workshop's size|--init normal --max-steps 300"
+  "limerick|A limerick|Edward Lear (1846), line breaks and all|--init normal --max-steps 400"
+  "random-words|Random words|14 words drawn from the paper's vocabulary: nothing for the model to guess|--init normal --max-steps 600"
+  "paragraph|A paragraph at the edge|Alice's Adventures in Wonderland: near what one vector holds for this model|--init normal --max-steps 800"
+  "too-long|One that did not fit|The Count of Monte Cristo, stopped after 60 steps: what it decodes to instead|--init normal --max-steps 60 --patience 60"
 )
 for entry in "${entries[@]}"; do
   IFS='|' read -r name title about options <<<"$entry"

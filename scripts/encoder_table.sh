@@ -38,7 +38,7 @@ done
 if [ "${WARM:-1}" = 1 ]; then
   for start in random encoder; do
     rm -f "$out/${label}_warm_$start.jsonl"
-    init=()
+    init=(--init normal)
     [ "$start" = encoder ] && init=(--init "$files/ae-1.safetensors")
     echo "== $label: warm start from $start"
     $cram capacity --model "$model" --data "$files/heldout.jsonl" --lengths "$lengths" --samples "$samples" \

@@ -219,9 +219,12 @@ async fn run(controls: Controls, emit: &Emit) -> Result<Event, String> {
     let mut job = TextJob { id: "page".into(), ids, seed_index: None, start: None };
     if controls.learned_start {
         let (start, fingerprint) = START.with(|s| s.borrow().clone()).ok_or("no learned start is loaded: tick \"learned start\" again")?;
-        start.check_recipe(&cfg, "the learned start").map_err(|e| format!("{e}: choose those, or untick \"learned start\""))?;
-        cfg.init = VectorInit::Learned { start: fingerprint };
-        job.start = Some(start.params.clone());
+        // a recipe it was not trained for (another method or vector count) starts from random, as
+        // `cram compress` does with the shipped start
+        if start.check_recipe(&cfg, "the learned start").is_ok() {
+            cfg.init = VectorInit::Learned { start: fingerprint };
+            job.start = Some(start.params.clone());
+        }
     }
     emit(Event::Started { pieces: pieces(&lm, &job.ids) });
     let outcome = optimise(&lm, cfg.clone(), job, emit).await?;

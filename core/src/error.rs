@@ -246,6 +246,8 @@ pub enum ConfigError {
     OnePassVectors,
     /// One-pass under the paper's protocol: every position is scored, t_1 included.
     OnePassPaperProtocol,
+    /// One-pass with a shared m, but no learned one-pass start to take m from.
+    SharedMWithoutStart,
     /// AdamW's betas are not in [0, 1).
     Betas,
     /// AdamW's epsilon is not positive, or its weight decay is negative.
@@ -370,6 +372,9 @@ impl ConfigError {
             ConfigError::OnePassPaperProtocol => {
                 format!("{} one-pass scores every position of the text (t_1 included); {} paper does not apply", name(Method), name(Protocol))
             }
+            ConfigError::SharedMWithoutStart => {
+                format!("a shared m is taken from a learned start trained for {} one-pass; give one as {}", name(Method), name(Init))
+            }
             ConfigError::Betas => format!("{} and {} must be in [0, 1)", name(Beta1), name(Beta2)),
             ConfigError::EpsOrWeightDecay => format!("{} must be positive and {} not negative", name(Eps), name(WeightDecay)),
             ConfigError::PaperThreshold => "the accuracy threshold must be in [0, 1]".into(),
@@ -454,6 +459,7 @@ mod tests {
             ProgressivePaperProtocol,
             OnePassVectors,
             OnePassPaperProtocol,
+            SharedMWithoutStart,
             Betas,
             EpsOrWeightDecay,
             PaperThreshold,
@@ -512,12 +518,13 @@ mod tests {
                 OnePassVectors => 29,
                 OnePassPaperProtocol => 30,
                 TargetsNotInModel { .. } => 31,
+                SharedMWithoutStart => 32,
             });
             let text = Error::Setting(e.clone()).to_string();
             assert!(!text.contains("--"), "{e:?} reads {text:?}");
             assert_eq!(text, e.describe(Setting::name));
         }
-        assert_eq!(seen.len(), 32, "every variant is constructed above");
+        assert_eq!(seen.len(), 33, "every variant is constructed above");
         let names: std::collections::HashSet<_> = Setting::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(names.len(), Setting::ALL.len(), "each setting has its own name");
     }

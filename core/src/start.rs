@@ -28,7 +28,7 @@ use crate::format::MetaFile;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::methods::pieces::spans;
 use crate::methods::trainable::Trainable;
-use crate::methods::{CramConfig, VectorInit};
+use crate::methods::{CramConfig, Method, VectorInit};
 use crate::weights::TensorSource;
 use crate::{Error, Result};
 
@@ -165,6 +165,10 @@ pub fn reptile_epoch(
     epoch: usize,
     obs: &mut dyn Observer,
 ) -> Result<Option<f64>> {
+    if matches!(recipe.method, Method::OnePass { shared_m: true }) {
+        // e would never move: it is frozen in the inner steps
+        return Err(Error::Input("a one-pass start is meta-trained with m trained per text; a shared m is then taken from it".into()));
+    }
     let cfg = inner_recipe(recipe, settings.inner_steps);
     let mut order: Vec<usize> = (0..train.len()).collect();
     order.shuffle(&mut StdRng::seed_from_u64(settings.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
@@ -262,7 +266,9 @@ impl StartFile {
         // serde's names: `sink`, `greedy`, a method with its settings as JSON
         let word = |v: serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
         let mut differ = vec![];
-        if r.method != cfg.method {
+        // a one-pass start serves one-pass with a shared m too: its m is the one shared
+        let shares_e = |trained: &Method, used: &Method| matches!((trained, used), (Method::OnePass { .. }, Method::OnePass { shared_m: true }));
+        if r.method != cfg.method && !shares_e(&r.method, &cfg.method) {
             let (a, b) = if r.method.name() != cfg.method.name() {
                 (r.method.name().to_string(), cfg.method.name().to_string())
             } else {

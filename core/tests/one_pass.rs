@@ -1,21 +1,30 @@
 //! One-pass reconstruction (Mezentsev & Oseledets 2025) on the tiny fixtures: e and m laid out
 //! `[e, m, ..., m]` are crammed until every position's argmax is its text token; the memory decodes
 //! in exactly one forward pass (counted by `decode::forward_passes`), through a `.cram` file too,
-//! which keeps the method; a file whose positions are not all right is refused with the share.
+//! which keeps the method; a file whose positions are not all right is refused with the share; with a
+//! shared m, m stays the learned start's and each text trains e alone.
 
 use crate::common;
 
 use common::*;
 use cram_core::cramming::{Silent, StopReason, TextJob, cram_texts};
 use cram_core::decode::forward_passes;
+use cram_core::encoder::training::split_chunks;
 use cram_core::format::CramFile;
-use cram_core::methods::{CramConfig, Layout, Method, MethodName, Protocol};
+use cram_core::methods::{CramConfig, Layout, Method, MethodName, Protocol, VectorInit};
 use cram_core::optim::adamw::AdamWConfig;
 
 const TEXT: &str = "Alice was beginning to get very tired of sitting";
 
 fn recipe(layout: Layout) -> CramConfig {
-    CramConfig { method: Method::OnePass, mem: 1, layout, adamw: AdamWConfig { lr: 0.1, ..Default::default() }, max_steps: 2000, ..Default::default() }
+    CramConfig {
+        method: Method::OnePass { shared_m: false },
+        mem: 1,
+        layout,
+        adamw: AdamWConfig { lr: 0.1, ..Default::default() },
+        max_steps: 2000,
+        ..Default::default()
+    }
 }
 
 fn job(ids: &[u32]) -> [TextJob; 1] {
@@ -103,4 +112,48 @@ fn one_pass_settings_are_checked() {
     let err = |cfg: CramConfig| cram_texts(&lm, &cfg, &job(&[5, 6, 7]), 1, &mut Silent).unwrap_err().to_string();
     assert!(err(CramConfig { mem: 2, ..recipe(Layout::Sink) }).contains("trains two vectors"));
     assert!(err(CramConfig { protocol: Protocol::Paper, ..recipe(Layout::Sink) }).contains("paper does not apply"));
+}
+
+/// The paper's universal proto-token: with a shared m (taken from a one-pass start meta-trained on
+/// other texts) each text trains e alone. m stays exactly the start's, the trained values are d, the
+/// file records the start's fingerprint and decodes in one forward pass; without a learned start the
+/// recipe is refused.
+#[test]
+fn a_shared_m_stays_the_starts_and_each_text_trains_e() {
+    use cram_core::start::{MetaSettings, random_start, reptile_epoch};
+    let lm = load("llama_gguf", Some("tiny-llama.gguf"));
+    let d = lm.config.hidden_size();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/eval/books.jsonl");
+    let texts = cram_core::data::load_texts_field(&path, "text").unwrap();
+    let books: Vec<(String, Vec<u32>)> = texts.iter().take(3).map(|t| (t.id.clone(), lm.tokenizer.encode(&t.text).unwrap())).collect();
+    let split = split_chunks(&books, 6, 24, 0.25, 0).unwrap();
+    let trained = recipe(Layout::Sink);
+    let meta = MetaSettings { inner_steps: 10, meta_lr: 0.1, batch: 8, epochs: 2, seed: 0, eval_steps: 300 };
+    let mut start = random_start(&lm, &trained, &split.train).unwrap();
+    for epoch in 1..=meta.epochs {
+        reptile_epoch(&lm, &trained, &meta, &mut start, &split.train, epoch, &mut Silent).unwrap().expect("not stopped");
+    }
+    let shared = CramConfig { method: Method::OnePass { shared_m: true }, init: VectorInit::Learned { start: "5eed".repeat(4) }, ..trained.clone() };
+    let ids = lm.tokenizer.encode(TEXT).unwrap()[..6].to_vec();
+    let jobs = [TextJob { id: "t".into(), ids: ids.clone(), seed_index: None, start: Some(start.clone()) }];
+    let out = cram_texts(&lm, &shared, &jobs, 1, &mut Silent).unwrap().remove(0);
+    assert!(out.metrics.greedy_exact, "{:?}", out.metrics);
+    assert_eq!(out.metrics.trainable_parameters, d, "e alone");
+    assert_eq!(out.params[d..], start[d..], "m is the start's");
+    assert_ne!(out.params[..d], start[..d], "e was trained");
+    assert_eq!(out.memory.vectors[d..], start[d..], "the memory holds the shared m beside e");
+
+    let file = CramFile::from_outcome(&lm, &shared, &out).unwrap();
+    assert_eq!(file.shared_m.as_deref(), Some("5eed5eed5eed5eed"));
+    let back = CramFile::from_bytes(&file.to_bytes().unwrap(), "shared.cram").unwrap();
+    assert_eq!(back.shared_m, file.shared_m, "the file records the start");
+    let before = forward_passes();
+    assert_eq!(back.decode(&lm).unwrap(), lm.tokenizer.decode(&ids).unwrap());
+    assert_eq!(forward_passes() - before, 1, "it decodes alone, in one forward pass");
+
+    // no learned start to take m from: refused, and a start is not meta-trained with m frozen
+    let err = cram_texts(&lm, &CramConfig { init: VectorInit::Normal, ..shared.clone() }, &job(&ids), 1, &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("a shared m is taken from a learned start"), "{err}");
+    let err = reptile_epoch(&lm, &shared, &meta, &mut start, &split.train, 1, &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("meta-trained with m trained per text"), "{err}");
 }

@@ -720,12 +720,20 @@ pub struct RecipeArgs {
     /// Standard deviation of the initial vectors (default: that of the embedding matrix).
     #[arg(long)]
     pub init_std: Option<f32>,
+    /// One-pass only: m, the vector repeated over the text, is shared by every text (the paper's
+    /// universal proto-token): taken from the learned one-pass start of --init (`cram start train
+    /// --method one-pass`) and never trained, so each text trains e alone (d values). The .cram file
+    /// holds m beside e and decodes alone; it records the start's fingerprint.
+    #[arg(long)]
+    pub shared_m: bool,
     /// Where the vectors start: normal (N(0, std²), the paper's), text-mean (the mean of the
     /// text's own token embeddings), an encoder file from `cram encoder train` (the vectors it
     /// writes for the text; dense starts at the identity), or a learned start from `cram start
     /// train` (every trained value, meta-trained over many texts for this model and recipe).
-    #[arg(long, default_value = "normal")]
-    pub init: InitArg,
+    /// Default: normal, except that the default recipe on the default model starts from the
+    /// learned start shipped with cram (data/start/smollm2-135m-fast.safetensors).
+    #[arg(long)]
+    pub init: Option<InitArg>,
     /// Learning-rate schedule: constant (the paper's), or cosine (linear warmup, then a cosine
     /// decay to --min-lr at --max-steps; progressive cramming restarts it at every added token and
     /// ends it at --steps-per-token).
@@ -813,4 +821,9 @@ pub struct DecompressArgs {
     /// With --partial: the text that was crammed, whose tokens the decoded ones are compared with.
     #[arg(long, requires = "partial", value_name = "FILE")]
     pub text: Option<PathBuf>,
+    /// One JSON line instead of the text: the text (unless -o writes it), whether it is the one
+    /// crammed, the forward passes decoding took (one for one-pass files, one per token else) and
+    /// its seconds (the model loaded before).
+    #[arg(long)]
+    pub json: bool,
 }

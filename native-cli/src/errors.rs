@@ -47,6 +47,9 @@ pub fn describe(e: &ConfigError) -> String {
         ConfigError::EncoderFileNotCram { path } => {
             format!("{path}: this is an encoder file (`cram encoder train`), not a .cram file: `cram encoder eval --encoder` tests it")
         }
+        ConfigError::SharedMWithoutStart => {
+            format!("{}: `cram start train --method one-pass` makes one", e.describe(flag))
+        }
         other => other.describe(flag),
     }
 }

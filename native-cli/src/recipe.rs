@@ -1,7 +1,9 @@
 //! The recipe flags and the loaded model resolved into one complete recipe (a [`CramConfig`]): the
 //! flags are checked and given core's defaults before any model is loaded ([`draft`]); the start of
 //! `--init FILE` (the vectors an encoder file writes, or a learned start from `cram start train`) is
-//! read once the model is ([`Draft::load_init`], [`Draft::complete`]).
+//! read once the model is ([`Draft::load_init`], [`Draft::complete`]). The default recipe with no
+//! `--init` starts from the learned start that ships for the default model ([`SHIPPED_START`]) when
+//! the loaded model is that model, and from random otherwise.
 //! `cram compress`, `capacity` and `compare` all take their recipes from here.
 
 use std::path::{Path, PathBuf};
@@ -18,15 +20,30 @@ use cram_core::{LoadedModel, ModelConfig};
 
 use crate::cli::{InitArg, LayoutArg, ProtocolArg, RecipeArg, RecipeArgs, ScheduleArg};
 
+/// The learned start shipped for the default model (SmolLM2-135M-Instruct, Q4_1) and the default
+/// recipe (`fast`): `data/start/smollm2-135m-fast.safetensors`, made by `scripts/start-smollm2.sh`
+/// (docs/measurements.md, "A learned start on SmolLM2-135M"). Built into the binary, so that it
+/// needs no repository at run time.
+pub const SHIPPED_START: (&str, &[u8]) = ("data/start/smollm2-135m-fast.safetensors", include_bytes!("../../data/start/smollm2-135m-fast.safetensors"));
+
 /// The recipe of the flags before the model is loaded: complete but for the start of `--init
 /// FILE`, which [`Draft::complete`] reads for the model.
 #[derive(Debug, Clone)]
 pub struct Draft {
     /// The recipe; its `init` is the flags' unless `file` is given.
     cfg: CramConfig,
-    /// The file of `--init`, if it names one (an encoder or a learned start), with its bytes, read
-    /// once.
-    file: Option<(PathBuf, Vec<u8>)>,
+    /// Where the texts start when it is a file.
+    file: Option<StartSource>,
+}
+
+/// The file a recipe starts from: the one `--init` names, read once, or the shipped start.
+#[derive(Debug, Clone)]
+struct StartSource {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    /// [`SHIPPED_START`], chosen by default: used only if it is for the loaded model and fits the
+    /// recipe; else the texts start from random.
+    shipped: bool,
 }
 
 impl Draft {
@@ -48,8 +65,16 @@ impl Draft {
     /// The file of `--init` for `lm`, if it names one (an encoder or a learned start), parsed from the
     /// bytes the draft read, once for every recipe of a command.
     pub fn load_init(&self, lm: &LoadedModel) -> Result<Option<InitFile>> {
-        let Some((path, bytes)) = &self.file else { return Ok(None) };
+        let Some(StartSource { path, bytes, shipped }) = &self.file else { return Ok(None) };
         let (name, fingerprint) = (path.display().to_string(), fingerprint(bytes));
+        if *shipped {
+            let Ok(start) = StartFile::from_bytes(bytes.clone(), &name, lm) else { return Ok(None) };
+            if start.check_recipe(&self.cfg, &name).is_err() {
+                return Ok(None);
+            }
+            errln!("starting from the learned start shipped for this model ({name}; --init normal starts from random)");
+            return Ok(Some(InitFile::Start { start: Box::new(start), fingerprint, path: path.clone() }));
+        }
         if StartFile::is_start(bytes) {
             let start = StartFile::from_bytes(bytes.clone(), &name, lm).with_context(|| format!("cannot use the start {name}"))?;
             return Ok(Some(InitFile::Start { start: Box::new(start), fingerprint, path: path.clone() }));
@@ -65,6 +90,8 @@ impl Draft {
         let mut cfg = self.cfg;
         match (self.file, init) {
             (None, _) => {}
+            // the shipped start is not for this model (or recipe): random, as --init normal
+            (Some(StartSource { shipped: true, .. }), None) => {}
             (Some(_), None) => bail!("the file of --init was not read"),
             (Some(_), Some(InitFile::Encoder { encoder, fingerprint, path })) => {
                 let k = encoder.config.mem;
@@ -146,6 +173,7 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
     only("--targets", r.targets.is_some() && name != MethodName::Lora, "lora")?;
     only("--lora-alpha", r.lora_alpha.is_some() && name != MethodName::Lora, "lora")?;
     only("--steps-per-token", r.steps_per_token.is_some() && name != MethodName::Progressive, "progressive")?;
+    only("--shared-m", r.shared_m && name != MethodName::OnePass, "one-pass")?;
     let mut method = Method::with_defaults(name.as_str(), r.rank)?;
     match &mut method {
         Method::Lora { targets, alpha, .. } => {
@@ -161,6 +189,7 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
                 *steps_per_token = s;
             }
         }
+        Method::OnePass { shared_m } => *shared_m = r.shared_m,
         _ => {}
     }
     let mem = match (&method, r.mem.as_deref()) {
@@ -195,20 +224,27 @@ pub fn draft(r: &RecipeArgs) -> Result<Draft> {
         schedule,
         // The start of a file is known once it is read ([`Draft::complete`]).
         init: match &r.init {
-            InitArg::TextMean => VectorInit::TextMean,
-            InitArg::Normal | InitArg::File(_) => VectorInit::Normal,
+            Some(InitArg::TextMean) => VectorInit::TextMean,
+            Some(InitArg::Normal | InitArg::File(_)) | None => VectorInit::Normal,
         },
         checkpoint: r.checkpoint,
     };
+    // The shipped start is for the default recipe exactly: no method, vector count or file named.
+    let default_recipe = r.method.is_none() && r.mem.is_none() && recipe == Recipe::Fast;
     let file = match &r.init {
-        InitArg::File(path) => {
+        None if default_recipe => {
+            cfg.validate()?;
+            let (path, bytes) = SHIPPED_START;
+            Some(StartSource { path: PathBuf::from(path), bytes: bytes.to_vec(), shipped: true })
+        }
+        Some(InitArg::File(path)) => {
             // An encoder's start is checked now (the checks read its kind, not its fingerprint), so
             // a method that cannot start from one is refused before the model is loaded; a learned
             // start (any method) once it is read.
             let bytes = std::fs::read(path).with_context(|| format!("cannot read the --init file {}", path.display()))?;
             let init = if StartFile::is_start(&bytes) { VectorInit::Learned { start: String::new() } } else { VectorInit::Encoder { encoder: String::new() } };
             CramConfig { init, ..cfg.clone() }.validate()?;
-            Some((path.clone(), bytes))
+            Some(StartSource { path: path.clone(), bytes, shipped: false })
         }
         _ => {
             cfg.validate()?;
@@ -246,6 +282,23 @@ mod tests {
         assert_eq!((paper.method, paper.layout, paper.adamw.lr), (Recipe::Paper.method(), Layout::Paper, Recipe::Paper.lr()));
         let lora = draft_of(&["--method", "lora"]).unwrap();
         assert_eq!((lora.mem(), lora.method().kind()), (0, MethodName::Lora));
+    }
+
+    #[test]
+    fn only_the_default_recipe_starts_from_the_shipped_start() {
+        let shipped = |flags: &[&str]| draft_of(flags).unwrap().file.is_some_and(|f| f.shipped);
+        assert!(shipped(&[]));
+        assert!(shipped(&["--lr", "0.05", "--max-steps", "20"]), "the learning rate and budget may differ");
+        for other in
+            [&["--init", "normal"][..], &["--init", "text-mean"], &["--method", "dense"], &["--mem", "1"], &["--recipe", "paper"], &["--protocol", "paper"]]
+        {
+            assert!(!shipped(other), "{other:?}");
+        }
+        // The shipped start is not read for a model it was not made for: the recipe starts from random
+        let cfg = draft_of(&[]).unwrap().complete(None).unwrap();
+        assert_eq!(cfg.init, VectorInit::Normal);
+        let (name, bytes) = SHIPPED_START;
+        assert!(StartFile::is_start(bytes), "{name} is a start file");
     }
 
     #[test]

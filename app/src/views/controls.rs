@@ -101,7 +101,7 @@ pub fn Controls(state: AppState) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
-            <label title="start from values meta-trained over many texts for the default model and recipe (cram start train): fewer steps">
+            <label title="start from values meta-trained over many texts for the default model and recipe (cram start train): fewer steps. Ticked when the default model loads; another method or vector count starts from random">
                 <input type="checkbox" data-testid="learned-start" prop:checked=move || state.learned_start.get()
                     disabled=move || state.busy() || state.info().is_none()
                     on:change=move |ev| spawn_local(use_learned_start(state, event_target_checked(&ev))) />

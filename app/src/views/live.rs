@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use cram_core::methods::MethodName;
+
 use crate::protocol::{CurvePoint, TokenMark};
 use crate::state::AppState;
 
@@ -30,7 +32,8 @@ pub(super) fn token_row(label: impl Into<String>, testid: &'static str, tokens: 
 
 /// The target's tokens twice: coloured by whether the model predicts each one right at the last step
 /// with the true text fed in (teacher-forced), and by whether greedy decoding from the current vectors
-/// alone gives it at its place (the greedy row shows what it gives).
+/// alone gives it at its place (the greedy row shows what it gives; for one-pass, the "one pass" row:
+/// the whole text from one forward pass).
 #[component]
 pub fn TokenStrip(state: AppState) -> impl IntoView {
     view! {
@@ -47,7 +50,9 @@ pub fn TokenStrip(state: AppState) -> impl IntoView {
                 } else {
                     marked(&greedy)
                 };
-                token_row("greedy", "strip-greedy", row)
+                // one-pass decodes the whole text from one forward pass: the row appears at once
+                let label = if state.method.get() == MethodName::OnePass { "one pass" } else { "greedy" };
+                token_row(label, "strip-greedy", row)
             }}
         </div>
     }

@@ -11,7 +11,7 @@ use crate::backend::{self, Place};
 use crate::loading::{self, DEFAULT_HUB_BASE, ModelFiles};
 use crate::protocol::{DevicePreference, Event, ModelInfo, Request};
 use crate::share::ModelRef;
-use crate::state::{AppState, DEFAULT_MODEL_URL, ModelStatus};
+use crate::state::{AppState, DEFAULT_MODEL_URL, LEARNED_START_URL, ModelStatus};
 use crate::views::human_bytes;
 
 /// Where the bytes come from.
@@ -79,6 +79,7 @@ pub(crate) async fn load(state: AppState, source: Source, pref: DevicePreference
         match event {
             Event::Loading(what) => state.model.set(ModelStatus::Loading { what, done: 0, total: None }),
             Event::Loaded(info) => {
+                tick_shipped_start(state, place).await;
                 state.loaded_from.set(Some(named));
                 return state.model.set(ModelStatus::Ready(ModelInfo { seconds: now() - started, no_worker, ..info }));
             }
@@ -87,6 +88,17 @@ pub(crate) async fn load(state: AppState, source: Source, pref: DevicePreference
         }
     }
     state.model.set(ModelStatus::Failed("the compute side went away".into()));
+}
+
+/// Once a model is loaded at `place`: the learned start shipped for the default model, ticked when
+/// the compute side accepts it for this model, so that the default recipe on the default model starts
+/// from it as `cram compress` does; for any other model (or without the file) the box stays unticked,
+/// with nothing to say.
+async fn tick_shipped_start(state: AppState, place: Place) {
+    let Ok((bytes, _)) = loading::fetch_cached(LEARNED_START_URL, &|_, _| {}).await else { return };
+    if let Event::Done = backend::ask(place, Request::UseStart { bytes: Some(bytes) }).await {
+        state.learned_start.set(true);
+    }
 }
 
 /// Hub ids the id field suggests: small models of the families the core loads, with a

@@ -254,7 +254,7 @@ impl Slot {
                     whole_text.then_some(StopReason::Success)
                 }
                 Stage::Missed { step, exhausted } => {
-                    self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut self.params, grad);
+                    self.optimise(run, step, grad);
                     exhausted.then_some(StopReason::StageBudget)
                 }
             };
@@ -271,7 +271,7 @@ impl Slot {
             self.best_right = hits;
             return Ok(Some(StopReason::Success));
         }
-        self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, self.steps), &mut self.params, grad);
+        self.optimise(run, self.steps, grad);
         Ok(if self.steps >= cfg.max_steps {
             Some(StopReason::MaxSteps)
         } else if self.since_best >= cfg.patience {
@@ -279,6 +279,18 @@ impl Slot {
         } else {
             None
         })
+    }
+}
+
+impl Slot {
+    /// One AdamW step at the schedule's rate for `step`; the values the method keeps frozen (one-pass's
+    /// shared m) stay as they started.
+    fn optimise(&mut self, run: &Run<'_>, step: usize, grad: &[f32]) {
+        let cfg = run.cfg;
+        let frozen = run.trainable.frozen();
+        let kept = self.params[frozen.clone()].to_vec();
+        self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut self.params, grad);
+        self.params[frozen].copy_from_slice(&kept);
     }
 }
 
@@ -313,7 +325,7 @@ impl Cramming {
         let std = match (cfg.init_std, &cfg.method) {
             (Some(s), _) => s,
             // the one-pass paper's N(0, 1)
-            (None, Method::OnePass) => 1.0,
+            (None, Method::OnePass { .. }) => 1.0,
             (None, _) => embedding_std(&lm.model).await?,
         };
         let trainable = Trainable::new(&cfg.method, cfg.mem, &lm.config, std)?;
@@ -349,7 +361,7 @@ impl Cramming {
 
     /// Trainable values per text.
     pub fn trainable_parameters(&self) -> usize {
-        self.trainable.len()
+        self.trainable.trained_len()
     }
 
     /// Texts finished so far.
@@ -542,14 +554,14 @@ impl Cramming {
                 lm.config.vocab_size(),
             );
             metrics.method = cfg.method.name().into();
-            metrics.trainable_parameters = self.trainable.len();
+            metrics.trainable_parameters = self.trainable.trained_len();
             if slot.stages.is_some() {
                 metrics.horizon = Some(kept);
             }
             if !cfg.method.uses_vectors() || self.trainable.one_pass() {
-                // What the adapters (or one-pass's e and m) could hold at 16 bits a value, as the paper
-                // counts a vector.
-                metrics.theoretical_capacity_tokens = crate::metrics::theoretical_capacity_tokens(self.trainable.len(), lm.config.vocab_size(), 1);
+                // What the adapters (or one-pass's e and m; m alone when e is shared) could hold at 16
+                // bits a value, as the paper counts a vector.
+                metrics.theoretical_capacity_tokens = crate::metrics::theoretical_capacity_tokens(self.trainable.trained_len(), lm.config.vocab_size(), 1);
                 metrics.capacity_utilization = metrics.token_gain / metrics.theoretical_capacity_tokens;
             }
             let outcome = CramOutcome {

@@ -13,7 +13,7 @@ use crate::cramming::CramOutcome;
 use crate::device::Precision;
 use crate::load::{LoadedModel, ModelIdentity};
 use crate::memory::{LoraWeights, Memory};
-use crate::methods::{CramConfig, Layout, MethodName, Protocol};
+use crate::methods::{CramConfig, Layout, Method, MethodName, Protocol, VectorInit};
 use crate::metrics::CramMetrics;
 use crate::tokenizer::hex;
 use crate::weights::Bytes;
@@ -46,6 +46,9 @@ pub struct CramFile {
     pub model: ModelIdentity,
     /// sha256 of the text (UTF-8) that the tokens decode to.
     pub text_sha256: String,
+    /// One-pass with a shared m: the fingerprint (sha256) of the learned start the m was taken from
+    /// (metadata `shared_m`). The file holds m beside e all the same, so it decodes alone.
+    pub shared_m: Option<String>,
     /// Metrics of the run that made the file.
     pub metrics: CramMetrics,
     /// The cram version that wrote the file.
@@ -88,6 +91,10 @@ impl CramFile {
             tokens: outcome.ids.len(),
             model: lm.identity.clone(),
             text_sha256: text_sha256(&lm.tokenizer.decode(&outcome.ids)?),
+            shared_m: match (&cfg.method, &cfg.init) {
+                (Method::OnePass { shared_m: true }, VectorInit::Learned { start }) => Some(start.clone()),
+                _ => None,
+            },
             metrics: outcome.metrics.clone(),
             created_by: format!("cram {}", crate::VERSION),
             precision: lm.precision,
@@ -109,6 +116,9 @@ impl CramFile {
         meta.insert("tokens".to_string(), self.tokens.to_string());
         meta.insert("model".to_string(), json(&self.model));
         meta.insert("text_sha256".to_string(), self.text_sha256.clone());
+        if let Some(start) = &self.shared_m {
+            meta.insert("shared_m".to_string(), start.clone());
+        }
         meta.insert("metrics".to_string(), json(&self.metrics));
         meta.insert("created_by".to_string(), self.created_by.clone());
         meta.insert("dtype".to_string(), self.precision.name().to_string());
@@ -198,6 +208,7 @@ impl CramFile {
             tokens: get("tokens")?.parse().map_err(|_| bad("bad token count".into()))?,
             model: parse(&get("model")?, "model", &bad)?,
             text_sha256: get("text_sha256")?,
+            shared_m: meta.get("shared_m").cloned(),
             metrics: parse(&get("metrics")?, "metrics", &bad)?,
             created_by: get("created_by")?,
             precision: match meta.get("dtype") {

@@ -60,7 +60,13 @@ pub enum Method {
     },
     /// Two vectors laid out `[e, m, ..., m]` over the whole text, no text token in the input; the
     /// text comes back from one forward pass (Mezentsev & Oseledets 2025; [`one_pass`]).
-    OnePass,
+    OnePass {
+        /// m, the vector repeated over the text, is shared by every text: taken from a learned
+        /// one-pass start and never trained, so each text trains e alone (the paper's variant with a
+        /// universal m). Absent (false) in older files.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shared_m: bool,
+    },
 }
 
 /// A [`Method`] by name, without its settings: what `--method` spells and `.cram` files record.
@@ -139,7 +145,7 @@ impl Method {
             Method::Lowdim { .. } => MethodName::Lowdim,
             Method::Lora { .. } => MethodName::Lora,
             Method::Progressive { .. } => MethodName::Progressive,
-            Method::OnePass => MethodName::OnePass,
+            Method::OnePass { .. } => MethodName::OnePass,
         }
     }
 
@@ -161,7 +167,7 @@ impl Method {
                 Method::Lora { rank, targets: vec![LoraTarget::Q, LoraTarget::K, LoraTarget::V, LoraTarget::O], alpha: rank as f64 }
             }
             MethodName::Progressive => Method::Progressive { steps_per_token: 1000 },
-            MethodName::OnePass => Method::OnePass,
+            MethodName::OnePass => Method::OnePass { shared_m: false },
         })
     }
 
@@ -395,12 +401,15 @@ impl CramConfig {
                 }
             }
             Method::Lowdim { rank } if *rank < 1 => return Err(AtLeastOne(Setting::Rank)),
-            Method::OnePass => {
+            Method::OnePass { shared_m } => {
                 if self.mem != 1 {
                     return Err(OnePassVectors);
                 }
                 if self.protocol != Protocol::Greedy {
                     return Err(OnePassPaperProtocol);
+                }
+                if *shared_m && !matches!(self.init, VectorInit::Learned { .. }) {
+                    return Err(SharedMWithoutStart);
                 }
             }
             Method::Progressive { steps_per_token } => {

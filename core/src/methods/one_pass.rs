@@ -10,6 +10,14 @@
 //! as two memory vectors and records the method, and `--init text-mean` starts both at the text's
 //! mean embedding. They start from N(0, 1), the paper's initialisation, unless `init_std` says
 //! otherwise (`crate::cramming`).
+//!
+//! With a shared m (`Method::OnePass { shared_m: true }`) one m serves every text and each text
+//! trains e alone (d values): the paper's split, "e_t trained for each text separately, while m
+//! could be shared across texts" — one universal proto-token and one text-specific. (Not a shared e:
+//! the output at e's position predicts t_1 and sees only the prefix and e, so a shared e would give
+//! every text the same first token.) The texts start from a learned one-pass start ([`crate::start`],
+//! meta-trained with both vectors per text) and m stays the start's ([`MethodImpl::frozen`]); the
+//! `.cram` file still holds m beside e (it decodes alone) and records the start's fingerprint.
 
 use burn::tensor::Tensor;
 
@@ -23,12 +31,14 @@ pub const VECTORS: usize = 2;
 #[derive(Debug)]
 pub struct OnePass {
     pieces: Vec<Piece>,
+    /// m is shared: the loop keeps it as the text starts.
+    shared_m: bool,
 }
 
 impl OnePass {
-    /// e and m of the model's width, from N(0, std²).
-    pub fn new(config: &ModelConfig, std: f32) -> Self {
-        Self { pieces: vec![crate::methods::memory::vectors(VECTORS, config.hidden_size(), std)] }
+    /// e and m of the model's width, from N(0, std²); m frozen when `shared_m`.
+    pub fn new(config: &ModelConfig, std: f32, shared_m: bool) -> Self {
+        Self { pieces: vec![crate::methods::memory::vectors(VECTORS, config.hidden_size(), std)], shared_m }
     }
 }
 
@@ -45,6 +55,12 @@ impl MethodImpl for OnePass {
 
     fn one_pass(&self) -> bool {
         true
+    }
+
+    /// m (row 1 of `mem`) when it is shared.
+    fn frozen(&self) -> std::ops::Range<usize> {
+        let d = self.pieces[0].shape[1];
+        if self.shared_m { d..2 * d } else { 0..0 }
     }
 
     /// e starts at the given vector (an encoder's, one vector), m keeps its random start.

@@ -108,6 +108,13 @@ pub trait MethodImpl: std::fmt::Debug + Send + Sync {
         false
     }
 
+    /// The values of the flat vector (in the order of [`MethodImpl::pieces`]) that the loop never
+    /// changes: they keep the values the text starts from (one-pass's shared m, taken from a learned
+    /// start). Empty for every method but that one.
+    fn frozen(&self) -> std::ops::Range<usize> {
+        0..0
+    }
+
     /// The adapters a `.cram` file stores, from one text's pieces (LoRA only).
     fn host_adapters(&self, _pieces: &[&[f32]]) -> Option<LoraWeights> {
         None

@@ -22,6 +22,6 @@ pub(crate) fn implementation(method: &Method, k: usize, config: &ModelConfig, st
         Method::Lowdim { rank } => Box::new(lowdim::Lowdim::new(*rank, k, config, std)),
         Method::Lora { rank, targets, alpha } => Box::new(lora::Adapters::new(*rank, targets, *alpha, config)),
         Method::Progressive { .. } => Box::new(progressive::Progressive::new(k, config, std)),
-        Method::OnePass => Box::new(one_pass::OnePass::new(config, std)),
+        Method::OnePass { shared_m } => Box::new(one_pass::OnePass::new(config, std, *shared_m)),
     }
 }

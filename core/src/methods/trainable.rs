@@ -32,9 +32,21 @@ impl Trainable {
         Ok(Self { k, d: config.hidden_size(), method: crate::methods::registry::implementation(method, k, config, std) })
     }
 
-    /// Trainable values per text: the `trainable_parameters` of results.
+    /// Values per text: the length of its flat vector (the frozen ones included).
     pub fn len(&self) -> usize {
         self.pieces().iter().map(Piece::len).sum()
+    }
+
+    /// The values of the flat vector that the loop keeps as they start ([`MethodImpl::frozen`]:
+    /// one-pass's shared m); empty for every other method.
+    pub fn frozen(&self) -> std::ops::Range<usize> {
+        self.method.frozen()
+    }
+
+    /// Values trained per text: the `trainable_parameters` of results ([`Trainable::len`] less the
+    /// frozen ones).
+    pub fn trained_len(&self) -> usize {
+        self.len() - self.frozen().len()
     }
 
     /// Whether nothing is trained (never true for a valid config).

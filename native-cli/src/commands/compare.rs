@@ -30,6 +30,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             r.targets = r.targets.filter(|_| lora);
             r.lora_alpha = r.lora_alpha.filter(|_| lora);
             r.steps_per_token = r.steps_per_token.filter(|_| method.0 == MethodName::Progressive);
+            r.shared_m &= method.0 == MethodName::OnePass;
             r.mem = r.mem.filter(|_| !lora);
             recipe::draft(&r)
         })

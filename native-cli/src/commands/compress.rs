@@ -45,6 +45,7 @@ pub fn run(args: CompressArgs) -> Result<ExitCode> {
         line["dtype"] = lm.precision.name().into();
         line["stop"] = serde_json::to_value(outcome.stop)?;
         line["device"] = lm.device_name.as_str().into();
+        line["init"] = cfg.init.name().into();
         outln!("{line}");
     } else {
         let holder = match cfg.method {

@@ -22,6 +22,7 @@ pub fn run(args: DecompressArgs) -> Result<ExitCode> {
     let model_args = ModelArgs { model, device: args.device, dtype: args.dtype };
     let lm = super::load_model_or(&model_args, Some(file.precision))?;
     let what = args.file.display().to_string();
+    let (passes, started) = (cram_core::decode::forward_passes(), std::time::Instant::now());
     let (text, exact) = if args.partial {
         let ids = file.decode_ids(&lm).with_context(|| what.clone())?;
         let text = lm.tokenizer.decode(&ids)?;
@@ -36,9 +37,20 @@ pub fn run(args: DecompressArgs) -> Result<ExitCode> {
     } else {
         (file.decode(&lm).with_context(|| what.clone())?, true)
     };
+    let (seconds, passes) = (started.elapsed().as_secs_f64(), cram_core::decode::forward_passes() - passes);
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes())?,
-        None => super::print_text(text.as_bytes())?,
+        None if !args.json => super::print_text(text.as_bytes())?,
+        None => {}
+    }
+    if args.json {
+        // the decoding alone (the model loaded before): one pass for one-pass, one per token else
+        let line = serde_json::json!({
+            "file": what, "method": file.method, "tokens": file.tokens, "exact": exact,
+            "forward_passes": passes, "decode_seconds": seconds, "device": lm.device_name, "dtype": lm.precision.name(),
+            "text": if args.output.is_none() { Some(&text) } else { None },
+        });
+        outln!("{line}");
     }
     Ok(if exact { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -232,6 +232,7 @@ fn cram_file(path: &Path, bytes: &[u8], json: bool) -> Result<ExitCode> {
             "dtype": f.precision,
             "model": f.model,
             "text_sha256": f.text_sha256,
+            "shared_m": f.shared_m,
             "created_by": f.created_by,
             "metrics": f.metrics,
         });
@@ -240,6 +241,9 @@ fn cram_file(path: &Path, bytes: &[u8], json: bool) -> Result<ExitCode> {
         outln!("file         {} (crammed vectors: `cram compress`; `cram decompress` decodes it)", path.display());
         outln!("holds        {holds}, {} tokens of text", f.tokens);
         outln!("method       {} ({:?} layout, {:?} protocol), made in {} by {}", f.method, f.layout, f.protocol, f.precision, f.created_by);
+        if let Some(start) = &f.shared_m {
+            outln!("shared m     from the learned start {} (held in the file too: it decodes alone)", short(start));
+        }
         model_lines(&f.model);
         outln!(
             "result       {} steps, teacher-forced accuracy {:.4}, greedy-exact {}, information gain {:.1} bits",

@@ -98,7 +98,10 @@ fn train(args: StartTrainArgs) -> Result<ExitCode> {
     if args.epochs == Some(0) {
         bail!("--epochs must be at least 1");
     }
-    if !matches!(args.recipe.init, InitArg::Normal) {
+    if args.recipe.shared_m {
+        bail!("a one-pass start is trained with m per text (drop --shared-m); `--shared-m --init START` then shares its m");
+    }
+    if !matches!(args.recipe.init, None | Some(InitArg::Normal)) {
         bail!("a start is trained from the recipe's random start: drop --init (--resume continues a start)");
     }
     for (flag, value) in [("--inner-steps", args.inner_steps), ("--batch", args.batch), ("--eval-steps", args.eval_steps)] {
