@@ -20,13 +20,7 @@ impl Model {
 
     /// Runs a Mamba's scan in `form`; `false` for a family without one.
     pub fn set_scan(&mut self, form: cram_core::models::mamba::ScanForm) -> bool {
-        match &self.lm.model {
-            cram_core::Model::Mamba(m) => {
-                self.lm.model = cram_core::Model::Mamba(m.clone().with_scan(form));
-                true
-            }
-            _ => false,
-        }
+        self.lm.model.with_scan(form).map(|m| self.lm.model = m).is_some()
     }
 }
 

@@ -369,6 +369,15 @@ fn normalise_rope_parameters(mut value: serde_json::Value) -> serde_json::Value 
 }
 
 impl Model {
+    /// The same model with a Mamba's selective scan computed in `form`; `None` for a family without
+    /// a scan (every transformer).
+    pub fn with_scan(&self, form: mamba::ScanForm) -> Option<Self> {
+        match self {
+            Model::Mamba(m) => Some(Model::Mamba(m.clone().with_scan(form))),
+            _ => None,
+        }
+    }
+
     /// The dtype the weights are stored and computed in (f32, or bf16/f16 on a GPU). Embeddings and
     /// logits cross the model's boundary in f32 whatever it is, so the trainable vectors, their
     /// gradients and the optimiser stay in f32 (the paper's mixed precision).
