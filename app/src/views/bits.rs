@@ -6,13 +6,12 @@
 use leptos::prelude::*;
 
 use crate::protocol::RunResult;
-use crate::state::AppState;
 
-/// The chart of the last run's text, or nothing before a run.
+/// The chart of the last run's text (`result`), or nothing before a run.
 #[component]
-pub fn BitChart(state: AppState) -> impl IntoView {
+pub fn BitChart(result: RwSignal<Option<RunResult>>) -> impl IntoView {
     move || {
-        state.result.get().map(|r: RunResult| {
+        result.get().map(|r: RunResult| {
             let b = &r.bits;
             let rows: Vec<(&str, f64)> = vec![
                 ("text (UTF-8)", b.raw_bits as f64),

@@ -5,13 +5,13 @@
 use leptos::prelude::*;
 
 use super::live::{H, W};
-use crate::state::AppState;
+use crate::state::CapacityPoint;
 
-/// The plot; empty until the experiment has a point.
+/// The plot of the experiment's `points`; empty until it has one. `running`: the experiment goes on.
 #[component]
-pub fn CapacityPlot(state: AppState) -> impl IntoView {
+pub fn CapacityPlot(points: RwSignal<Vec<CapacityPoint>>, running: RwSignal<bool>) -> impl IntoView {
     move || {
-        let points = state.capacity.get();
+        let points = points.get();
         if points.is_empty() {
             return ().into_any();
         }
@@ -35,7 +35,7 @@ pub fn CapacityPlot(state: AppState) -> impl IntoView {
             .collect_view();
         let exact_up_to = points.iter().take_while(|p| p.exact).last().map(|p| p.tokens);
         let broke = points.iter().find(|p| !p.exact);
-        let summary = match (exact_up_to, broke, state.capacity_running.get()) {
+        let summary = match (exact_up_to, broke, running.get()) {
             (_, _, true) => format!("running: {} length(s) so far", points.len()),
             (Some(n), Some(b), _) => format!("Exact up to {n} tokens; at {} tokens {:.0}% of the tokens were right, not all.", b.tokens, 100.0 * b.accuracy),
             (None, Some(b), _) => {
@@ -55,7 +55,7 @@ pub fn CapacityPlot(state: AppState) -> impl IntoView {
                     <polyline fill="none" stroke="#9aa4b2" stroke-width="1.5" points=path></polyline>
                     {marks}
                 </svg>
-                <p data-testid="capacity-summary" data-running=state.capacity_running.get().to_string()>{summary}</p>
+                <p data-testid="capacity-summary" data-running=running.get().to_string()>{summary}</p>
             </div>
         }
         .into_any()

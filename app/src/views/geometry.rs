@@ -6,13 +6,13 @@
 
 use leptos::prelude::*;
 
-use crate::state::AppState;
+use crate::protocol::RunResult;
 
-/// The view of the last run's vectors; nothing before a run or for LoRA.
+/// The view of the last run's vectors (`result`); nothing before a run or for LoRA.
 #[component]
-pub fn VectorGeometryView(state: AppState) -> impl IntoView {
+pub fn VectorGeometryView(result: RwSignal<Option<RunResult>>) -> impl IntoView {
     move || {
-        let g = state.result.get()?.geometry?;
+        let g = result.get()?.geometry?;
         let e = g.vectors.embedding_norms;
         let rows = g
             .vectors
@@ -39,7 +39,7 @@ pub fn VectorGeometryView(state: AppState) -> impl IntoView {
                     e.min, e.median, e.mean, e.max
                 )}</p>
                 <ul>{rows}</ul>
-                {attention_view(g.attention.as_ref(), &state.result.get().map(|r| r.original_tokens).unwrap_or_default())}
+                {attention_view(g.attention.as_ref(), &result.get().map(|r| r.original_tokens).unwrap_or_default())}
             </div>
         })
     }

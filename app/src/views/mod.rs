@@ -67,18 +67,18 @@ pub fn App() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"3. Cramming"</h2>
-            <TokenStrip state=state />
-            <Curves state=state />
-            <HeatStrip state=state />
+            <TokenStrip pieces=state.pieces correct=state.correct greedy=state.greedy method=state.method />
+            <Curves curve=state.curve steps_per_second=state.steps_per_second />
+            <HeatStrip heat=state.heat width=Signal::derive(move || state.info().map_or(1, |i| i.hidden)) />
             <LockIn state=state />
             <SideBySide state=state />
-            <CapacityPlot state=state />
+            <CapacityPlot points=state.capacity running=state.capacity_running />
         </section>
         <section class="card">
             <h2>"4. Back again"</h2>
             <Reconstruction state=state />
-            <VectorGeometryView state=state />
-            <BitChart state=state />
+            <VectorGeometryView result=state.result />
+            <BitChart result=state.result />
             <CramImport state=state />
         </section>
         <footer>"cram-core " {cram_core::VERSION} " · Kuratov et al., \"Cramming 1568 Tokens into a Single Vector and Back Again\" (ACL 2025)"</footer>

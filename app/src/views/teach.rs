@@ -120,7 +120,7 @@ pub fn Teaching(state: AppState) -> impl IntoView {
                                 state.lr.set(recipe.lr());
                             }>{format!("Try it: \"{text}\"")}</button>
                         })}
-                        {step.bits.then(|| view! { <BitChart state=state /> })}
+                        {step.bits.then(|| view! { <BitChart result=state.result /> })}
                     }
                 }}
                 <div class="row">
