@@ -196,6 +196,16 @@ struct Run<'a> {
 }
 
 impl Slot {
+    /// One AdamW step at the schedule's rate for `step`; the values the method keeps frozen (one-pass's
+    /// shared m) stay as they started.
+    fn optimise(&mut self, run: &Run<'_>, step: usize, grad: &[f32]) {
+        let cfg = run.cfg;
+        let frozen = run.trainable.frozen();
+        let kept = self.params[frozen.clone()].to_vec();
+        self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut self.params, grad);
+        self.params[frozen].copy_from_slice(&kept);
+    }
+
     /// After a step: the text's scores (`right` and `nll` per scored token of its target) and
     /// gradient at its current parameters. Keeps the best parameters, tells the observer, and either
     /// ends the text (its reason) or takes its optimiser step.
@@ -279,18 +289,6 @@ impl Slot {
         } else {
             None
         })
-    }
-}
-
-impl Slot {
-    /// One AdamW step at the schedule's rate for `step`; the values the method keeps frozen (one-pass's
-    /// shared m) stay as they started.
-    fn optimise(&mut self, run: &Run<'_>, step: usize, grad: &[f32]) {
-        let cfg = run.cfg;
-        let frozen = run.trainable.frozen();
-        let kept = self.params[frozen.clone()].to_vec();
-        self.opt.step(&cfg.adamw, cfg.schedule.lr(cfg.adamw.lr, step), &mut self.params, grad);
-        self.params[frozen].copy_from_slice(&kept);
     }
 }
 
