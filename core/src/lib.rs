@@ -19,7 +19,8 @@
 //!   tokens by cosine).
 //! - [`lmzip`]: lossless compression by the model's own probabilities (`cram zip`), the yardstick in bits.
 //! - [`data`]: texts from files, folders and JSONL; book chunks and random-word texts as in the paper.
-//! - [`device`]: choosing CPU, wgpu or CUDA at run time.
+//! - [`device`]: choosing CPU, wgpu or CUDA at run time; [`kernels`]: frozen-weight matrix products
+//!   on the CPU (weights packed once, AVX-512/AVX2), under the families' linear layers.
 
 pub mod aliases;
 pub mod bits;
@@ -32,6 +33,7 @@ pub mod encoder;
 pub mod error;
 pub mod format;
 pub mod geometry;
+pub mod kernels;
 pub mod lmzip;
 pub mod load;
 pub mod memory;

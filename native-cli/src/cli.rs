@@ -385,6 +385,10 @@ pub struct BenchArgs {
     /// Threads of the reference (PyTorch) run.
     #[arg(long, default_value_t = 1)]
     pub reference_threads: usize,
+    /// Run the reference's forward pass under `torch.autocast("cpu", torch.bfloat16)`: PyTorch's own
+    /// bf16 on the CPU, beside `--dtype bf16`.
+    #[arg(long, requires = "reference")]
+    pub reference_autocast: bool,
     /// Time steps with per-layer activation checkpointing (one more forward pass per step).
     #[arg(long)]
     pub checkpoint: bool,

@@ -58,6 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="timed steps per configuration (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before them (default 2)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: all cores)")
+    p.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                   help="run the forward pass under torch.autocast('cpu', torch.bfloat16) (default: none, f32)")
     p.add_argument("--seed", type=int, default=0, help="seed of the memory initialisation (default 0)")
     p.add_argument("--converge", action="store_true",
                    help="cram the first text of length >= L (first of --lengths) until exact")
@@ -178,7 +180,7 @@ def main(argv=None) -> int:
 
     def common():
         return {"impl": "pytorch", "torch": torch.__version__, "transformers": version("transformers"),
-                "threads": torch.get_num_threads(), "model": str(a.model)}
+                "threads": torch.get_num_threads(), "model": str(a.model), "autocast": a.autocast}
 
     def setup(rows: list[list[int]], L: int):
         """Tensors and optimiser for B = len(rows) texts of L tokens each."""
@@ -196,9 +198,11 @@ def main(argv=None) -> int:
         """One forward + backward; returns (mean loss per text, accuracy per text [B])."""
         B, L = targets.shape
         K = mem.shape[1]
-        x = torch.cat([embed(sink), mem, embed(targets[:, : L - 1])], dim=1)  # [B, 1+K+L-1, d]
-        h = base(inputs_embeds=x, use_cache=False).last_hidden_state
-        logits = head(final_norm(h[:, K : K + L]))  # positions 1+K-1 .. 1+K+L-2 -> [B, L, V]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            x = torch.cat([embed(sink), mem, embed(targets[:, : L - 1])], dim=1)  # [B, 1+K+L-1, d]
+            h = base(inputs_embeds=x, use_cache=False).last_hidden_state
+            logits = head(final_norm(h[:, K : K + L]))  # positions 1+K-1 .. 1+K+L-2 -> [B, L, V]
+        logits = logits.float()
         nll = F.cross_entropy(logits.reshape(B * L, -1), targets.reshape(-1), reduction="none").view(B, L)
         loss = nll.mean(dim=1).sum()
         loss.backward()

@@ -38,6 +38,7 @@ const CORE: Layering = Layering {
         ("readback", "tensors back to the host, blocking or async: error only"),
         ("metrics", "the paper's measures: arithmetic on counts"),
         ("optim", "AdamW and learning-rate schedules on host vectors: a leaf"),
+        ("kernels", "frozen-weight matrix products on the CPU (packed once, AVX-512/AVX2), a burn autodiff op: a leaf"),
         ("tokenizer", "tokenizer.json or GGUF metadata: the GGUF parser"),
         ("weights", "safetensors, GGUF names, the hub, the `Weights` view: parsers, no model code"),
         ("models", "the families and their shared layers, built from `Weights`"),

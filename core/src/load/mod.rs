@@ -173,7 +173,8 @@ impl LoadedModel {
             check_buffer_limit(&config, limit, origin)?;
         }
         let fp = FingerprintingSource { inner: source, hasher: Default::default() };
-        let model = Model::load(&config, &Weights::new(&fp, &device).with_dtype(precision.dtype()))?;
+        let weights = Weights::new(&fp, &device).with_dtype(precision.dtype());
+        let model = Model::load(&config, &weights)?;
         let identity = ModelIdentity {
             family: config.family().into(),
             config_hash: hex(&Sha256::digest(config.canonical_json().as_bytes())),

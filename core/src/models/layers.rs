@@ -4,6 +4,7 @@
 //! vectors), and the decoder stack that runs a family's layers in turn ([`decoder_stack`]).
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{FloatDType, Int, Tensor};
@@ -12,44 +13,66 @@ use super::kv_cache::{KvCache, LayerKv};
 use super::lora::Lora;
 use super::rope::Rope;
 use crate::Result;
+use crate::kernels::{FrozenLinear, kernel_for};
 use crate::weights::{Weights, transpose};
 
 /// A frozen affine map `y = x W + b`, `W` stored `[in, out]`, with an optional trainable low-rank
-/// adapter (the LoRA method): `y = x W + b + scale · x A B`.
+/// adapter (the LoRA method): `y = x W + b + scale · x A B`. On the CPU in f32 the weight is packed
+/// once for cram's own kernels ([`FrozenLinear`]); elsewhere it is a device tensor.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    /// `[in, out]`.
-    pub weight: Tensor<2>,
-    /// `[out]`.
-    pub bias: Option<Tensor<1>>,
+    weight: LinearWeight,
     /// A per-text adapter, when the LoRA method trains this projection.
     pub lora: Option<Lora>,
 }
 
+/// Where a [`Linear`]'s weight (and bias) lives.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a few hundred per model, each read by every forward pass
+enum LinearWeight {
+    /// `[in, out]` and `[out]` on the device, multiplied by burn.
+    Tensor { weight: Tensor<2>, bias: Option<Tensor<1>> },
+    /// Packed on the host for the CPU kernels, bias included.
+    Packed(Arc<FrozenLinear>),
+}
+
 impl Linear {
-    /// A frozen map without adapter.
+    /// A frozen map without adapter, from device tensors (`weight` `[in, out]`).
     pub fn new(weight: Tensor<2>, bias: Option<Tensor<1>>) -> Self {
-        Self { weight, bias, lora: None }
+        Self { weight: LinearWeight::Tensor { weight, bias }, lora: None }
+    }
+
+    /// A frozen map from host values (`weight` `[in, out]` row-major): packed for the CPU kernels
+    /// where `w`'s device and dtype have them, else uploaded.
+    fn from_host(w: &Weights, weight: Vec<f32>, in_features: usize, out_features: usize, bias: Option<Vec<f32>>) -> Self {
+        let weight = match kernel_for(w.device(), w.linear_dtype()) {
+            Some(isa) => LinearWeight::Packed(Arc::new(FrozenLinear::new(isa, &weight, in_features, out_features, bias))),
+            None => LinearWeight::Tensor { weight: w.upload(weight, [in_features, out_features]), bias: bias.map(|b| w.upload(b, [out_features])) },
+        };
+        Self { weight, lora: None }
     }
 
     /// A PyTorch `nn.Linear` at `w` (`weight` stored `[out, in]`, `bias`), as burn's `[in, out]`.
     pub fn load(w: &Weights, in_features: usize, out_features: usize, bias: bool) -> Result<Self> {
         let weight = w.host("weight", &[out_features, in_features])?;
-        let weight = w.upload(transpose(&weight.data, out_features, in_features), [in_features, out_features]);
-        let bias = if bias { Some(w.get("bias", [out_features])?) } else { None };
-        Ok(Self::new(weight, bias))
+        let weight = transpose(&weight.data, out_features, in_features);
+        let bias = if bias { Some(w.host("bias", &[out_features])?.data) } else { None };
+        Ok(Self::from_host(w, weight, in_features, out_features, bias))
     }
 
     /// An LM head tied to the input embeddings (`embedding`, `[vocab, d]` on the host): their
     /// transpose `[d, vocab]`, without bias.
     pub fn tied(w: &Weights, embedding: &[f32], vocab: usize, d: usize) -> Self {
-        Self::new(w.upload(transpose(embedding, vocab, d), [d, vocab]), None)
+        Self::from_host(w, transpose(embedding, vocab, d), d, vocab, None)
     }
 
     /// # Shapes
     /// `[batch, seq, in]` → `[batch, seq, out]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let y = burn::tensor::module::linear(x.clone(), self.weight.clone(), self.bias.clone());
+        let y = match &self.weight {
+            LinearWeight::Tensor { weight, bias } => burn::tensor::module::linear(x.clone(), weight.clone(), bias.clone()),
+            LinearWeight::Packed(frozen) => frozen.forward(x.clone()),
+        };
         match &self.lora {
             Some(lora) => y + lora.delta(x),
             None => y,

@@ -92,17 +92,26 @@ pub struct Weights<'a> {
     prefix: String,
     device: Device,
     dtype: FloatDType,
+    /// The dtype the linear layers keep their weights in: `dtype`, unless the CPU's bf16 kernels
+    /// multiply bf16 weights with everything else in f32 ([`Weights::with_dtype`]).
+    linear_dtype: FloatDType,
 }
 
 impl<'a> Weights<'a> {
     /// The root view of `source`; tensors are created on `device` in f32.
     pub fn new(source: &'a dyn TensorSource, device: &Device) -> Self {
-        Self { source, prefix: String::new(), device: device.clone(), dtype: FloatDType::F32 }
+        Self { source, prefix: String::new(), device: device.clone(), dtype: FloatDType::F32, linear_dtype: FloatDType::F32 }
     }
 
-    /// The same view, storing tensors on the device in `dtype` (bf16/f16 weights on a GPU).
+    /// The same view, storing tensors on the device in `dtype` (bf16/f16 weights on a GPU). bf16
+    /// on a CPU whose kernels multiply in bf16 (AVX-512 BF16) keeps the linear layers' weights and
+    /// products in bf16 and every other tensor in f32, as `torch.autocast` splits them: burn's CPU
+    /// backend is slower in bf16 than in f32 for everything but the products.
     pub fn with_dtype(self, dtype: FloatDType) -> Self {
-        Self { dtype, ..self }
+        if dtype == FloatDType::BF16 && crate::kernels::kernel_for(&self.device, dtype).is_some() {
+            return Self { dtype: FloatDType::F32, linear_dtype: dtype, ..self };
+        }
+        Self { dtype, linear_dtype: dtype, ..self }
     }
 
     /// The view one level down: `pp("layers.0")`.
@@ -114,6 +123,16 @@ impl<'a> Weights<'a> {
     /// The device tensors are made on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The dtype tensors are stored in on the device.
+    pub fn dtype(&self) -> FloatDType {
+        self.dtype
+    }
+
+    /// The dtype the linear layers keep their weights in.
+    pub fn linear_dtype(&self) -> FloatDType {
+        self.linear_dtype
     }
 
     /// A device tensor in this view's dtype from f32 host values. Each weight is converted on its

@@ -144,13 +144,15 @@ fn run_reference(args: &BenchArgs, model_path: &str, ids: &[Vec<u32>]) -> Result
     // the first texts that are long enough, which are the same ones.
     std::fs::write(&ids_file, serde_json::to_string(ids)?)?;
     let join = |v: &[usize]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
-    errln!("running the PyTorch reference ({} threads)...", args.reference_threads);
+    let autocast = if args.reference_autocast { ", under torch.autocast bf16" } else { "" };
+    errln!("running the PyTorch reference ({} threads{autocast})...", args.reference_threads);
     let out = std::process::Command::new("bash")
         .arg(&script)
         .args(["--model", model_path, "--ids"])
         .arg(&ids_file)
         .args(["--lengths", &join(&args.lengths), "--batch", &join(&args.batch), "--steps", &args.steps.to_string()])
         .args(["--threads", &args.reference_threads.to_string(), "--warmup", "1"])
+        .args(if args.reference_autocast { &["--autocast", "bf16"][..] } else { &[] })
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("cannot run the reference script")?;
