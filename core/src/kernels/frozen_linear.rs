@@ -85,7 +85,10 @@ impl FrozenLinear {
     /// # Shapes
     /// `[batch, seq, in]` → `[batch, seq, out]`
     pub fn forward(self: &Arc<Self>, x: Tensor<3>) -> Tensor<3> {
-        if let Ok(tracked) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
+        // One conversion, chosen by the device: a failed one formats its error, and decoding calls
+        // this a few hundred times per token.
+        let tracked = matches!(x.device().as_dispatch(), DispatchDevice::Autodiff(_));
+        if tracked && let Ok(tracked) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
             let (x, node) = tracked.into_parts();
             let y = self.product(&self.forward, &x, self.bias.as_deref());
             let y = FrozenLinearBackward(self.clone())
@@ -94,11 +97,11 @@ impl FrozenLinear {
                 .stateless(y);
             return Tensor::from_primitive::<Autodiff<Flex>>(y);
         }
-        match x.clone().try_into_primitive::<Flex>() {
-            Ok(x) => Tensor::from_primitive::<Flex>(self.product(&self.forward, &x, self.bias.as_deref())),
+        match (!tracked).then(|| x.clone().try_into_primitive::<Flex>()) {
+            Some(Ok(x)) => Tensor::from_primitive::<Flex>(self.product(&self.forward, &x, self.bias.as_deref())),
             // Not a plain or autodiff tensor of the CPU backend (another checkpointing strategy):
             // burn's product with the weight read back from the panels.
-            Err(_) => {
+            _ => {
                 let (i, o) = (self.in_features(), self.out_features());
                 let w: Vec<f32> = (0..i * o).map(|at| self.forward.at(at / o, at % o)).collect();
                 let device = x.device();

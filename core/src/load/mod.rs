@@ -173,8 +173,7 @@ impl LoadedModel {
             check_buffer_limit(&config, limit, origin)?;
         }
         let fp = FingerprintingSource { inner: source, hasher: Default::default() };
-        let weights = Weights::new(&fp, &device).with_dtype(precision.dtype());
-        let model = Model::load(&config, &weights)?;
+        let model = Model::load(&config, &Weights::new(&fp, &device).with_dtype(precision.dtype()))?;
         let identity = ModelIdentity {
             family: config.family().into(),
             config_hash: hex(&Sha256::digest(config.canonical_json().as_bytes())),

@@ -17,8 +17,9 @@ use crate::kernels::{FrozenLinear, kernel_for};
 use crate::weights::{Weights, transpose};
 
 /// A frozen affine map `y = x W + b`, `W` stored `[in, out]`, with an optional trainable low-rank
-/// adapter (the LoRA method): `y = x W + b + scale · x A B`. On the CPU in f32 the weight is packed
-/// once for cram's own kernels ([`FrozenLinear`]); elsewhere it is a device tensor.
+/// adapter (the LoRA method): `y = x W + b + scale · x A B`. On the CPU (f32, or bf16 with AVX-512
+/// BF16) the weight is packed once for cram's own kernels ([`FrozenLinear`]); elsewhere it is a
+/// device tensor.
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: LinearWeight,

@@ -125,11 +125,6 @@ impl<'a> Weights<'a> {
         &self.device
     }
 
-    /// The dtype tensors are stored in on the device.
-    pub fn dtype(&self) -> FloatDType {
-        self.dtype
-    }
-
     /// The dtype the linear layers keep their weights in.
     pub fn linear_dtype(&self) -> FloatDType {
         self.linear_dtype
